@@ -1,0 +1,56 @@
+# Two commands matter: `make run` and `make test`. Both set up what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := var/.system-packages
+
+export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/facefit_test
+export TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: setup system services run test test-unit test-integration test-e2e test-faults lint format clean
+
+setup: $(STAMP) $(SYSTEM_STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(SYSTEM_STAMP): tools/setup_system.sh
+	bash tools/setup_system.sh
+	mkdir -p var && touch $@
+
+services:
+	bash tools/ensure_services.sh
+
+run: setup
+	bash tools/run.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup services lint
+	$(BIN)/pytest tests/unit tests/integration tests/e2e
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+test-integration: setup services
+	$(BIN)/pytest tests/integration
+
+test-e2e: setup services
+	$(BIN)/pytest tests/e2e
+
+test-faults: setup services
+	$(BIN)/pytest tests/faults
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from facefit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,34 @@
+"""Settings of the core library and the `facefit` CLI, read from the environment first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """What any process using `facefit` needs: where weights live, which device, log level."""
+
+    device: str = "auto"
+    weights_dir: Path = PROJECT_ROOT / "weights"
+    var_dir: Path = PROJECT_ROOT / "var"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CoreSettings:
+        env = os.environ if env is None else env
+        device = env.get("FACEFIT_DEVICE", cls.device).lower()
+        if device not in DEVICE_CHOICES:
+            raise ValueError(f"FACEFIT_DEVICE must be one of {DEVICE_CHOICES}, got {device!r}")
+        return cls(
+            device=device,
+            weights_dir=Path(env.get("FACEFIT_WEIGHTS_DIR", cls.weights_dir)),
+            var_dir=Path(env.get("FACEFIT_VAR_DIR", cls.var_dir)),
+            log_level=env.get("FACEFIT_LOG_LEVEL", cls.log_level).upper(),
+        )
