@@ -19,6 +19,9 @@ from facefit.settings import CoreSettings
 # Order here is the order in `facefit --help`.
 COMMAND_MODULES = [
     "facefit.cli.info",
+    "facefit.cli.align",
+    "facefit.cli.train",
+    "facefit.cli.evaluate",
 ]
 
 EXIT_USAGE = 2

@@ -1,0 +1,143 @@
+"""`facefit train imitator|extractor`: train a network and write its weights + manifest entry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train the imitator or the feature extractor")
+    networks = parser.add_subparsers(dest="network", required=True, metavar="NETWORK")
+
+    imitator = networks.add_parser("imitator", help="parameters -> render, on rig shards")
+    _common(imitator, default_config="lite")
+    imitator.add_argument("--data", type=Path, required=True, help="shard folder (rig sample/import)")
+    imitator.add_argument("--batch-size", type=int, default=32)
+    imitator.add_argument("--lr", type=float, default=2e-3)
+    imitator.add_argument("--val-n", type=int, default=500, help="held-out random faces")
+    imitator.add_argument("--no-region-weights", action="store_true", help="plain L1 (ablation)")
+    imitator.add_argument("--limit", type=int, default=None, help="use the first N samples only")
+    imitator.set_defaults(func=run_imitator)
+
+    extractor = networks.add_parser("extractor", help="11-class face parsing, renders + photos")
+    _common(extractor, default_config="lite")
+    extractor.add_argument("--renders", type=Path, required=True, help="shard folder of rig renders")
+    extractor.add_argument(
+        "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
+    )
+    extractor.add_argument("--batch-size", type=int, default=16)
+    extractor.add_argument("--lr", type=float, default=2e-3)
+    extractor.add_argument("--photo-fraction", type=float, default=0.5, help="photos per batch")
+    extractor.add_argument("--limit", type=int, default=None, help="use the first N renders only")
+    extractor.set_defaults(func=run_extractor)
+
+
+def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
+    parser.add_argument("--config", default=default_config, help="model config name")
+    parser.add_argument("--out", type=Path, default=None, help="weights folder (default: settings)")
+    parser.add_argument("--steps", type=int, default=None, help="optimiser steps")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop early past this")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+
+
+def _progress_bar(total: int, initial: int = 0):
+    """A tqdm bar and the `on_step` callback that feeds it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+    def on_step(p) -> None:
+        bar.n = p.step
+        postfix = {"loss": f"{p.loss:.4f}", "img/s": f"{p.images_per_s:.0f}"}
+        if p.val:
+            postfix["val_l1"] = p.val.get("pixel_l1", p.val.get("miou"))
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(0)
+
+    return bar, on_step
+
+
+def run_imitator(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from facefit.device import resolve_device
+    from facefit.settings import CoreSettings
+    from facefit.train.imitator import ImitatorTrainConfig, train_imitator
+
+    settings = CoreSettings.from_env()
+    tcfg = ImitatorTrainConfig(
+        config=args.config,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_n=args.val_n,
+        region_weighting=not args.no_region_weights,
+        seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes,
+    )
+    if args.steps is not None:
+        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
+    device = resolve_device(settings.device)
+    checkpoint = settings.var_dir / "checkpoints" / f"imitator-{args.config}.ckpt"
+    bar, on_step = _progress_bar(tcfg.steps)
+    try:
+        result = train_imitator(
+            args.data,
+            args.out or settings.weights_dir,
+            tcfg,
+            device=device,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            on_step=on_step,
+            limit=args.limit,
+        )
+    finally:
+        bar.close()
+    print(json.dumps({"weights": str(result.weights), "steps": result.steps,
+                      "seconds": round(result.seconds, 1), "validation": result.metrics}, indent=2))
+    return 0
+
+
+def run_extractor(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from facefit.device import resolve_device
+    from facefit.settings import CoreSettings
+    from facefit.train.extractor import ExtractorTrainConfig, train_extractor
+
+    settings = CoreSettings.from_env()
+    tcfg = ExtractorTrainConfig(
+        config=args.config,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        photo_fraction=args.photo_fraction,
+        seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes,
+    )
+    if args.steps is not None:
+        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
+    device = resolve_device(settings.device)
+    checkpoint = settings.var_dir / "checkpoints" / f"extractor-{args.config}.ckpt"
+    bar, on_step = _progress_bar(tcfg.steps)
+    try:
+        result = train_extractor(
+            args.renders,
+            args.faces,
+            args.out or settings.weights_dir,
+            tcfg,
+            device=device,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            on_step=on_step,
+            limit=args.limit,
+        )
+    finally:
+        bar.close()
+    print(json.dumps({"weights": str(result.weights), "steps": result.steps,
+                      "seconds": round(result.seconds, 1), "validation": result.metrics}, indent=2))
+    return 0

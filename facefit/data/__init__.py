@@ -1,0 +1,1 @@
+"""Readers for the development data sets (photos with human-placed landmarks)."""

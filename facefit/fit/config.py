@@ -1,0 +1,43 @@
+"""Every knob of the fit in one frozen dataclass, so a run is described by one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODES = ("full", "fast", "patent")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Loss weights, schedule and stopping rule of the parameter search.
+
+    Defaults are chosen by cross-validation over the identities of the shared photos
+    (`bench/calibrate_fit.py`), never on single photos.
+    """
+
+    mode: str = "full"  # full: predictor init + refinement; fast: predictor only; patent: mean init
+    max_iters: int = 12
+    threshold: float = 0.9  # stop once similarity >= threshold (patent claim 2)
+    lr: float = 0.15  # peak step size of Adam on the unconstrained parameters
+    lr_warmup: float = 0.05  # fraction of max_iters spent ramping up
+    lr_rampdown: float = 0.25  # fraction of max_iters spent ramping down (cosine)
+    temperature_start: float = 1.0  # softmax temperature of the discrete groups at step 0
+    temperature_end: float = 0.2  # ... at the last step (sharper: closer to a one-hot)
+    # Weights of the named loss terms (see facefit.fit.losses).
+    w_content: float = 1.0
+    w_landmarks: float = 4.0
+    w_color: float = 1.0
+    w_prior: float = 0.01
+    # similarity = exp(-loss / loss_scale): 1 for a perfect match, about 0.37 at loss_scale.
+    loss_scale: float = 1.0
+    # Real-rig check of the discrete choice: groups whose top-2 soft weights differ by less
+    # than this are re-scored with the runner-up option rendered by the real rig.
+    runner_up_margin: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.max_iters < 0:
+            raise ValueError("max_iters must be >= 0")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold must be in [0, 1]")

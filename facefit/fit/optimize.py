@@ -1,0 +1,208 @@
+"""The search itself (patent Fig. 4, S404–S409): gradient steps on the parameters only.
+
+Written like a projector: small pure helpers for the schedules, one function per loss term
+(`losses.py`), the networks frozen, a batch of faces optimised together, each face stopping
+on its own once the judge's similarity passes the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from facefit.fit import losses
+from facefit.fit.config import FitConfig
+from facefit.fit.params import ParamLayout, ParamState
+
+OnStep = Callable[[int, float, float], None]
+
+
+@dataclass(frozen=True)
+class PhotoTargets:
+    """What the aligned photos contribute to the loss, computed once before the loop."""
+
+    features: list[torch.Tensor]
+    weight_map: torch.Tensor  # (B, 1, h, w)
+    colors: dict[str, torch.Tensor]  # region -> (B, 3)
+    landmarks: torch.Tensor  # (B, 68, 2) in [0, 1] of the aligned frame
+
+
+@dataclass
+class SearchResult:
+    """Per face of the batch: final vector, loss, similarity and the path that led there."""
+
+    vectors: torch.Tensor  # (B, D) projected: one option per discrete group
+    losses: list[float]
+    similarities: list[float]
+    iterations: list[int]
+    stopped_early: list[bool]
+    discrete_probabilities: list[torch.Tensor]  # per group (B, K)
+    history: list[list[tuple[int, float, float]]] = field(default_factory=list)
+    terms: list[dict[str, float]] = field(default_factory=list)
+
+
+def lr_at(step: int, cfg: FitConfig) -> float:
+    """Step size at `step`: a short linear warm-up, flat, then a cosine ramp-down."""
+    t = step / max(cfg.max_iters, 1)
+    ramp = min(
+        1.0, 0.5 - 0.5 * math.cos(min(1.0, (1.0 - t) / max(cfg.lr_rampdown, 1e-6)) * math.pi)
+    )
+    ramp *= min(1.0, t / max(cfg.lr_warmup, 1e-6)) if cfg.lr_warmup > 0 else 1.0
+    return cfg.lr * max(ramp, 0.05)
+
+
+def temperature_at(step: int, cfg: FitConfig) -> float:
+    """Softmax temperature of the discrete groups: geometric from start to end."""
+    t = step / max(cfg.max_iters - 1, 1)
+    return cfg.temperature_start * (cfg.temperature_end / cfg.temperature_start) ** min(t, 1.0)
+
+
+def to_extractor_size(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (B, 3, S, S) renders to the extractor's input side."""
+    if images.shape[-1] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def photo_targets(
+    extractor: torch.nn.Module,
+    images: torch.Tensor,
+    landmarks: torch.Tensor,
+    labels: list[str],
+    extractor_size: int,
+) -> PhotoTargets:
+    """Features, region weights and colours of aligned photos (B, 3, S, S) in [0, 1]."""
+    with torch.no_grad():
+        x = to_extractor_size(images, extractor_size)
+        features, probs = extractor(x)
+        return PhotoTargets(
+            features=[f.detach() for f in features],
+            weight_map=losses.region_weight_map(probs, labels),
+            colors=losses.region_colors(x, probs, labels),
+            landmarks=landmarks,
+        )
+
+
+def loss_terms(
+    imitator: torch.nn.Module,
+    extractor: torch.nn.Module,
+    vector: torch.Tensor,
+    targets: PhotoTargets,
+    labels: list[str],
+    extractor_size: int,
+    continuous_size: int,
+) -> dict[str, torch.Tensor]:
+    """Each named loss term (B,) for the relaxed parameter vector (B, D)."""
+    image, landmarks = imitator(vector)
+    x = to_extractor_size(image, extractor_size)
+    features, probs = extractor(x)
+    return {
+        "content": losses.content_loss(targets.features, features, targets.weight_map),
+        "landmarks": losses.landmark_loss(landmarks, targets.landmarks),
+        "color": losses.color_loss(targets.colors, losses.region_colors(x, probs, labels)),
+        "prior": losses.prior_loss(vector[:, :continuous_size]),
+    }
+
+
+def total_loss(terms: dict[str, torch.Tensor], cfg: FitConfig) -> torch.Tensor:
+    """(B,) weighted sum of the named terms; the weights live in `FitConfig`."""
+    return (
+        cfg.w_content * terms["content"]
+        + cfg.w_landmarks * terms["landmarks"]
+        + cfg.w_color * terms["color"]
+        + cfg.w_prior * terms["prior"]
+    )
+
+
+def search(
+    imitator: torch.nn.Module,
+    extractor: torch.nn.Module,
+    targets: PhotoTargets,
+    init: torch.Tensor,
+    layout: ParamLayout,
+    labels: list[str],
+    cfg: FitConfig,
+    extractor_size: int,
+    on_step: OnStep | None = None,
+) -> SearchResult:
+    """Optimise a batch of parameter vectors `init` (B, D) towards the photos' targets.
+
+    Judge after every update (claim 2): a face whose similarity reaches `cfg.threshold`
+    stops (its parameters are frozen); the loop ends when all stopped or at `max_iters`.
+    `on_step(iteration, loss, similarity)` gets the batch means of the faces still running.
+    """
+    imitator.requires_grad_(False)
+    extractor.requires_grad_(False)
+    state = ParamState(layout, init.detach().float()).to(init.device)
+    optimizer = torch.optim.Adam(state.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    batch = init.shape[0]
+    active = torch.ones(batch, dtype=torch.bool, device=init.device)
+    iterations = [0] * batch
+    stopped = [False] * batch
+    history: list[list[tuple[int, float, float]]] = [[] for _ in range(batch)]
+    final_loss = [math.inf] * batch
+    final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
+
+    def judge(step: int, temperature: float) -> torch.Tensor:
+        terms = loss_terms(
+            imitator,
+            extractor,
+            state.vector(temperature),
+            targets,
+            labels,
+            extractor_size,
+            layout.continuous_size,
+        )
+        loss = total_loss(terms, cfg)
+        values = loss.detach()
+        sims = losses.similarity_from_loss(values, cfg.loss_scale)
+        for i in range(batch):
+            if not active[i]:
+                continue
+            final_loss[i] = float(values[i])
+            final_terms[i] = {k: float(v[i].detach()) for k, v in terms.items()}
+            history[i].append((step, float(values[i]), float(sims[i])))
+            iterations[i] = step
+            if sims[i] >= cfg.threshold:
+                active[i] = False
+                stopped[i] = step < cfg.max_iters
+        if on_step is not None:
+            done = [
+                history[i][-1] for i in range(batch) if history[i] and history[i][-1][0] == step
+            ]
+            if done:
+                on_step(
+                    step, sum(d[1] for d in done) / len(done), sum(d[2] for d in done) / len(done)
+                )
+        return loss
+
+    loss = judge(0, temperature_at(0, cfg))
+    for step in range(1, cfg.max_iters + 1):
+        if not bool(active.any()):
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step - 1, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        (loss * active.to(loss.dtype)).sum().backward()
+        before = [p.detach().clone() for p in state.parameters()]
+        optimizer.step()
+        # Adam's momentum would keep moving faces that already stopped: put them back.
+        with torch.no_grad():
+            for p, old in zip(state.parameters(), before, strict=True):
+                p[~active] = old[~active]
+        loss = judge(step, temperature_at(step, cfg))
+    sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]
+    return SearchResult(
+        vectors=state.projected(),
+        losses=final_loss,
+        similarities=sims,
+        iterations=iterations,
+        stopped_early=stopped,
+        discrete_probabilities=state.discrete_probabilities(),
+        history=history,
+        terms=final_terms,
+    )

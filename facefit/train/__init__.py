@@ -1,0 +1,1 @@
+"""Training loops of the networks (imitator, feature extractor); used by `facefit train`."""

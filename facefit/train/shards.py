@@ -1,0 +1,180 @@
+"""Rig shards held in memory at a network's resolution, served as whole batches.
+
+A shard folder (`meta.json` + `shard-XXXXX/{params,images,labels,landmarks}.npy`) is what
+`facefit rig sample` writes and what `facefit rig import` makes of a studio's own game
+client. Everything a network needs to know about the rig (vector size, labels, rig id) is
+read from `meta.json`, so training on an imported client needs no code change.
+
+Per-sample `Dataset.__getitem__` plus a `DataLoader` costs more than a small network's step
+on two CPU cores; here the arrays are resized once into uint8 memory (or memory-mapped when
+already at the right size) and a batch is one fancy-indexing call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShardMeta:
+    """The rig facts of a shard folder, from its `meta.json`."""
+
+    root: Path
+    rig: str
+    size: int
+    vector_size: int
+    labels: tuple[str, ...]
+    shards: tuple[tuple[str, int], ...]
+    spec: dict[str, Any]
+
+    @property
+    def n(self) -> int:
+        return sum(n for _, n in self.shards)
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The parameter layout stored beside trained weights."""
+        return {"vector_size": self.vector_size, "labels": list(self.labels), "spec": self.spec}
+
+
+def read_meta(root: Path) -> ShardMeta:
+    """Parse `root/meta.json`."""
+    from facefit.errors import FacefitError
+
+    root = Path(root)
+    path = root / "meta.json"
+    if not path.exists():
+        raise FacefitError(f"{root} is not a shard folder (no meta.json)", code="BAD_DATA")
+    meta = json.loads(path.read_text())
+    return ShardMeta(
+        root=root,
+        rig=str(meta["rig"]),
+        size=int(meta["size"]),
+        vector_size=int(meta["vector_size"]),
+        labels=tuple(meta["labels"]),
+        shards=tuple((s["name"], int(s["n"])) for s in meta["shards"]),
+        spec=meta.get("spec") or {},
+    )
+
+
+def _resize_stack(stack: np.ndarray, size: int, nearest: bool) -> np.ndarray:
+    import cv2
+
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    out = np.empty((len(stack), size, size, *stack.shape[3:]), dtype=stack.dtype)
+    for i, item in enumerate(stack):
+        out[i] = cv2.resize(np.ascontiguousarray(item), (size, size), interpolation=interp)
+    return out
+
+
+class ShardArrays:
+    """All samples of a shard folder as arrays at `size` px.
+
+    params (N, D) float32; images (N, S, S, 3) uint8; labels (N, S, S) uint8;
+    landmarks (N, 68, 2) float32 in [0, 1] of the image side.
+    """
+
+    def __init__(self, root: Path, size: int | None = None, limit: int | None = None) -> None:
+        self.meta = read_meta(root)
+        self.size = size or self.meta.size
+        params, images, labels, landmarks = [], [], [], []
+        remaining = limit if limit is not None else self.meta.n
+        for name, _ in self.meta.shards:
+            if remaining <= 0:
+                break
+            folder = self.meta.root / name
+            p = np.load(folder / "params.npy", mmap_mode="r")[:remaining]
+            count = len(p)
+            im = np.load(folder / "images.npy", mmap_mode="r")[:count]
+            lb = np.load(folder / "labels.npy", mmap_mode="r")[:count]
+            lm = np.asarray(np.load(folder / "landmarks.npy", mmap_mode="r")[:count], np.float32)
+            if float(np.abs(lm).max(initial=0.0)) > 2.0:  # stored in pixels of the shard size
+                lm = lm / float(self.meta.size)
+            if im.shape[1] != self.size:
+                im = _resize_stack(im, self.size, nearest=False)
+                lb = _resize_stack(lb, self.size, nearest=True)
+            params.append(np.asarray(p, np.float32))
+            images.append(im)
+            labels.append(lb)
+            landmarks.append(lm)
+            remaining -= count
+        self.params = np.concatenate(params)
+        # One shard stays memory-mapped; several are joined once into memory.
+        self.images = images[0] if len(images) == 1 else np.concatenate(images)
+        self.labels = labels[0] if len(labels) == 1 else np.concatenate(labels)
+        self.landmarks = np.concatenate(landmarks)
+        if self.params.shape[1] != self.meta.vector_size:
+            raise ValueError(
+                f"params have {self.params.shape[1]} values, meta.json says {self.meta.vector_size}"
+            )
+        logger.info("loaded %d samples of rig %s at %d px", len(self), self.meta.rig, self.size)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def batch(self, index: np.ndarray) -> dict[str, Any]:
+        """Tensors of the samples at `index` (sorted for memory-mapped reads)."""
+        import torch
+
+        index = np.sort(np.asarray(index))
+        return {
+            "params": torch.from_numpy(self.params[index]),
+            "image": torch.from_numpy(np.ascontiguousarray(self.images[index]))
+            .permute(0, 3, 1, 2)
+            .float()
+            .div_(255.0),
+            "labels": torch.from_numpy(self.labels[index].astype(np.int64)),
+            "landmarks": torch.from_numpy(self.landmarks[index]),
+        }
+
+
+def split_indices(n: int, val_n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed train/validation split: the same `val_n` faces are held out on every run."""
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[val_n:]), np.sort(order[:val_n])
+
+
+def write_shards(
+    root: Path,
+    *,
+    rig: str,
+    params: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    landmarks: np.ndarray,
+    label_names: list[str],
+    shard_size: int = 1000,
+    spec: dict[str, Any] | None = None,
+) -> Path:
+    """Write arrays in the shard format (for tests and for imported clients' tooling)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for k, start in enumerate(range(0, len(params), shard_size)):
+        name = f"shard-{k:05d}"
+        folder = root / name
+        folder.mkdir(exist_ok=True)
+        stop = start + shard_size
+        np.save(folder / "params.npy", params[start:stop].astype(np.float32))
+        np.save(folder / "images.npy", images[start:stop].astype(np.uint8))
+        np.save(folder / "labels.npy", labels[start:stop].astype(np.uint8))
+        np.save(folder / "landmarks.npy", landmarks[start:stop].astype(np.float32))
+        shards.append({"name": name, "n": int(len(params[start:stop]))})
+    meta = {
+        "rig": rig,
+        "size": int(images.shape[1]),
+        "vector_size": int(params.shape[1]),
+        "labels": label_names,
+        "shards": shards,
+        "spec": spec or {},
+    }
+    (root / "meta.json").write_text(json.dumps(meta, indent=2))
+    return root
