@@ -88,16 +88,20 @@ def photo_targets(
 
 
 def loss_terms(
-    imitator: torch.nn.Module,
     extractor: torch.nn.Module,
+    image: torch.Tensor,
+    landmarks: torch.Tensor,
     vector: torch.Tensor,
     targets: PhotoTargets,
     labels: list[str],
     extractor_size: int,
     continuous_size: int,
 ) -> dict[str, torch.Tensor]:
-    """Each named loss term (B,) for the relaxed parameter vector (B, D)."""
-    image, landmarks = imitator(vector)
+    """Each named loss term (B,) of a render (B, 3, S, S) with its landmarks (B, 68, 2).
+
+    The render comes from the imitator during the search and from the real rig when the
+    result is checked, so both are judged by exactly the same terms.
+    """
     x = to_extractor_size(image, extractor_size)
     features, probs = extractor(x)
     return {
@@ -148,10 +152,13 @@ def search(
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
 
     def judge(step: int, temperature: float) -> torch.Tensor:
+        vector = state.vector(temperature)
+        image, landmarks = imitator(vector)
         terms = loss_terms(
-            imitator,
             extractor,
-            state.vector(temperature),
+            image,
+            landmarks,
+            vector,
             targets,
             labels,
             extractor_size,

@@ -1,0 +1,44 @@
+"""Game-server clients and their bearer tokens (stored as sha256, shown once at creation)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import ApiClient, utcnow
+
+TOKEN_PREFIX = "ff_"
+
+
+def hash_token(token: str) -> str:
+    """sha256 is enough here: tokens are 256 random bits, not passwords a person chose."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_client(session: Session, name: str) -> tuple[ApiClient, str]:
+    """Add a client; return it and its token, which is not stored and cannot be shown again."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    client = ApiClient(name=name, token_hash=hash_token(token))
+    session.add(client)
+    session.flush()
+    return client, token
+
+
+def client_for_token(session: Session, token: str) -> ApiClient | None:
+    """The active client holding `token`, or None (unknown or revoked)."""
+    client = session.scalar(select(ApiClient).where(ApiClient.token_hash == hash_token(token)))
+    if client is None or client.revoked_at is not None:
+        return None
+    return client
+
+
+def revoke_client(session: Session, name: str) -> bool:
+    """Revoke a client's token; False if there is no such active client."""
+    client = session.scalar(select(ApiClient).where(ApiClient.name == name))
+    if client is None or client.revoked_at is not None:
+        return False
+    client.revoked_at = utcnow()
+    return True

@@ -1,0 +1,155 @@
+"""The service's tables: jobs, their photos and result images, and the game servers (clients)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Alembic "naming" docs: deterministic constraint names, so migrations can drop them later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
+IMAGE_KINDS = ("aligned", "preview")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class ApiClient(Base):
+    """A game server allowed to call the API; only the sha256 of its bearer token is stored."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"ApiClient(id={self.id!r}, name={self.name!r}, revoked={self.revoked_at is not None})"
+
+
+class Job(Base):
+    """One photo to fit: its state, progress, and once finished its parameters or its error."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"status IN {JOB_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    # Who may read it: a game server (API) or a player's portal session.
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    player_session: Mapped[str | None] = mapped_column(String(64), index=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+
+    # Progress, written by the worker at most a few times a second.
+    iteration: Mapped[int] = mapped_column(default=0)
+    max_iterations: Mapped[int | None]
+    loss: Mapped[float | None] = mapped_column(Float)
+    similarity: Mapped[float | None] = mapped_column(Float)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Touched by every progress write: a running job whose heartbeat is old lost its worker.
+    heartbeat_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    params: Mapped[dict[str, Any] | None]
+    fit: Mapped[dict[str, Any] | None]
+    loss_curve: Mapped[list[Any] | None]
+    rig: Mapped[str | None] = mapped_column(String(100))
+    models: Mapped[dict[str, Any] | None]
+
+    photo: Mapped[Photo] = relationship(back_populates="job", cascade="all, delete-orphan")
+    images: Mapped[list[ResultImage]] = relationship(
+        back_populates="job", cascade="all, delete-orphan"
+    )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id!s}, status={self.status!r}, iteration={self.iteration!r})"
+
+
+class Photo(Base):
+    """The uploaded bytes, in the database so that workers on other machines need no shared disk."""
+
+    __tablename__ = "photos"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    job: Mapped[Job] = relationship(back_populates="photo")
+
+    def __repr__(self) -> str:
+        return f"Photo(job_id={self.job_id!s}, {self.media_type}, {self.width}x{self.height})"
+
+
+class ResultImage(Base):
+    """An image the worker made for a job: the aligned face, the preview render."""
+
+    __tablename__ = "result_images"
+    __table_args__ = (CheckConstraint(f"kind IN {IMAGE_KINDS!r}", name="kind"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(32), default="image/png")
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="images")
+
+    def __repr__(self) -> str:
+        return f"ResultImage(job_id={self.job_id!s}, kind={self.kind!r})"

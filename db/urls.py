@@ -1,0 +1,62 @@
+"""Database and broker URLs: the embedded defaults and the one place URLs are normalised.
+
+The web and the worker read their settings separately (`web/settings.py`,
+`worker/settings.py`); both call these functions so that they always agree on where the jobs
+and the queue live.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+# Drivers the project ships: `postgresql://user@host/db` must work as users write it.
+_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the project's driver for a plain URL (`postgresql://` -> `postgresql+psycopg://`)."""
+    parsed = make_url(url)
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    return parsed.render_as_string(hide_password=False)
+
+
+def database_url(value: str | None, var_dir: Path) -> str:
+    """`DATABASE_URL` if set, else a SQLite file under `var/` (the embedded default)."""
+    if value:
+        return normalize_database_url(value)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(var_dir / 'facefit.sqlite3').resolve()}"
+
+
+def broker_url(value: str | None) -> str:
+    """`BROKER_URL` if set, else kombu's filesystem transport (folders from `broker_options`)."""
+    return value or "filesystem://"
+
+
+def broker_options(url: str, var_dir: Path) -> dict:
+    """Transport options: the filesystem transport needs its folders, shared by web and worker."""
+    if not url.startswith("filesystem://"):
+        # Redis: a message unacknowledged for longer than a fit is redelivered.
+        return {"visibility_timeout": 3600}
+    folder = (var_dir / "broker").resolve()
+    for sub in ("queue", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+    }
+
+
+def result_backend_url(broker: str, var_dir: Path) -> str:
+    """Where task states (progress for Flower) go: Redis beside a Redis broker, else files."""
+    if broker.startswith(("redis://", "rediss://")):
+        return broker
+    folder = (var_dir / "results").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"file://{folder}"

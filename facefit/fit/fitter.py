@@ -1,0 +1,297 @@
+"""The fitting engine (patent Fig. 4): align -> photo features -> init -> search -> judge.
+
+`load_fitter` loads the networks once per process; `Fitter.fit_photos` fits a batch of
+photos in one optimisation (the worker and `facefit eval` use batches), `fit_photo` one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from facefit.errors import FacefitError, ModelError
+from facefit.fit.config import FitConfig
+from facefit.fit.losses import similarity_from_loss
+from facefit.fit.optimize import (
+    OnStep,
+    loss_terms,
+    photo_targets,
+    search,
+    to_extractor_size,
+    total_loss,
+)
+from facefit.fit.params import ParamLayout
+from facefit.fit.result import FitResult
+from facefit.settings import CoreSettings
+
+logger = logging.getLogger(__name__)
+
+PREDICTOR_CONFIG = "lite"
+
+
+@dataclass(frozen=True)
+class FitModels:
+    """The frozen networks and what they were trained for."""
+
+    imitator: torch.nn.Module  # params (B, D) -> (image (B, 3, s, s), landmarks (B, 68, 2))
+    extractor: torch.nn.Module  # image (B, 3, e, e) -> (features list, probs (B, L, h, w))
+    predictor: torch.nn.Module | None  # aligned photo (B, 3, e, e) -> params (B, D)
+    extractor_size: int
+    models: dict[str, str]  # file name -> sha256
+
+
+def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1]."""
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3, image.shape
+    return torch.from_numpy(image).permute(2, 0, 1).float().div(255.0).unsqueeze(0).to(device)
+
+
+def tensor_to_image(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    return (image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+class Fitter:
+    """Photos in, game-face parameters out; networks frozen, loaded once."""
+
+    def __init__(self, models: FitModels, config: FitConfig, device: torch.device) -> None:
+        from facefit.rig.reference import REFERENCE_SIZE
+        from facefit.rig.render import Renderer
+        from facefit.rig.spec import load_spec
+
+        self.models = models
+        self.config = config
+        self.device = device
+        self.spec = load_spec()
+        self.layout = ParamLayout.from_spec(self.spec)
+        self.labels = list(self.spec.labels)
+        self.aligned_size = REFERENCE_SIZE
+        self._renderer = Renderer(size=REFERENCE_SIZE)
+
+    def fit_photo(
+        self, photo: bytes | np.ndarray, on_step: OnStep | None = None, **overrides: Any
+    ) -> FitResult:
+        """Fit one photo; `overrides` replace `FitConfig` fields (mode, threshold, max_iters)."""
+        result = self.fit_photos([photo], on_step=on_step, **overrides)[0]
+        if isinstance(result, FacefitError):
+            raise result
+        return result
+
+    def fit_photos(
+        self,
+        photos: list[bytes | np.ndarray],
+        on_step: OnStep | None = None,
+        **overrides: Any,
+    ) -> list[FitResult | FacefitError]:
+        """Fit a batch in one optimisation; a photo that fails intake yields its error."""
+        from facefit.align import align_photo, load_photo
+
+        cfg = replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        t0 = time.perf_counter()
+        aligned: list[Any] = []
+        for photo in photos:
+            try:
+                pixels = load_photo(bytes(photo)) if isinstance(photo, bytes | bytearray) else photo
+                aligned.append((pixels, align_photo(pixels)))
+            except FacefitError as exc:
+                aligned.append(exc)
+        ok = [a for a in aligned if not isinstance(a, FacefitError)]
+        t_align = (time.perf_counter() - t0) / max(len(photos), 1)
+        if not ok:
+            return aligned
+        t1 = time.perf_counter()
+        fitted = self._fit_aligned(ok, cfg, on_step)
+        t_fit = (time.perf_counter() - t1) / len(ok)
+        results: list[FitResult | FacefitError] = []
+        it = iter(fitted)
+        for a in aligned:
+            if isinstance(a, FacefitError):
+                results.append(a)
+                continue
+            res = next(it)
+            seconds = {
+                "align": round(t_align, 4),
+                "fit": round(t_fit, 4),
+                "total": round(t_align + t_fit, 4),
+            }
+            results.append(replace(res, fit={**res.fit, "seconds": seconds}))
+        return results
+
+    def _fit_aligned(
+        self, photos_faces: list[tuple[np.ndarray, Any]], cfg: FitConfig, on_step: OnStep | None
+    ) -> list[FitResult]:
+        """Search parameters for aligned faces, given as (photo pixels, AlignedFace) pairs."""
+        m = self.models
+        faces = [face for _, face in photos_faces]
+        size = self.aligned_size
+        images = torch.cat([image_to_tensor(f.image, self.device) for f in faces])
+        landmarks = torch.stack(
+            [torch.as_tensor(f.aligned_landmarks68 / size, dtype=torch.float32) for f in faces]
+        ).to(self.device)
+        targets = photo_targets(m.extractor, images, landmarks, self.labels, m.extractor_size)
+        init = self._initial_vectors(images, cfg)
+        search_cfg = replace(cfg, max_iters=0) if cfg.mode == "fast" else cfg
+        found = search(
+            m.imitator,
+            m.extractor,
+            targets,
+            init,
+            self.layout,
+            self.labels,
+            search_cfg,
+            m.extractor_size,
+            on_step=on_step,
+        )
+        vectors = found.vectors.detach()
+        vectors, renders, real_loss = self._check_with_real_rig(vectors, found, targets, cfg)
+        with torch.no_grad():
+            imitated, _ = m.imitator(vectors)
+        results = []
+        for i, face in enumerate(faces):
+            decoded = self.spec.decode(vectors[i].cpu().numpy())
+            results.append(
+                FitResult(
+                    rig=self.spec.rig_id,
+                    params=decoded,
+                    fit={
+                        "mode": cfg.mode,
+                        "iterations": found.iterations[i],
+                        "stopped_early": found.stopped_early[i],
+                        "loss": round(found.losses[i], 6),
+                        "similarity": round(found.similarities[i], 6),
+                        "real_render_loss": round(real_loss[i], 6),
+                        "real_render_similarity": round(
+                            similarity_from_loss(real_loss[i], cfg.loss_scale), 6
+                        ),
+                        "threshold": cfg.threshold,
+                        "max_iters": cfg.max_iters,
+                        "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
+                    },
+                    models=dict(m.models),
+                    photo=photos_faces[i][0],
+                    aligned=face.image,
+                    imitator_image=tensor_to_image(imitated[i]),
+                    real_render=renders[i].image,
+                    real_landmarks68=renders[i].landmarks68,
+                    photo_landmarks68=face.photo_landmarks68,
+                    transform=face.transform,
+                    loss_curve=found.history[i],
+                )
+            )
+        return results
+
+    def _initial_vectors(self, images: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
+        """Patent init (mean face) or the amortised predictor's guess, (B, D)."""
+        batch = images.shape[0]
+        mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
+        if cfg.mode == "patent":
+            return mean.clone()
+        if self.models.predictor is None:
+            if cfg.mode == "fast":
+                raise ModelError("mode 'fast' needs the predictor network; none is installed")
+            logger.warning("no predictor installed: mode %s starts from the mean face", cfg.mode)
+            return mean.clone()
+        with torch.no_grad():
+            return self.models.predictor(to_extractor_size(images, self.models.extractor_size))
+
+    def _check_with_real_rig(self, vectors, found, targets, cfg):
+        """Score the final parameters with the real rig; try close runner-up options.
+
+        The imitator can be fooled (a vector it renders well but the game does not), so the
+        answer is judged by the game's own render through the same loss.
+        """
+        renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
+        real_loss = self._real_loss(vectors, renders, targets, cfg)
+        for g, (_group, start, stop) in enumerate(self.layout.discrete_slices):
+            probs = found.discrete_probabilities[g]
+            top2 = probs.topk(min(2, probs.shape[1]), dim=1)
+            for i in range(vectors.shape[0]):
+                if top2.values.shape[1] < 2:
+                    continue
+                if float(top2.values[i, 0] - top2.values[i, 1]) >= cfg.runner_up_margin:
+                    continue
+                candidate = vectors[i].clone()
+                candidate[start:stop] = 0.0
+                candidate[start + int(top2.indices[i, 1])] = 1.0
+                render = self._renderer.render(candidate.cpu().numpy())
+                loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
+                if loss < real_loss[i]:
+                    vectors[i], renders[i], real_loss[i] = candidate, render, loss
+        return vectors, renders, real_loss
+
+    def _real_loss(self, vectors, renders, targets, cfg) -> list[float]:
+        size = self.aligned_size
+        images = torch.cat([image_to_tensor(r.image, self.device) for r in renders])
+        landmarks = torch.stack(
+            [torch.as_tensor(r.landmarks68 / size, dtype=torch.float32) for r in renders]
+        ).to(self.device)
+        with torch.no_grad():
+            terms = loss_terms(
+                self.models.extractor,
+                images,
+                landmarks,
+                vectors,
+                targets,
+                self.labels,
+                self.models.extractor_size,
+                self.layout.continuous_size,
+            )
+            return [float(v) for v in total_loss(terms, cfg)]
+
+
+def _take(targets, i: int):
+    """The targets of face `i` alone, as a batch of one."""
+    return type(targets)(
+        features=[f[i : i + 1] for f in targets.features],
+        weight_map=targets.weight_map[i : i + 1],
+        colors={k: v[i : i + 1] for k, v in targets.colors.items()},
+        landmarks=targets.landmarks[i : i + 1],
+    )
+
+
+def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None = None) -> Fitter:
+    """The shipped networks from the weights folder, checked against the manifest and rig.
+
+    Raises `ModelError` (code MODEL_MISSING) when a required network is not installed, so a
+    worker can fail a job with a clear code instead of producing parameters it cannot judge.
+    """
+    from facefit.device import resolve_device
+    from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
+    from facefit.nets.extractor import load_extractor
+    from facefit.nets.imitator import DEFAULT_CONFIG as IMITATOR_CONFIG
+    from facefit.nets.imitator import load_imitator
+    from facefit.nets.weights import sha256_of, weights_name
+
+    settings = settings or CoreSettings.from_env()
+    device = resolve_device(settings.device)
+    paths = {
+        "imitator": settings.weights_dir / weights_name("imitator", IMITATOR_CONFIG),
+        "extractor": settings.weights_dir / weights_name("extractor", EXTRACTOR_CONFIG),
+    }
+    for network, path in paths.items():
+        if not path.exists():
+            raise ModelError(
+                f"the {network} is not installed ({path} is missing)", code="MODEL_MISSING"
+            )
+    imitator = load_imitator(paths["imitator"], device)
+    extractor = load_extractor(paths["extractor"], device)
+    predictor = None
+    predictor_path = settings.weights_dir / weights_name("predictor", PREDICTOR_CONFIG)
+    if predictor_path.exists():
+        from facefit.nets.predictor import load_predictor
+
+        predictor = load_predictor(predictor_path, extractor, device)
+        paths["predictor"] = predictor_path
+    models = FitModels(
+        imitator=imitator,
+        extractor=extractor,
+        predictor=predictor,
+        extractor_size=extractor.input_size,
+        models={p.name: sha256_of(p) for p in paths.values()},
+    )
+    return Fitter(models, config or FitConfig(), device)

@@ -1,0 +1,73 @@
+"""Settings of the web process, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.urls import broker_options, broker_url, database_url
+from facefit.settings import CoreSettings
+
+
+class SettingsError(RuntimeError):
+    """A setting production needs is missing or wrong; the process refuses to start."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """What the portal and the API need: database, broker, secrets, upload and rate limits."""
+
+    env: str
+    secret_key: str
+    database_url: str
+    broker_url: str
+    broker_options: dict = field(default_factory=dict)
+    fit_queue: str = "cpu"
+    log_level: str = "INFO"
+    max_upload_bytes: int = 16 * 1024 * 1024
+    jobs_per_minute_per_client: int = 60
+    jobs_per_minute_per_ip: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        env = os.environ if env is None else env
+        core = CoreSettings.from_env(env)
+        mode = env.get("FACEFIT_ENV", "development")
+        secret = env.get("SECRET_KEY") or env.get("FLASK_SECRET_KEY")
+        if not secret:
+            if mode == "production":
+                raise SettingsError(
+                    "SECRET_KEY is not set; FACEFIT_ENV=production needs a long random "
+                    'SECRET_KEY (e.g. python -c "import secrets; print(secrets.token_hex(32))")'
+                )
+            secret = _development_secret(core.var_dir)
+        broker = broker_url(env.get("BROKER_URL"))
+        return cls(
+            env=mode,
+            secret_key=secret,
+            database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
+            broker_url=broker,
+            broker_options=broker_options(broker, core.var_dir),
+            fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
+            log_level=core.log_level,
+            jobs_per_minute_per_client=int(
+                env.get("FACEFIT_JOBS_PER_MINUTE_PER_CLIENT", cls.jobs_per_minute_per_client)
+            ),
+            jobs_per_minute_per_ip=int(
+                env.get("FACEFIT_JOBS_PER_MINUTE_PER_IP", cls.jobs_per_minute_per_ip)
+            ),
+        )
+
+
+def _development_secret(var_dir: Path) -> str:
+    """A key kept under var/ so that portal sessions survive a restart of `make run`."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

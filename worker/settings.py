@@ -1,0 +1,62 @@
+"""Settings of a worker process, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from db.urls import broker_options, broker_url, database_url, result_backend_url
+from facefit.settings import CoreSettings
+
+FIT_MODES = ("fast", "quality")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Database, broker, fitting mode and thresholds, time limits, and the lost-job sweep."""
+
+    core: CoreSettings
+    database_url: str
+    broker_url: str
+    result_backend: str
+    broker_options: dict = field(default_factory=dict)
+    fit_mode: str = "fast"
+    fit_threshold: float | None = None  # None: the fitting engine's default
+    fit_max_iters: int | None = None
+    soft_time_limit: int = 600
+    time_limit: int = 660
+    progress_interval: float = 0.5  # seconds between progress writes of one job
+    stale_after: int = 300  # seconds without a heartbeat before a job counts as lost
+    sweep_interval: int = 60
+    max_attempts: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if env is None else env
+        core = CoreSettings.from_env(env)
+        mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
+        if mode not in FIT_MODES:
+            raise ValueError(f"FACEFIT_FIT_MODE must be one of {FIT_MODES}, got {mode!r}")
+        broker = broker_url(env.get("BROKER_URL"))
+        soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
+        return cls(
+            core=core,
+            database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
+            broker_url=broker,
+            result_backend=env.get("RESULT_BACKEND") or result_backend_url(broker, core.var_dir),
+            broker_options=broker_options(broker, core.var_dir),
+            fit_mode=mode,
+            fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
+            fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
+            soft_time_limit=soft,
+            time_limit=int(env.get("FACEFIT_TIME_LIMIT", soft + 60)),
+            progress_interval=float(env.get("FACEFIT_PROGRESS_INTERVAL", cls.progress_interval)),
+            stale_after=int(env.get("FACEFIT_STALE_AFTER", cls.stale_after)),
+            sweep_interval=int(env.get("FACEFIT_SWEEP_INTERVAL", cls.sweep_interval)),
+            max_attempts=int(env.get("FACEFIT_MAX_ATTEMPTS", cls.max_attempts)),
+        )
+
+
+def _optional(value: str | None, kind: type):
+    return kind(value) if value not in (None, "") else None
