@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from db.urls import broker_options, broker_url, database_url, result_backend_url
 from facefit.settings import CoreSettings
 
-FIT_MODES = ("fast", "quality")
-
-
 @dataclass(frozen=True)
 class WorkerSettings:
     """Database, broker, fitting mode and thresholds, time limits, and the lost-job sweep."""
@@ -21,7 +18,8 @@ class WorkerSettings:
     broker_url: str
     result_backend: str
     broker_options: dict = field(default_factory=dict)
-    fit_mode: str = "fast"
+    fit_queue: str = "cpu"  # where the sweep re-sends jobs (the web sends to the same)
+    fit_mode: str = "full"  # the fitting engine's modes: full, fast, patent
     fit_threshold: float | None = None  # None: the fitting engine's default
     fit_max_iters: int | None = None
     soft_time_limit: int = 600
@@ -35,9 +33,6 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
         core = CoreSettings.from_env(env)
-        mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
-        if mode not in FIT_MODES:
-            raise ValueError(f"FACEFIT_FIT_MODE must be one of {FIT_MODES}, got {mode!r}")
         broker = broker_url(env.get("BROKER_URL"))
         soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
         return cls(
@@ -46,7 +41,8 @@ class WorkerSettings:
             broker_url=broker,
             result_backend=env.get("RESULT_BACKEND") or result_backend_url(broker, core.var_dir),
             broker_options=broker_options(broker, core.var_dir),
-            fit_mode=mode,
+            fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
+            fit_mode=env.get("FACEFIT_FIT_MODE", cls.fit_mode),
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
             fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
             soft_time_limit=soft,

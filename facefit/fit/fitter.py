@@ -39,7 +39,7 @@ class FitModels:
     """The frozen networks and what they were trained for."""
 
     imitator: torch.nn.Module  # params (B, D) -> (image (B, 3, s, s), landmarks (B, 68, 2))
-    extractor: torch.nn.Module  # image (B, 3, e, e) -> (features list, probs (B, L, h, w))
+    extractor: torch.nn.Module  # image (B, 3, e, e) -> ExtractorOutput (features, probs)
     predictor: torch.nn.Module | None  # aligned photo (B, 3, e, e) -> params (B, D)
     extractor_size: int
     models: dict[str, str]  # file name -> sha256
@@ -105,7 +105,7 @@ class Fitter:
         if not ok:
             return aligned
         t1 = time.perf_counter()
-        fitted = self._fit_aligned(ok, cfg, on_step)
+        fitted = self._search_aligned(ok, cfg, on_step)
         t_fit = (time.perf_counter() - t1) / len(ok)
         results: list[FitResult | FacefitError] = []
         it = iter(fitted)
@@ -122,10 +122,19 @@ class Fitter:
             results.append(replace(res, fit={**res.fit, "seconds": seconds}))
         return results
 
-    def _fit_aligned(
+    def fit_aligned(
+        self,
+        photos_faces: list[tuple[np.ndarray, Any]],
+        on_step: OnStep | None = None,
+        **overrides: Any,
+    ) -> list[FitResult]:
+        """Fit faces that are already aligned, as (photo pixels, AlignedFace) pairs."""
+        cfg = replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        return self._search_aligned(photos_faces, cfg, on_step)
+
+    def _search_aligned(
         self, photos_faces: list[tuple[np.ndarray, Any]], cfg: FitConfig, on_step: OnStep | None
     ) -> list[FitResult]:
-        """Search parameters for aligned faces, given as (photo pixels, AlignedFace) pairs."""
         m = self.models
         faces = [face for _, face in photos_faces]
         size = self.aligned_size
@@ -285,13 +294,13 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     if predictor_path.exists():
         from facefit.nets.predictor import load_predictor
 
-        predictor = load_predictor(predictor_path, extractor, device)
+        predictor = load_predictor(predictor_path, extractor, device, paths["extractor"])
         paths["predictor"] = predictor_path
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
         predictor=predictor,
-        extractor_size=extractor.input_size,
+        extractor_size=extractor.cfg.size,
         models={p.name: sha256_of(p) for p in paths.values()},
     )
     return Fitter(models, config or FitConfig(), device)

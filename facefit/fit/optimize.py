@@ -78,11 +78,11 @@ def photo_targets(
     """Features, region weights and colours of aligned photos (B, 3, S, S) in [0, 1]."""
     with torch.no_grad():
         x = to_extractor_size(images, extractor_size)
-        features, probs = extractor(x)
+        out = extractor(x)
         return PhotoTargets(
-            features=[f.detach() for f in features],
-            weight_map=losses.region_weight_map(probs, labels),
-            colors=losses.region_colors(x, probs, labels),
+            features=[f.detach() for f in out.features],
+            weight_map=losses.region_weight_map(out.probs, labels),
+            colors=losses.region_colors(x, out.probs, labels),
             landmarks=landmarks,
         )
 
@@ -103,11 +103,11 @@ def loss_terms(
     result is checked, so both are judged by exactly the same terms.
     """
     x = to_extractor_size(image, extractor_size)
-    features, probs = extractor(x)
+    out = extractor(x)
     return {
-        "content": losses.content_loss(targets.features, features, targets.weight_map),
+        "content": losses.content_loss(targets.features, out.features, targets.weight_map),
         "landmarks": losses.landmark_loss(landmarks, targets.landmarks),
-        "color": losses.color_loss(targets.colors, losses.region_colors(x, probs, labels)),
+        "color": losses.color_loss(targets.colors, losses.region_colors(x, out.probs, labels)),
         "prior": losses.prior_loss(vector[:, :continuous_size]),
     }
 

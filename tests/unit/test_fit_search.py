@@ -6,6 +6,7 @@ import torch
 
 from facefit.fit import FitConfig, ParamLayout, ParamState
 from facefit.fit.optimize import lr_at, photo_targets, search, temperature_at
+from facefit.nets.extractor import build_extractor
 from facefit.nets.imitator import build_imitator
 
 LABELS = [
@@ -15,32 +16,16 @@ LABELS = [
 LAYOUT = ParamLayout(continuous_size=6, discrete_slices=(("hair", 6, 9), ("brow", 9, 11)))
 
 
-class TinyExtractor(torch.nn.Module):
-    """Two conv depths and an 11-class head: the extractor's interface at toy size."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.c1 = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
-        self.c2 = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1)
-        self.head = torch.nn.Conv2d(8, len(LABELS), 1)
-
-    def forward(self, x):
-        f1 = torch.relu(self.c1(x))
-        f2 = torch.relu(self.c2(f1))
-        return [f1, f2], torch.softmax(self.head(f2), 1)
-
-
 def _setup(batch: int = 2):
     torch.manual_seed(0)
     imitator = build_imitator("tiny", LAYOUT.vector_size).eval()
-    extractor = TinyExtractor().eval()
+    extractor = build_extractor("tiny", len(LABELS)).eval()
     true = torch.cat(
         [torch.rand(batch, 6), torch.eye(3)[[1] * batch], torch.eye(2)[[1] * batch]], 1
     )
     with torch.no_grad():
         image, landmarks = imitator(true)
-    targets = photo_targets(extractor, image.clamp(0, 1), landmarks, LABELS, extractor_size=16)
+    targets = photo_targets(extractor, image.clamp(0, 1), landmarks, LABELS, extractor_size=32)
     init = torch.cat(
         [torch.full((batch, 6), 0.5), torch.eye(3)[[0] * batch], torch.eye(2)[[0] * batch]], 1
     )
@@ -70,7 +55,7 @@ def test_search_reduces_the_loss_and_reports_each_step():
     steps = []
     cfg = FitConfig(max_iters=25, threshold=1.0, lr=0.2)
     result = search(
-        imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 16,
+        imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32,
         on_step=lambda i, loss, sim: steps.append((i, loss, sim)),
     )  # fmt: skip
     assert [s[0] for s in steps] == list(range(26))
@@ -84,7 +69,7 @@ def test_search_reduces_the_loss_and_reports_each_step():
 def test_search_stops_each_face_at_the_threshold_and_freezes_it():
     imitator, extractor, targets, init = _setup()
     cfg = FitConfig(max_iters=30, threshold=0.0)  # every face passes at once
-    result = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 16)
+    result = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32)
     assert result.iterations == [0, 0]
     assert result.stopped_early == [True, True]
     assert torch.allclose(result.vectors[:, :6], init[:, :6], atol=1e-3)

@@ -1,0 +1,98 @@
+"""Upload validation, job submission and the job document, shared by the API and the portal."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import url_for
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+
+from db import jobs as job_store
+from db.models import Job
+from facefit.align.intake import inspect_image
+from web.errors import ApiError
+from web.queue import send_fit_job
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def read_upload(file: FileStorage | None) -> job_store.PhotoUpload:
+    """The upload's bytes, checked from content and header (never the client's name or type)."""
+    if file is None:
+        raise ApiError(400, "BAD_REQUEST", "Send the photo in the multipart field `photo`.")
+    content = file.read()
+    info = inspect_image(content)  # IntakeError -> its code
+    return job_store.PhotoUpload(
+        content=content, media_type=MEDIA_TYPES[info.format], width=info.width, height=info.height
+    )
+
+
+def check_callback_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise ApiError(400, "BAD_REQUEST", "callback_url must be an http(s) URL.")
+    return url
+
+
+def submit_job(session: Session, upload: job_store.PhotoUpload, **owner: Any) -> Job:
+    """Commit the job row, then send the task: the worker always finds the job it is sent."""
+    job = job_store.create_job(session, upload, **owner)
+    session.commit()
+    try:
+        send_fit_job(job.id)
+    except Exception as exc:  # noqa: BLE001  (broker down: the job stays queued for the sweep)
+        log.warning("job %s: could not reach the broker (%s); the sweep will send it", job.id, exc)
+        return job
+    job_store.mark_enqueued(session, job.id)
+    session.commit()
+    return job
+
+
+def find_job(session: Session, job_id: uuid.UUID, **owner: Any) -> Job:
+    """The job if it belongs to `owner` (client_id= or player_session=), else NOT_FOUND."""
+    job = session.get(Job, job_id)
+    if job is None or any(getattr(job, key) != value for key, value in owner.items()):
+        # The same answer for "no such job" and "not yours": ids are not to be probed.
+        raise ApiError(404, "NOT_FOUND", "No such job.")
+    return job
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The `GET /jobs/<id>` body, as documented in /openapi.json."""
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "progress": {
+            "iteration": job.iteration,
+            "max_iterations": job.max_iterations,
+            "loss": job.loss,
+            "similarity": job.similarity,
+            "attempts": job.attempts,
+        },
+        "params": job.params if job.status == "succeeded" else None,
+        "fit": job.fit if job.status == "succeeded" else None,
+        "error": {"code": job.error_code, "message": job.error_message}
+        if job.status == "failed"
+        else None,
+        "rig": job.rig,
+        "models": job.models,
+        "photo_sha256": job.photo_sha256,
+        "preview_url": url_for("api.preview", job_id=job.id)
+        if job.status == "succeeded"
+        else None,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+    }

@@ -1,0 +1,179 @@
+"""The worker's tasks: fit one job, and sweep up jobs a lost message or dead worker left behind.
+
+Like a view, a task handles ids, state and retries; alignment and fitting live in `facefit`
+(through `worker.pipeline`), state changes in `db.jobs`. No transaction stays open while a
+photo is aligned or fitted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import kombu.exceptions
+import sqlalchemy.exc
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import jobs as job_store
+from db.models import Job, Photo, utcnow
+from facefit.errors import FacefitError
+from worker import pipeline
+from worker.app import session_factory, settings
+
+log = logging.getLogger(__name__)
+
+# Worth another try with backoff: the database or broker restarting, a dropped connection.
+TRANSIENT_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    kombu.exceptions.OperationalError,
+)
+
+
+class ProgressReporter:
+    """The `on_step` callback: job row and task state, at most once per `interval` seconds."""
+
+    def __init__(
+        self, task: Task, sessions: sessionmaker[Session], job_id: uuid.UUID, interval: float
+    ) -> None:
+        self.task, self.sessions, self.job_id, self.interval = task, sessions, job_id, interval
+        self.max_iterations: int | None = settings.fit_max_iters
+        self._last = 0.0
+
+    def __call__(self, iteration: int, loss: float, similarity: float) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        with self.sessions.begin() as session:
+            job_store.record_progress(
+                session,
+                self.job_id,
+                iteration=iteration,
+                max_iterations=self.max_iterations,
+                loss=float(loss),
+                similarity=float(similarity),
+            )
+        if self.task.request.id:
+            meta = {"job_id": str(self.job_id), "iteration": iteration, "loss": float(loss)}
+            try:
+                self.task.update_state(state="PROGRESS", meta=meta | {"similarity": similarity})
+            except Exception as exc:  # noqa: BLE001  (monitoring only: never fail a fit for it)
+                log.warning("could not publish task progress: %s", exc)
+
+
+@shared_task(
+    bind=True,
+    name="fit_job",
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def fit_job(self: Task, job_id: str) -> str:
+    """Align and fit a job's photo and store the results; re-running overwrites the same row."""
+    jid = uuid.UUID(job_id)
+    sessions = session_factory()
+    stale_before = utcnow() - timedelta(seconds=settings.stale_after)
+    with sessions.begin() as session:
+        if not job_store.claim_job(session, jid, self.request.id or job_id, stale_before):
+            log.info("job %s is finished or running elsewhere; nothing to do", job_id)
+            return "skipped"
+        photo = session.get_one(Photo, jid).content
+    log.info("job %s: fitting (attempt by task %s)", job_id, self.request.id)
+    progress = ProgressReporter(self, sessions, jid, settings.progress_interval)
+    try:
+        aligned, aligned_png = pipeline.align(photo)
+        with sessions.begin() as session:
+            job_store.store_image(session, jid, "aligned", aligned_png)
+        outcome = pipeline.fit(
+            aligned,
+            settings.core,
+            mode=settings.fit_mode,
+            threshold=settings.fit_threshold,
+            max_iters=settings.fit_max_iters,
+            on_step=progress,
+        )
+    except FacefitError as exc:  # a bad photo, or no fitting engine: the job's answer
+        _fail(sessions, jid, exc.code, exc.message)
+        raise
+    except SoftTimeLimitExceeded:
+        _fail(sessions, jid, "TIMEOUT", f"the fit took over {settings.soft_time_limit} s")
+        raise
+    except TRANSIENT_ERRORS:
+        raise  # retried with backoff; the row stays `running` for this task id
+    except Exception as exc:
+        _fail(sessions, jid, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+        raise
+    with sessions.begin() as session:
+        job_store.store_image(session, jid, "preview", outcome.preview_png)
+        job_store.complete_job(
+            session,
+            jid,
+            params=outcome.params,
+            fit=outcome.fit,
+            models=outcome.models,
+            rig=outcome.rig,
+            loss_curve=outcome.loss_curve,
+        )
+        if outcome.max_iterations is not None:
+            session.get_one(Job, jid).max_iterations = outcome.max_iterations
+    _notify(sessions, jid)
+    return "succeeded"
+
+
+def _fail(sessions: sessionmaker[Session], job_id: uuid.UUID, code: str, message: str) -> None:
+    log.info("job %s failed: %s %s", job_id, code, message)
+    with sessions.begin() as session:
+        job_store.fail_job(session, job_id, code, message)
+    _notify(sessions, job_id)
+
+
+def _notify(sessions: sessionmaker[Session], job_id: uuid.UUID) -> None:
+    """POST {"id", "status"} to the job's callback URL, once, best effort."""
+    with sessions() as session:
+        job = session.get_one(Job, job_id)
+        url, body = job.callback_url, {"id": str(job.id), "status": job.status}
+    if not url:
+        return
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+    except OSError as exc:  # the game server polls GET /jobs/<id> anyway
+        log.warning("job %s: callback to %s failed: %s", job_id, url, exc)
+
+
+@shared_task(bind=True, name="sweep_stale_jobs")
+def sweep_stale_jobs(self: Task) -> dict[str, int]:
+    """Re-enqueue jobs a lost message or a dead worker left `queued` or `running`."""
+    sessions = session_factory()
+    stale = timedelta(seconds=settings.stale_after)
+    requeue: list[uuid.UUID] = []
+    failed = 0
+    with sessions.begin() as session:
+        for job in job_store.stale_jobs(session, now=utcnow(), queued_for=stale, silent_for=stale):
+            if job.attempts >= settings.max_attempts:
+                job_store.fail_job(
+                    session, job.id, "WORKER_LOST", f"gave up after {job.attempts} attempts"
+                )
+                failed += 1
+            else:
+                job.status = "queued"
+                requeue.append(job.id)
+    # Committed first, then sent: a task never finds its job in an older state.
+    for job_id in requeue:
+        self.app.send_task("fit_job", args=[str(job_id)], queue=settings.fit_queue)
+        with sessions.begin() as session:
+            job_store.mark_enqueued(session, job_id)
+    if requeue or failed:
+        log.warning("sweep: re-enqueued %d lost job(s), gave up on %d", len(requeue), failed)
+    return {"requeued": len(requeue), "failed": failed}
