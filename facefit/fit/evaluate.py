@@ -164,8 +164,14 @@ def descriptor(params: dict[str, Any], fitter: Fitter, shape_only: bool) -> np.n
     c = fitter.layout.continuous_size
     if not shape_only:
         return vec
-    keep = [i for i, ctl in enumerate(fitter.spec.continuous) if ctl.group != "colour"]
+    keep = [i for i, ctl in enumerate(fitter.spec.continuous) if is_shape_control(ctl)]
     return vec[:c][keep]
+
+
+def is_shape_control(control) -> bool:
+    """Geometry, not colour: what should stay the same for a person across photos."""
+    colour = control.group in ("colors", "hair") or control.name.endswith(("_color", "_darkness"))
+    return not colour
 
 
 def identity_scores(

@@ -113,7 +113,7 @@ class Extractor(nn.Module):
         self.layer4 = _stage(w[2], w[3], cfg.blocks[3], stride=1, dilation=4)  # 1/8, dilated
         head_in = w[3] + (w[0] if cfg.skip else 0)
         self.head = nn.Sequential(
-            nn.Conv2d(head_in, cfg.head, 3, 1, 1, bias=False),
+            nn.Conv2d(head_in, cfg.head, 1, bias=False),
             nn.BatchNorm2d(cfg.head),
             nn.ReLU(inplace=True),
         )

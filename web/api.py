@@ -1,0 +1,51 @@
+"""The game-server JSON API: submit a photo, poll the job, fetch the preview."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+
+from db.models import ResultImage
+from web.auth import require_client
+from web.db import get_session
+from web.errors import ApiError
+from web.jobs import check_callback_url, find_job, job_document, read_upload, submit_job
+from web.openapi import openapi_document
+
+bp = Blueprint("api", __name__)
+
+
+@bp.post("/jobs")
+@require_client
+def create_job():
+    limiter = current_app.extensions["facefit.limiter"]
+    limiter.hit(f"client:{g.client.id}", current_app.config["JOBS_PER_MINUTE_PER_CLIENT"])
+    upload = read_upload(request.files.get("photo"))
+    callback_url = check_callback_url(request.form.get("callback_url"))
+    job = submit_job(get_session(), upload, client_id=g.client.id, callback_url=callback_url)
+    status_url = url_for("api.get_job", job_id=job.id)
+    body = {"id": str(job.id), "status": job.status, "status_url": status_url}
+    return jsonify(body), 202, {"Location": status_url}
+
+
+@bp.get("/jobs/<uuid:job_id>")
+@require_client
+def get_job(job_id: uuid.UUID):
+    return jsonify(job_document(find_job(get_session(), job_id, client_id=g.client.id)))
+
+
+@bp.get("/jobs/<uuid:job_id>/preview.png")
+@require_client
+def preview(job_id: uuid.UUID):
+    session = get_session()
+    find_job(session, job_id, client_id=g.client.id)
+    image = session.get(ResultImage, (job_id, "preview"))
+    if image is None:
+        raise ApiError(404, "NOT_FOUND", "This job has no preview (yet).")
+    return Response(image.content, mimetype=image.media_type)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
