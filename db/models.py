@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -39,10 +40,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every database (SQLite drops the offset; this puts it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use db.models.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
         dict[str, Any]: JSON,
         list[Any]: JSON,
     }
@@ -60,16 +78,16 @@ class ApiClient(Base):
     revoked_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
-        return f"ApiClient(id={self.id!r}, name={self.name!r}, revoked={self.revoked_at is not None})"
+        return (
+            f"ApiClient(id={self.id!r}, name={self.name!r}, revoked={self.revoked_at is not None})"
+        )
 
 
 class Job(Base):
     """One photo to fit: its state, progress, and once finished its parameters or its error."""
 
     __tablename__ = "jobs"
-    __table_args__ = (
-        CheckConstraint(f"status IN {JOB_STATUSES!r}", name="status"),
-    )
+    __table_args__ = (CheckConstraint(f"status IN {JOB_STATUSES!r}", name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)

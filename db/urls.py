@@ -34,7 +34,8 @@ def database_url(value: str | None, var_dir: Path) -> str:
 
 def broker_url(value: str | None) -> str:
     """`BROKER_URL` if set, else kombu's filesystem transport (folders from `broker_options`)."""
-    return value or "filesystem://"
+    # The host is ignored by the filesystem transport; naming one silences kombu's warning.
+    return value or "filesystem://localhost/"
 
 
 def broker_options(url: str, var_dir: Path) -> dict:
@@ -43,12 +44,14 @@ def broker_options(url: str, var_dir: Path) -> dict:
         # Redis: a message unacknowledged for longer than a fit is redelivered.
         return {"visibility_timeout": 3600}
     folder = (var_dir / "broker").resolve()
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        # Broadcast exchanges (Flower, remote control) default to ./control: keep them in var/.
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
 

@@ -1,13 +1,52 @@
 #!/usr/bin/env bash
-# `make run`: the web app on 127.0.0.1:8000; Ctrl-C stops everything this script started.
+# `make run`: migrations, then the web app (gunicorn) on 127.0.0.1:8000, a Celery worker (with
+# the lost-job sweep) and Flower on 127.0.0.1:5555. Ctrl-C stops everything this script started.
+# Embedded defaults (SQLite and a filesystem broker under var/) unless DATABASE_URL / BROKER_URL
+# are set, e.g. DATABASE_URL=postgresql://postgres@127.0.0.1/facefit BROKER_URL=redis://127.0.0.1:6379/0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-mkdir -p var
+VAR=${FACEFIT_VAR_DIR:-var}
+mkdir -p "$VAR"
+
+if [[ -z "${FLOWER_BASIC_AUTH:-}" ]]; then
+  # A password kept under var/ so that it survives restarts; printed below.
+  [[ -s "$VAR/flower_password" ]] || (umask 077; $BIN/python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$VAR/flower_password")
+  FLOWER_BASIC_AUTH="admin:$(cat "$VAR/flower_password")"
+fi
+QUEUES=${FACEFIT_WORKER_QUEUES:-cpu}
+if [[ -z "${FACEFIT_WORKER_QUEUES:-}" && "${FACEFIT_DEVICE:-auto}" != cpu ]] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  QUEUES=gpu,cpu  # a GPU worker also takes CPU-queue jobs
+fi
+
+echo "applying database migrations"
+$BIN/alembic upgrade head
+
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait || true; }
+cleanup() {
+  trap - INT TERM EXIT
+  echo "stopping"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
 trap cleanup INT TERM EXIT
-$BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 "web:create_app()" &
+
+$BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --timeout 60 --access-logfile - "web:create_app()" &
 pids+=($!)
-echo "facefit web on http://127.0.0.1:8000 (Ctrl-C to stop)"
-wait -n
+# -B: the worker also runs the beat schedule (the lost-job sweep); one such worker per site.
+$BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
+  --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
+pids+=($!)
+$BIN/celery -A worker.app flower --address=127.0.0.1 --port=5555 \
+  --basic-auth="$FLOWER_BASIC_AUTH" --persistent=False --loglevel=warning &
+pids+=($!)
+
+cat <<MSG
+
+facefit is running (Ctrl-C to stop)
+  portal and API  http://127.0.0.1:8000      (API token: .venv/bin/flask --app web token create NAME)
+  Flower          http://127.0.0.1:5555      (basic auth ${FLOWER_BASIC_AUTH%%:*}:${FLOWER_BASIC_AUTH#*:})
+  worker queues   $QUEUES
+
+MSG
+wait -n "${pids[@]}"

@@ -4,18 +4,65 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from facefit.logs import configure_logging
+from web.settings import WebSettings
+
+csrf = CSRFProtect()
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Defaults, then `FLASK_*` environment variables, then the test config."""
+    """Defaults from the environment (`WebSettings`), then `FLASK_*` variables, then the test config."""
+    settings = WebSettings.from_env()
+    configure_logging(settings.log_level)
     app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        BROKER_URL=settings.broker_url,
+        BROKER_TRANSPORT_OPTIONS=settings.broker_options,
+        FIT_QUEUE=settings.fit_queue,
+        # The 15 MB photo limit of intake plus room for the multipart envelope.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        MAX_UPLOAD_FILE_BYTES=15 * 1024 * 1024,
+        JOBS_PER_MINUTE_PER_CLIENT=settings.jobs_per_minute_per_client,
+        JOBS_PER_MINUTE_PER_IP=settings.jobs_per_minute_per_ip,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
 
-    @app.get("/healthz")
-    def healthz():  # liveness only: the process answers
-        return jsonify(status="ok")
+    from web import api, auth, db, errors, health, limits, portal, queue
+
+    db.init_app(app)
+    queue.init_app(app)
+    app.extensions["facefit.limiter"] = limits.RateLimiter()
+    csrf.init_app(app)
+    csrf.exempt(api.bp)  # game servers authenticate with a bearer token, not a cookie
+    errors.register_error_handlers(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(auth.commands)
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     return app

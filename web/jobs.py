@@ -89,9 +89,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "rig": job.rig,
         "models": job.models,
         "photo_sha256": job.photo_sha256,
-        "preview_url": url_for("api.preview", job_id=job.id)
-        if job.status == "succeeded"
-        else None,
+        "preview_url": url_for("api.preview", job_id=job.id) if job.status == "succeeded" else None,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),

@@ -28,7 +28,9 @@ def make_celery(settings: WorkerSettings) -> Celery:
     transport = dict(settings.broker_options)
     if "visibility_timeout" in transport:
         # Redis redelivers an unacknowledged message after this; it must outlast any fit.
-        transport["visibility_timeout"] = max(transport["visibility_timeout"], 2 * settings.time_limit)
+        transport["visibility_timeout"] = max(
+            transport["visibility_timeout"], 2 * settings.time_limit
+        )
     app.conf.update(
         broker_url=settings.broker_url,
         broker_transport_options=transport,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from db.urls import broker_options, broker_url, database_url, result_backend_url
 from facefit.settings import CoreSettings
 
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """Database, broker, fitting mode and thresholds, time limits, and the lost-job sweep."""

@@ -71,6 +71,8 @@ class ProgressReporter:
 @shared_task(
     bind=True,
     name="fit_job",
+    # Expected outcomes (a bad photo, no engine): logged without a traceback, still a FAILURE.
+    throws=(FacefitError,),
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     retry_backoff_max=60,

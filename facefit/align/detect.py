@@ -10,11 +10,12 @@ import numpy as np
 from facefit.align import models
 
 DETECTORS = ("hog", "cnn")
-# Detection runs on a copy at most this long: HOG cost grows with pixels, and faces worth
-# fitting stay above the detector's 80 px window at this size.
-DETECT_MAX_SIDE = 640
-# The retry for small faces: a larger copy, upsampled once (finds faces down to ~40 px there).
-RETRY_MAX_SIDE = 1280
+# Detection runs on a copy at most this long: HOG cost grows with pixels, and a face 16% of
+# the photo's long side still fills the detector's 80 px window there.
+DETECT_MAX_SIDE = 512
+# The retry for small faces: a copy twice as long (upsampled by dlib when the photo is smaller),
+# which finds faces down to ~40 px of the first copy.
+RETRY_MAX_SIDE = 2 * DETECT_MAX_SIDE
 
 
 @dataclass(frozen=True)
@@ -36,25 +37,31 @@ class FaceBox:
         return self.width * (self.bottom - self.top)
 
 
-def _resized(photo: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    h, w = photo.shape[:2]
+def _grey(photo: np.ndarray) -> np.ndarray:
+    # dlib's HOG detector and shape predictor work on grey levels; converting once here is
+    # cheaper than letting dlib convert every copy.
+    assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3, photo.shape
+    return cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+
+
+def _resized(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
-        return np.ascontiguousarray(photo), 1.0
+        return np.ascontiguousarray(image), 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), size[0] / w
 
 
-def _run(
-    image: np.ndarray, detector: str, upsample: int
-) -> list[tuple[float, float, float, float, float]]:
+def _run(image: np.ndarray, detector: str, upsample: int) -> list[tuple[float, ...]]:
     if detector == "hog":
         rects, scores, _ = models.hog_detector().run(image, upsample, 0.0)
         return [
             (r.left(), r.top(), r.right(), r.bottom(), s)
             for r, s in zip(rects, scores, strict=True)
         ]
-    found = models.cnn_detector()(image, upsample)
+    # The CNN detector wants colour.
+    found = models.cnn_detector()(np.dstack([image] * 3) if image.ndim == 2 else image, upsample)
     return [
         (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), d.confidence) for d in found
     ]
@@ -63,15 +70,17 @@ def _run(
 def detect_faces(photo: np.ndarray, detector: str = "hog") -> list[FaceBox]:
     """All faces in an (H, W, 3) uint8 RGB photo, largest first, in photo pixels.
 
-    One pass on a copy at most `DETECT_MAX_SIDE` long; if it finds nothing, one retry on a
-    copy at most `RETRY_MAX_SIDE` long, upsampled once, for small faces.
+    One pass on a copy at most `DETECT_MAX_SIDE` long; if it finds nothing, one retry at twice
+    that resolution (a larger copy of a large photo, dlib's upsampling for a small one).
     """
-    assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3, photo.shape
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+    grey = _grey(photo)
     boxes: list[FaceBox] = []
-    for max_side, upsample in ((DETECT_MAX_SIDE, 0), (RETRY_MAX_SIDE, 1)):
-        image, scale = _resized(photo, max_side)
+    for max_side in (DETECT_MAX_SIDE, RETRY_MAX_SIDE):
+        image, scale = _resized(grey, max_side)
+        # Upsample on the retry only when the photo itself is too small for twice the size.
+        upsample = int(max_side == RETRY_MAX_SIDE and max(image.shape) < 0.75 * RETRY_MAX_SIDE)
         boxes = [
             FaceBox(left / scale, top / scale, right / scale, bottom / scale, float(score))
             for left, top, right, bottom, score in _run(image, detector, upsample)
@@ -85,7 +94,6 @@ def predict_landmarks68(photo: np.ndarray, box: FaceBox) -> np.ndarray:
     """The 68 iBUG landmarks of the face in `box`: (68, 2) float64 photo pixels (x, y)."""
     import dlib
 
-    assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3, photo.shape
     rect = dlib.rectangle(round(box.left), round(box.top), round(box.right), round(box.bottom))
-    shape = models.shape_predictor()(np.ascontiguousarray(photo), rect)
+    shape = models.shape_predictor()(_grey(photo), rect)
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)

@@ -76,8 +76,8 @@ def warp_to_frame(photo: np.ndarray, photo_to_aligned: np.ndarray, size: int) ->
     matrix = photo_to_aligned.copy()
     matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
     scale = transform.transform_scale(matrix)
-    if scale < 0.8:
-        # warpAffine samples bilinearly: shrink by area first so that fine detail does not alias.
+    if scale < 0.5:
+        # warpAffine samples bilinearly: below half size, shrink by area first against aliasing.
         ch, cw = crop.shape[:2]
         new_w, new_h = max(1, round(cw * scale)), max(1, round(ch * scale))
         crop = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_AREA)

@@ -1,4 +1,8 @@
-"""`facefit align PHOTO --out aligned.png [--landmarks lm.json]`: align a photo to the rig's face."""
+"""`facefit align PHOTO --out aligned.png [--landmarks lm.json]`: align a photo to the rig's face.
+
+Failures exit 2 with `{"error": {"code", "message"}}`: the intake codes of `facefit.align`,
+or FILE_NOT_FOUND when PHOTO cannot be read.
+"""
 
 from __future__ import annotations
 

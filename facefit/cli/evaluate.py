@@ -55,7 +55,9 @@ def add_imitator(evals: argparse._SubParsersAction) -> None:
     parser.add_argument("--n", type=int, default=500, help="held-out random faces to render")
     parser.add_argument("--seed", type=int, default=1_000_003, help="not a training seed")
     parser.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="evaluate on this shard folder instead of rendering (imported game clients)",
     )
     parser.add_argument("--sensitivity-faces", type=int, default=4)
@@ -103,8 +105,12 @@ def run_imitator(args: argparse.Namespace) -> int:
         loaded = load_imitator_with_info(path, device, rig=data.meta.rig)
         size = loaded.model.cfg.size
         data = ShardArrays(args.data, size=size, limit=args.n)
-        arrays = {"params": data.params, "images": data.images, "labels": data.labels,
-                  "landmarks": data.landmarks}
+        arrays = {
+            "params": data.params,
+            "images": data.images,
+            "labels": data.labels,
+            "landmarks": data.landmarks,
+        }
         labels = list(data.meta.labels)
         render = None
         result["data"] = str(args.data)
@@ -199,7 +205,11 @@ def run_extractor(args: argparse.Namespace) -> int:
     result = {"weights": path.name}
     result.update(
         evaluate_extractor(
-            loaded.model, loaded.labels, renders=args.renders, faces=args.faces, n=args.n,
+            loaded.model,
+            loaded.labels,
+            renders=args.renders,
+            faces=args.faces,
+            n=args.n,
             picture=args.picture,
         )
     )

@@ -13,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     imitator = networks.add_parser("imitator", help="parameters -> render, on rig shards")
     _common(imitator, default_config="lite")
-    imitator.add_argument("--data", type=Path, required=True, help="shard folder (rig sample/import)")
+    imitator.add_argument(
+        "--data", type=Path, required=True, help="shard folder (rig sample/import)"
+    )
     imitator.add_argument("--batch-size", type=int, default=32)
     imitator.add_argument("--lr", type=float, default=2e-3)
     imitator.add_argument("--val-n", type=int, default=500, help="held-out random faces")
@@ -23,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     extractor = networks.add_parser("extractor", help="11-class face parsing, renders + photos")
     _common(extractor, default_config="lite")
-    extractor.add_argument("--renders", type=Path, required=True, help="shard folder of rig renders")
+    extractor.add_argument(
+        "--renders", type=Path, default=None, help="shard folder of rig renders (else photos only)"
+    )
     extractor.add_argument(
         "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
     )
@@ -97,8 +101,17 @@ def run_imitator(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    print(json.dumps({"weights": str(result.weights), "steps": result.steps,
-                      "seconds": round(result.seconds, 1), "validation": result.metrics}, indent=2))
+    print(
+        json.dumps(
+            {
+                "weights": str(result.weights),
+                "steps": result.steps,
+                "seconds": round(result.seconds, 1),
+                "validation": result.metrics,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -138,6 +151,15 @@ def run_extractor(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    print(json.dumps({"weights": str(result.weights), "steps": result.steps,
-                      "seconds": round(result.seconds, 1), "validation": result.metrics}, indent=2))
+    print(
+        json.dumps(
+            {
+                "weights": str(result.weights),
+                "steps": result.steps,
+                "seconds": round(result.seconds, 1),
+                "validation": result.metrics,
+            },
+            indent=2,
+        )
+    )
     return 0

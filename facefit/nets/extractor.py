@@ -75,7 +75,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.down is None else self.down(x)
-        out = F.relu(self.bn1(self.conv1(x)), inplace=True)  # (B, c_in, H, W) -> (B, c_out, H/s, W/s)
+        out = F.relu(
+            self.bn1(self.conv1(x)), inplace=True
+        )  # (B, c_in, H, W) -> (B, c_out, H/s, W/s)
         out = self.bn2(self.conv2(out))
         return F.relu(out + identity, inplace=True)
 
@@ -132,7 +134,9 @@ class Extractor(nn.Module):
         f4 = self.layer4(f3)  # -> (B, w3, S/8, S/8)
         if self.cfg.skip:
             up = F.interpolate(f4, size=f1.shape[-2:], mode="bilinear", align_corners=False)
-            h = self.head(torch.cat([up, f1], dim=1))  # (B, w3 + w0, S/4, S/4) -> (B, head, S/4, S/4)
+            h = self.head(
+                torch.cat([up, f1], dim=1)
+            )  # (B, w3 + w0, S/4, S/4) -> (B, head, S/4, S/4)
         else:
             h = self.head(f4)  # (B, head, S/8, S/8)
         logits = F.interpolate(self.classifier(h), size=size, mode="bilinear", align_corners=False)
@@ -184,5 +188,7 @@ def load_extractor_with_info(
         raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
     model.to(device).eval()
     labels = list(stored.layout.get("labels", []))
-    logger.info("loaded extractor %s (%s) for rig %s", Path(path).name, stored.config_name, stored.rig)
+    logger.info(
+        "loaded extractor %s (%s) for rig %s", Path(path).name, stored.config_name, stored.rig
+    )
     return LoadedExtractor(model, stored.config_name, stored.rig, labels)

@@ -102,10 +102,7 @@ class Generator(nn.Module):
         )
         pairs = list(zip(cfg.channels[:-1], cfg.channels[1:], strict=True))
         self.blocks = nn.Sequential(
-            *[
-                UpBlock(a, b, cfg.kernel, last=i == len(pairs) - 1)
-                for i, (a, b) in enumerate(pairs)
-            ]
+            *[UpBlock(a, b, cfg.kernel, last=i == len(pairs) - 1) for i, (a, b) in enumerate(pairs)]
         )
         self.mean_skip = cfg.mean_skip
         if cfg.mean_skip:
@@ -213,5 +210,7 @@ def load_imitator_with_info(
     except RuntimeError as exc:
         raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
     model.to(device).eval()
-    logger.info("loaded imitator %s (%s) for rig %s", Path(path).name, stored.config_name, stored.rig)
+    logger.info(
+        "loaded imitator %s (%s) for rig %s", Path(path).name, stored.config_name, stored.rig
+    )
     return LoadedImitator(model, stored.config_name, stored.rig, stored.layout)

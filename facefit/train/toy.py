@@ -65,7 +65,13 @@ def render(vec: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         fill_ellipse((cx + side * ex, by), (er * 1.8, 1.6 * s), (50, 40, 30), brow_l)
     nl = (10 + 8 * nose) * s
     tri = np.array([[cx, ey], [cx - 5 * s, ey + nl], [cx + 5 * s, ey + nl]])
-    cv2.fillPoly(image, [np.round(tri * 16).astype(np.int32)], (skin[0] - 30, skin[1] - 30, skin[2] - 30), cv2.LINE_AA, 4)
+    cv2.fillPoly(
+        image,
+        [np.round(tri * 16).astype(np.int32)],
+        (skin[0] - 30, skin[1] - 30, skin[2] - 30),
+        cv2.LINE_AA,
+        4,
+    )
     cv2.fillPoly(labels, [np.round(tri * 16).astype(np.int32)], 7, cv2.LINE_8, 4)
     my, mw, mo = ey + nl + 10 * s, (8 + 8 * mouth) * s, (0.5 + 4 * opening) * s
     fill_ellipse((cx, my - mo / 2 - 1.5 * s), (mw, 2 * s), (150, 60, 70), 8)
@@ -100,5 +106,8 @@ def write_toy_shards(root: Path, n: int, size: int = 64, seed: int = 0) -> Path:
         landmarks=np.stack([o[2] for o in out]),
         label_names=LABELS,
         shard_size=max(1, n // 2),
-        spec={"continuous_size": CONTINUOUS, "discrete_slices": {"hair": [CONTINUOUS, VECTOR_SIZE]}},
+        spec={
+            "continuous_size": CONTINUOUS,
+            "discrete_slices": {"hair": [CONTINUOUS, VECTOR_SIZE]},
+        },
     )

@@ -197,3 +197,11 @@ def test_header_checks_do_not_load_dlib():
         "import facefit.align.photo; assert 'dlib' not in sys.modules, 'dlib loaded'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_phone_jpeg_with_an_embedded_preview_is_a_still_jpeg():
+    image = Image.fromarray(photo_rgb())
+    data = encode(image, "MPO", save_all=True, append_images=[image.resize((96, 96))])
+    info = inspect_image(data)
+    assert info.format == "JPEG" and info.frames == 2
+    assert load_photo(data).shape == (384, 384, 3)

@@ -223,3 +223,14 @@ def test_default_target_is_the_rig_reference():
     from facefit.rig.reference import reference_landmarks68
 
     np.testing.assert_allclose(default_target_landmarks(512), reference_landmarks68(512))
+
+
+def test_closed_eyes_are_a_warning(aligned):
+    face = aligned[0]
+    landmarks = face.photo_landmarks68.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        middle = (landmarks[upper] + landmarks[lower]) / 2
+        landmarks[upper], landmarks[lower] = middle - [0, 0.5], middle + [0, 0.5]
+    report = assess_quality(landmarks, (384, 384), face.image, face.aligned_landmarks68, 1)
+    assert report["eyes_closed"] and "EYES_CLOSED" in report["warnings"]
+    assert report["eye_open_ratio_left"] < 0.05

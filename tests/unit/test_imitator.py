@@ -29,7 +29,9 @@ def shards(tmp_path_factory):
 def trained(shards, tmp_path_factory):
     out = tmp_path_factory.mktemp("weights")
     ckpt = tmp_path_factory.mktemp("ckpt") / "imitator-tiny.ckpt"
-    tcfg = ImitatorTrainConfig(config="tiny", steps=120, batch_size=16, val_n=32, val_every=60, lr=1e-2, warmup=20)
+    tcfg = ImitatorTrainConfig(
+        config="tiny", steps=120, batch_size=16, val_n=32, val_every=60, lr=1e-2, warmup=20
+    )
     result = train_imitator(shards, out, tcfg, device=torch.device("cpu"), checkpoint=ckpt)
     return result, ckpt, tcfg
 

@@ -1,0 +1,32 @@
+# One image for every role (migrate, web, worker, flower); the command picks the role.
+# CPU build by default; the GPU worker builds with TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
+FROM python:3.11-slim-bookworm
+
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FACEFIT_VAR_DIR=/var/lib/facefit
+
+# Offscreen OpenGL (Mesa) for the rig's renderer; libgomp for torch on CPU.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libegl1 libgl1-mesa-dri libgomp1 curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# Dependencies first, so that a code change does not reinstall torch.
+COPY pyproject.toml README.md ./
+RUN mkdir -p facefit web worker db \
+ && touch facefit/__init__.py web/__init__.py worker/__init__.py db/__init__.py \
+ && pip install --extra-index-url "$TORCH_INDEX_URL" . \
+ && pip uninstall -y facefit
+
+COPY . .
+RUN pip install --no-deps . \
+ && useradd --system --create-home --uid 10001 facefit \
+ && mkdir -p "$FACEFIT_VAR_DIR" && chown facefit "$FACEFIT_VAR_DIR"
+USER facefit
+
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "60", "--access-logfile", "-", "web:create_app()"]

@@ -1,0 +1,504 @@
+"""Training and evaluation of the feature extractor (patent §0093-0094).
+
+Two sources of labelled aligned faces: rig renders with exact label maps (unlimited) and the
+studio photos of `shared/data/faces` with label maps drawn from their templates (few, split
+by identity). Both are augmented so that renders do not look cleaner than photos: colour
+and lighting jitter, blur, noise, JPEG artefacts, small rotations/scales/shifts, mirroring.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facefit.data.photo_labels import IGNORE, PHOTO_CLASSES, RIG_LABELS, photo_label_map, read_masks
+from facefit.nets.extractor import NETWORK, Extractor, build_extractor
+from facefit.nets.weights import save_weights, weights_name
+from facefit.train.common import Progress, load_checkpoint, lr_at, save_checkpoint
+from facefit.train.shards import ShardArrays, split_indices
+
+logger = logging.getLogger(__name__)
+
+MIRROR_PAIRS = (("left_brow", "right_brow"), ("left_eye", "right_eye"))
+
+
+@dataclass(frozen=True)
+class ExtractorTrainConfig:
+    """Everything that decides a training run besides the data."""
+
+    config: str = "lite"
+    steps: int = 6000  # about 55 min at 16 x 30 images/s on two CPU cores
+    batch_size: int = 16
+    lr: float = 2e-3
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    photo_fraction: float = 0.5  # share of each batch drawn from real photos
+    holdout_fold: int = 0  # identity fold of the photos held out (of 5, seed 0)
+    val_renders: int = 200
+    val_every: int = 500
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    max_minutes: float | None = None
+
+
+@dataclass
+class ExtractorTrainResult:
+    weights: Path
+    steps: int
+    seconds: float
+    train_samples: dict[str, int]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# --- augmentation (uint8 HxWx3 RGB in, uint8 out) --------------------------------------------
+
+
+def jitter_matrix(rng: np.random.Generator, size: int, strength: float = 1.0) -> np.ndarray:
+    """A random similarity (3x3) about the frame centre: +-8 deg, +-8 % scale, +-4 % shift."""
+    angle = np.deg2rad(rng.uniform(-8, 8) * strength)
+    scale = 1.0 + rng.uniform(-0.08, 0.08) * strength
+    shift = rng.uniform(-0.04, 0.04, 2) * size * strength
+    c = size / 2.0
+    cos, sin = scale * np.cos(angle), scale * np.sin(angle)
+    return np.array(
+        [[cos, -sin, c - cos * c + sin * c + shift[0]], [sin, cos, c - sin * c - cos * c + shift[1]],
+         [0, 0, 1]]
+    )  # fmt: skip
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Colour, lighting, blur, noise and JPEG jitter of an RGB uint8 image."""
+    import cv2
+
+    x = image.astype(np.float32) / 255.0
+    x = x * rng.uniform(0.8, 1.2, 3) + rng.uniform(-0.06, 0.06, 3)  # white balance, offset
+    mean = x.mean()
+    x = (x - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.75, 1.25)  # contrast, light
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(0.6, 1.4)  # saturation
+    if rng.random() < 0.5:  # a soft directional light
+        ramp = np.linspace(-1, 1, x.shape[1], dtype=np.float32)[None, :, None]
+        x = x * (1.0 + rng.uniform(-0.2, 0.2) * ramp)
+    x = np.clip(x, 0, 1) ** rng.uniform(0.8, 1.25)
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.3:
+        x = x + rng.normal(0, rng.uniform(0.005, 0.03), x.shape).astype(np.float32)
+    out = (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return out
+
+
+def mirror_table(labels: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Class index map of a horizontally flipped label map (left and right swap)."""
+    table = np.arange(256, dtype=np.uint8)
+    index = {name: k for k, name in enumerate(labels)}
+    for a, b in MIRROR_PAIRS:
+        if a in index and b in index:
+            table[index[a]], table[index[b]] = index[b], index[a]
+    return table
+
+
+# --- real photos -------------------------------------------------------------------------------
+
+
+class PhotoSet:
+    """Photos with 189-point templates, aligned on demand with label maps in the rig classes."""
+
+    def __init__(self, records: list, size: int, labels: list[str], root: Path) -> None:
+        import cv2
+
+        from facefit.align.target import default_target_landmarks
+        from facefit.align.transform import LANDMARK_WEIGHTS, fit_transform
+        from facefit.data.faces import ibug68_from_frl189, read_pts189
+
+        self.size = size
+        self.labels = labels
+        self.masks = read_masks(root / "frl189_masks.csv")
+        self.records = records
+        target = default_target_landmarks(size)
+        self.photos, self.points, self.matrices = [], [], []
+        for record in records:
+            photo = cv2.cvtColor(cv2.imread(str(record.image)), cv2.COLOR_BGR2RGB)
+            pts = read_pts189(record.landmarks189)
+            lm68, mask = ibug68_from_frl189(pts, root)
+            matrix = fit_transform(lm68[mask], target[mask], LANDMARK_WEIGHTS[mask])
+            self.photos.append(photo)
+            self.points.append(pts)
+            self.matrices.append(np.vstack([matrix, [0, 0, 1]]))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        """Aligned (S, S, 3) uint8 image and (S, S) uint8 labels; augmented when `rng` is given."""
+        from facefit.align.photo import warp_to_frame
+
+        matrix = self.matrices[i]
+        if rng is not None:
+            matrix = jitter_matrix(rng, self.size) @ matrix
+        image = warp_to_frame(self.photos[i], matrix[:2], self.size)
+        labels = photo_label_map(self.points[i], matrix[:2], self.size, self.masks, self.labels)
+        if rng is not None:
+            image = photometric(image, rng)
+            if rng.random() < 0.5:
+                image = image[:, ::-1].copy()
+                labels = mirror_table(self.labels)[labels[:, ::-1]]
+        return image, labels
+
+
+def photo_split(faces: Path | None, holdout_fold: int) -> tuple[list, list, Path]:
+    """(train, held-out) photo records with full templates, split by identity."""
+    from facefit.data.faces import faces_dir, read_manifest, split_by_identity, with_frl189
+
+    root = faces_dir() if faces is None else Path(faces)
+    records = with_frl189(read_manifest(root))
+    train, held = split_by_identity(records, holdout_fold=holdout_fold, n_folds=5, seed=0)
+    return train, held, root
+
+
+def render_sample(
+    data: ShardArrays, i: int, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A render and its labels, augmented like a photo when `rng` is given."""
+    import cv2
+
+    image, labels = np.asarray(data.images[i]), np.asarray(data.labels[i])
+    if rng is None:
+        return image, labels
+    matrix = jitter_matrix(rng, data.size, 0.7)[:2]
+    image = cv2.warpAffine(
+        image,
+        matrix,
+        (data.size, data.size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    labels = cv2.warpAffine(
+        labels,
+        matrix,
+        (data.size, data.size),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    image = photometric(image, rng)
+    if rng.random() < 0.5:
+        image = image[:, ::-1].copy()
+        labels = mirror_table(data.meta.labels)[labels[:, ::-1]]
+    return image, labels
+
+
+def to_tensors(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, S, S) float in [0, 1] and (B, S, S) int64 from (image, labels) uint8 pairs."""
+    images = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2).float() / 255.0
+    labels = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
+    return images, labels
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+class ConfusionTally:
+    """Confusion matrix over labelled pixels (ignore index excluded)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.matrix = np.zeros((n, n), np.int64)
+
+    def add(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        keep = target != IGNORE
+        idx = target[keep] * self.n + pred[keep]
+        self.matrix += torch.bincount(idx, minlength=self.n**2).view(self.n, self.n).numpy()
+
+    def iou(self, names: list[str], classes: tuple[str, ...] | list[str] | None = None) -> dict:
+        inter = np.diag(self.matrix)
+        union = self.matrix.sum(0) + self.matrix.sum(1) - inter
+        per_class = {
+            name: round(float(inter[k] / union[k]), 4)
+            for k, name in enumerate(names)
+            if self.matrix[k].sum() > 0 and (classes is None or name in classes)
+        }
+        miou = float(np.mean(list(per_class.values()))) if per_class else None
+        return {"miou": round(miou, 4) if miou is not None else None, "per_class_iou": per_class}
+
+
+@torch.no_grad()
+def segment(model: Extractor, pairs: list[tuple[np.ndarray, np.ndarray]]) -> torch.Tensor:
+    """Predicted class maps (B, S, S) int64 of (image, labels) pairs."""
+    device = next(model.parameters()).device
+    images, _ = to_tensors(pairs)
+    return model(images.to(device)).logits.argmax(dim=1).cpu()
+
+
+def iou_on(model: Extractor, pairs: list, names: list[str], classes=None) -> dict:
+    """mIoU and per-class IoU of `model` on (image, labels) pairs."""
+    model.eval()
+    tally = ConfusionTally(len(names))
+    for start in range(0, len(pairs), 32):
+        chunk = pairs[start : start + 32]
+        tally.add(segment(model, chunk), to_tensors(chunk)[1])
+    return tally.iou(names, classes)
+
+
+@torch.no_grad()
+def feature_agreement(model: Extractor, images: list[np.ndarray], seed: int = 7) -> dict:
+    """Feature distance of a face to its photo-like augmentation over that to another face.
+
+    Below 1 means the features say "same face" through lighting, colour, blur, noise and JPEG
+    changes; the fitter relies on this.
+    """
+    rng = np.random.default_rng(seed)
+    device = next(model.parameters()).device
+    model.eval()
+
+    def feats(batch: list[np.ndarray]) -> list[torch.Tensor]:
+        x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float().to(device) / 255.0
+        return model(x).features
+
+    clean = feats(images)
+    augmented = feats([photometric(im, rng) for im in images])
+    other = [clean_k.roll(1, dims=0) for clean_k in clean]
+
+    def dist(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(
+            [(x - y).abs().mean(dim=(1, 2, 3)) for x, y in zip(a, b, strict=True)]
+        ).mean(0)
+
+    same, diff = dist(clean, augmented), dist(clean, other)
+    return {
+        "feature_agreement_ratio": round(float(same.mean() / diff.mean()), 4),
+        "feature_pairs_closer_than_other_face": round(float((same < diff).float().mean()), 4),
+    }
+
+
+def evaluate_extractor(
+    model: Extractor,
+    labels: list[str],
+    *,
+    renders: Path | None,
+    faces: Path | None,
+    n: int = 300,
+    holdout_fold: int = 0,
+    picture: Path | None = None,
+) -> dict[str, Any]:
+    """mIoU on held-out photo identities and held-out renders, feature agreement, timing."""
+    result: dict[str, Any] = {}
+    size = model.cfg.size
+    labels = labels or list(RIG_LABELS)
+    _, held, root = photo_split(faces, holdout_fold)
+    photos = PhotoSet(held, size, labels, root)
+    photo_pairs = [photos.sample(i, None) for i in range(len(photos))]
+    result["photos"] = {
+        "n": len(photo_pairs),
+        "identities": len({r.identity for r in held}),
+        **iou_on(model, photo_pairs, labels, PHOTO_CLASSES),
+    }
+    agreement_images = [p[0] for p in photo_pairs]
+    if renders is not None:
+        data = ShardArrays(renders, size=size)
+        _, val_idx = split_indices(len(data), min(n, len(data) // 5 or 1), seed=0)
+        render_pairs = [render_sample(data, i, None) for i in val_idx]
+        result["renders"] = {"n": len(render_pairs), **iou_on(model, render_pairs, labels)}
+        agreement_images = [p[0] for p in render_pairs[:64]]
+    result.update(feature_agreement(model, agreement_images[:64]))
+    result["forward_ms"] = round(time_forward(model), 2)
+    if picture is not None:
+        write_extractor_picture(model, photo_pairs[:6], picture)
+        result["picture"] = str(picture)
+    return result
+
+
+def time_forward(model: Extractor, repeats: int = 20) -> float:
+    """Median milliseconds of one image's forward pass."""
+    device = next(model.parameters()).device
+    x = torch.rand(1, 3, model.cfg.size, model.cfg.size, device=device)
+    times = []
+    with torch.no_grad():
+        for _ in range(repeats + 3):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times[3:]))
+
+
+PALETTE = np.array(
+    [[0, 0, 0], [230, 190, 160], [90, 60, 30], [40, 160, 40], [40, 200, 120], [40, 40, 220],
+     [60, 140, 240], [240, 140, 40], [220, 40, 60], [120, 0, 120], [250, 100, 140]], np.uint8
+)  # fmt: skip
+
+
+def colourise(labels: np.ndarray) -> np.ndarray:
+    """(S, S) class indices -> (S, S, 3) colours; ignored pixels grey."""
+    out = np.full((*labels.shape, 3), 128, np.uint8)
+    known = labels < len(PALETTE)
+    out[known] = PALETTE[labels[known]]
+    return out
+
+
+def write_extractor_picture(model: Extractor, pairs: list, path: Path) -> None:
+    """Rows of photo | predicted labels | template labels."""
+    from PIL import Image
+
+    pred = segment(model, pairs).numpy().astype(np.uint8)
+    rows = [
+        np.concatenate([im, colourise(p), colourise(t)], axis=1)
+        for (im, t), p in zip(pairs, pred, strict=True)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def train_extractor(
+    renders: Path | None,
+    faces: Path | None,
+    out_dir: Path,
+    tcfg: ExtractorTrainConfig,
+    *,
+    device: torch.device,
+    checkpoint: Path,
+    resume: bool = False,
+    on_step: Callable[[Progress], None] | None = None,
+    limit: int | None = None,
+) -> ExtractorTrainResult:
+    """Train the extractor on renders and photos; writes weights + manifest to `out_dir`."""
+    from facefit.nets.extractor import CONFIGS
+
+    torch.manual_seed(tcfg.seed)
+    cfg = CONFIGS[tcfg.config]
+    data = ShardArrays(renders, size=cfg.size, limit=limit) if renders is not None else None
+    labels = list(data.meta.labels) if data is not None else list(RIG_LABELS)
+    if data is not None:
+        rig, layout = data.meta.rig, data.meta.layout
+    else:
+        from facefit.nets.weights import current_rig_id
+
+        rig, layout = current_rig_id(), {"labels": labels}
+    train_records, held_records, root = photo_split(faces, tcfg.holdout_fold)
+    photos = PhotoSet(train_records, cfg.size, labels, root)
+    val_photos = PhotoSet(held_records, cfg.size, labels, root)
+    val_photo_pairs = [val_photos.sample(i, None) for i in range(len(val_photos))]
+    if data is not None:
+        render_train, render_val = split_indices(
+            len(data), min(tcfg.val_renders, len(data) // 5), 0
+        )
+        val_render_pairs = [render_sample(data, i, None) for i in render_val]
+    photo_share = tcfg.photo_fraction if data is not None else 1.0
+    model = build_extractor(cfg, len(labels)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    rng = np.random.default_rng(tcfg.seed)
+    step, elapsed, history = 0, 0.0, []
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed, history = state["step"], state["elapsed"], state["history"]
+        logger.info("resumed from %s at step %d", checkpoint, step)
+
+    def snapshot() -> None:
+        save_checkpoint(checkpoint, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
+            "elapsed": elapsed, "history": history, "train_config": asdict(tcfg),
+        })  # fmt: skip
+
+    def validate() -> dict[str, Any]:
+        val = {"photos": iou_on(model, val_photo_pairs, labels, PHOTO_CLASSES)}
+        if data is not None:
+            val["renders"] = iou_on(model, val_render_pairs, labels)
+        model.train()
+        return val
+
+    model.train()
+    last_ckpt = time.monotonic()
+    t0 = time.monotonic() - elapsed
+    while step < tcfg.steps:
+        tick = time.perf_counter()
+        n_photos = int(round(tcfg.batch_size * photo_share))
+        pairs = [photos.sample(int(i), rng) for i in rng.integers(len(photos), size=n_photos)]
+        if data is not None:
+            pairs += [
+                render_sample(data, int(i), rng)
+                for i in rng.choice(render_train, tcfg.batch_size - n_photos)
+            ]
+        images, targets = to_tensors(pairs)
+        out = model(images.to(device))
+        loss = F.cross_entropy(out.logits, targets.to(device), ignore_index=IGNORE)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tcfg.steps, tcfg.lr, tcfg.warmup)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        elapsed = time.monotonic() - t0
+        val = None
+        if step % tcfg.val_every == 0 or step == tcfg.steps:
+            val = validate()
+            history.append(
+                {
+                    "step": step,
+                    "seconds": round(elapsed, 1),
+                    **{k: v["miou"] for k, v in val.items()},
+                }
+            )
+            logger.info("step %d val mIoU %s", step, {k: v["miou"] for k, v in val.items()})
+        if on_step is not None:
+            rate = tcfg.batch_size / max(1e-9, time.perf_counter() - tick)
+            shown = {"miou": val["photos"]["miou"]} if val else None
+            on_step(Progress(step, tcfg.steps, loss.item(), rate, shown))
+        if time.monotonic() - last_ckpt > tcfg.checkpoint_minutes * 60:
+            snapshot()
+            last_ckpt = time.monotonic()
+        if tcfg.max_minutes is not None and elapsed > tcfg.max_minutes * 60:
+            logger.warning(
+                "stopping at step %d: --max-minutes %.1f reached", step, tcfg.max_minutes
+            )
+            break
+    snapshot()
+    metrics = validate()
+    model.eval()
+    path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
+    samples = {
+        "photos": len(photos),
+        "photo_identities": len({r.identity for r in train_records}),
+        "renders": len(render_train) if data is not None else 0,
+    }
+    save_weights(
+        path,
+        network=NETWORK,
+        config_name=tcfg.config,
+        config=asdict(model.cfg),
+        rig=rig,
+        layout=layout,
+        state_dict=model.state_dict(),
+        provenance={
+            "train_samples": samples,
+            "train_steps": step,
+            "train_seconds": round(elapsed, 1),
+            "train_device": str(device),
+            "train_config": asdict(tcfg),
+            "data": {
+                "renders": str(renders) if renders is not None else None,
+                "photos": f"{root} (CC BY 4.0, Face Research Lab; see its README), identity "
+                f"fold {tcfg.holdout_fold} of 5 (seed 0) held out",
+            },
+            "validation": metrics,
+            "history": history[-20:],
+        },
+    )
+    return ExtractorTrainResult(path, step, elapsed, samples, metrics)

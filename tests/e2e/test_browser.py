@@ -1,0 +1,154 @@
+"""The player portal in a real browser (headless Debian Chromium): upload, live progress, result."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from db import jobs as job_store
+from db.models import Job
+from tests.conftest import FACES, LiveServer, engine_param, fitting_available
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def live(pg_service):
+    server = LiveServer(pg_service.create_app())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def upload_face(page, live) -> str:
+    page.goto(live.url + "/")
+    page.set_input_files("#photo", str(FACES / "london_024_neutral.jpg"))
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/j/[0-9a-f-]{36}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_the_upload_page_checks_type_and_size_before_sending(page, live):
+    page.goto(live.url + "/")
+    page.set_input_files("#photo", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"})
+    assert page.is_visible("#client-error")
+    assert "JPEG, PNG or WebP" in page.inner_text("#client-error")
+    page.click("#submit")
+    assert page.url == live.url + "/"  # nothing was sent
+
+
+@engine_param()
+def test_upload_then_live_progress_then_outcome(page, live, engine):
+    upload_face(page, live)
+    page.evaluate("window.notReloaded = true")
+    if engine == "installed":
+        page.wait_for_url(re.compile(r"/result$"), timeout=240_000)
+        assert page.locator("#sliders input[type=range]").count() > 10
+    else:
+        # The status changes in place (no reload) and the page shows the job's error code.
+        page.wait_for_selector("#job-error[data-code=FIT_UNAVAILABLE]", timeout=60_000)
+        assert page.evaluate("window.notReloaded") is True
+        assert page.inner_text("#status") == "failed"
+        assert "FIT_UNAVAILABLE" in page.inner_text("#job-error")
+
+
+def test_the_result_page_shows_images_sliders_curve_and_download(page, live, pg_service):
+    """The result page of a succeeded job (stored here as a game server would see it)."""
+    uploaded = uuid.UUID(upload_face(page, live))  # gives this browser its player session
+    job_id, stored = _store_succeeded_result(pg_service, uploaded)
+    page.goto(f"{live.url}/j/{job_id}")
+    page.wait_for_url(re.compile(r"/result$"))
+    for alt in ("photo", "aligned", "preview render"):
+        width = page.eval_on_selector(
+            f"img[alt='{alt}']", "img => img.complete && img.naturalWidth"
+        )
+        assert width, alt
+    sliders = page.locator("#sliders input[type=range]")
+    assert sliders.count() == len(stored["continuous"])
+    assert page.locator("#sliders fieldset legend").count() >= 2  # grouped by face part
+    assert page.get_attribute("#loss-curve polyline", "points").count(",") == 3
+    with page.expect_download() as download:
+        page.click("#download")
+    document = json.loads(Path(download.value.path()).read_text())
+    assert document["params"] == stored and document["rig"] == stored["rig"]
+
+
+def _png(shade: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), shade, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _store_succeeded_result(pg_service, uploaded: uuid.UUID) -> tuple[uuid.UUID, dict]:
+    """A finished job of the same player, written through `db.jobs` as the worker writes it.
+
+    It is never queued, so no worker touches it; the parameters are the rig's average face.
+    """
+    spec = json.loads((FACES.parent.parent.parent / "facefit" / "rig" / "spec.json").read_text())
+    params = {
+        "rig": spec["rig"],
+        "continuous": {c["name"]: 0.5 for c in spec["continuous"]},
+        "discrete": {g["name"]: g["options"][0] for g in spec.get("discrete", [])},
+    }
+    with pg_service.sessions().begin() as session:
+        player = session.get_one(Job, uploaded).player_session
+        photo = (FACES / "london_024_neutral.jpg").read_bytes()
+        upload = job_store.PhotoUpload(photo, "image/jpeg", 1350, 1350)
+        job_id = job_store.create_job(session, upload, player_session=player).id
+        job_store.store_image(session, job_id, "aligned", _png(90))
+        job_store.store_image(session, job_id, "preview", _png(160))
+        job_store.complete_job(
+            session,
+            job_id,
+            params=params,
+            fit={"mode": "full", "iterations": 3, "loss": 0.2, "similarity": 0.9},
+            models={"imitator.pt": "0" * 64},
+            rig=spec["rig"],
+            loss_curve=[[1, 0.5, 0.5], [2, 0.3, 0.7], [3, 0.2, 0.9]],
+        )
+    return job_id, params
+
+
+@pytest.mark.skipif(fitting_available(), reason="covered by the real fit above")
+def test_nothing_here_fakes_parameters(pg_service):
+    """Without an engine no job may hold parameters other than those the test stored itself."""
+    with pg_service.sessions()() as session:
+        fitted = session.query(Job).filter(Job.fit.is_not(None)).all()
+        assert all(job.models == {"imitator.pt": "0" * 64} for job in fitted)

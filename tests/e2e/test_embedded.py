@@ -1,0 +1,62 @@
+"""The whole service on its embedded defaults: SQLite under var/ and the filesystem broker."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from db.urls import database_url
+from tests.conftest import (
+    LiveServer,
+    Service,
+    assert_fit_outcome,
+    engine_param,
+    face_photo,
+    faceless_photo,
+    http_json,
+    migrate,
+    service_env,
+    start_worker,
+    stop_worker,
+    wait_for_job,
+)
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    var_dir = tmp_path_factory.mktemp("embedded-var")
+    queue = f"test-{secrets.token_hex(4)}"
+    # DATABASE_URL and BROKER_URL empty: the defaults a fresh checkout runs on.
+    env = service_env("", "", var_dir, queue) | {"BROKER_URL": ""}
+    migrate(database_url(None, var_dir))
+    worker = start_worker(env, queue, var_dir / "worker.log")
+    service = Service(
+        env=env, database_url=database_url(None, var_dir), queue=queue, var_dir=var_dir
+    )
+    server = LiveServer(service.create_app())
+    try:
+        yield service, server
+    finally:
+        server.stop()
+        stop_worker(worker)
+
+
+@engine_param()
+def test_upload_to_result_on_sqlite_and_the_filesystem_broker(embedded, engine):
+    service, server = embedded
+    assert service.database_url.startswith("sqlite:///" + str(service.var_dir))
+    token = service.create_token()
+    status, _, ready = http_json("GET", f"{server.url}/readyz")
+    assert status == 200, ready
+    for photo, expect in ((face_photo(), engine), (faceless_photo(), "NO_FACE")):
+        status, _, body = http_json(
+            "POST", f"{server.url}/jobs", token=token, files={"photo": ("p", photo, "image/jpeg")}
+        )
+        assert status == 202, body
+        job = wait_for_job(server.url, body["id"], token)
+        if expect == "NO_FACE":
+            assert job["status"] == "failed" and job["error"]["code"] == "NO_FACE"
+        else:
+            assert_fit_outcome(job, engine)
+    assert (service.var_dir / "broker" / "queue").is_dir()

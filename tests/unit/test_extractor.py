@@ -1,0 +1,75 @@
+"""The feature extractor: dilated features, photo label maps, training, parse CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facefit.cli import main
+from facefit.data.faces import faces_dir
+from facefit.data.photo_labels import RIG_LABELS, photo_label_map, read_masks
+from facefit.nets.extractor import build_extractor, load_extractor_with_info
+from facefit.train import toy
+from facefit.train.extractor import ConfusionTally, ExtractorTrainConfig, train_extractor
+
+needs_faces = pytest.mark.skipif(
+    not (faces_dir() / "manifest.csv").exists(), reason="shared face photos not present"
+)
+
+
+def test_features_stay_at_one_eighth_and_probabilities_are_per_pixel():
+    model = build_extractor("tiny", 11).eval()
+    out = model(torch.rand(2, 3, 32, 32))
+    assert [f.shape[-1] for f in out.features] == [8, 4, 4, 4]
+    assert out.logits.shape == (2, 11, 32, 32)
+    assert torch.allclose(out.probs.sum(dim=1), torch.ones(2, 32, 32), atol=1e-5)
+
+
+def test_confusion_tally_iou_ignores_unlabelled_pixels():
+    tally = ConfusionTally(3)
+    target = torch.tensor([[0, 0, 1, 255]])
+    tally.add(torch.tensor([[0, 1, 1, 2]]), target)
+    out = tally.iou(["a", "b", "c"])
+    assert out["per_class_iou"] == {"a": 0.5, "b": 0.5}
+    assert out["miou"] == 0.5
+
+
+@needs_faces
+def test_template_label_map_puts_regions_where_the_face_is():
+    from facefit.data.faces import read_pts189
+
+    root = faces_dir()
+    points = read_pts189(root / "london" / "001_neutral.pts189")
+    scale = 256 / 512
+    matrix = np.array([[scale, 0, 0], [0, scale, 0]])
+    labels = photo_label_map(points, matrix, 256, read_masks(root / "frl189_masks.csv"))
+    index = {n: k for k, n in enumerate(RIG_LABELS)}
+    for name in ("skin", "nose", "left_eye", "right_eye", "upper_lip", "lower_lip"):
+        assert (labels == index[name]).sum() > 20, name
+    left_x = np.nonzero(labels == index["left_eye"])[1].mean()
+    right_x = np.nonzero(labels == index["right_eye"])[1].mean()
+    assert left_x < right_x  # "left" is image-left, as in the templates and iBUG-68
+    assert (labels == 255).any() and not (labels == index["hair"]).any()
+
+
+@needs_faces
+def test_training_writes_weights_that_parse_cli_uses(tmp_path):
+    shards = toy.write_toy_shards(tmp_path / "renders", n=40, size=32, seed=2)
+    tcfg = ExtractorTrainConfig(config="tiny", steps=6, batch_size=4, val_every=6, val_renders=8)
+    result = train_extractor(
+        shards, None, tmp_path / "w", tcfg, device=torch.device("cpu"),
+        checkpoint=tmp_path / "c.ckpt",
+    )  # fmt: skip
+    assert result.metrics["photos"]["miou"] is not None
+    assert "hair" not in result.metrics["photos"]["per_class_iou"]
+    loaded = load_extractor_with_info(result.weights, "cpu", rig=toy.RIG_ID)
+    assert loaded.labels == toy.LABELS
+    aligned = tmp_path / "aligned.png"
+    Image.fromarray(toy.render(toy.random_vector(np.random.default_rng(0)), 48)[0]).save(aligned)
+    out = tmp_path / "labels.png"
+    assert main(["parse", str(aligned), "--out", str(out), "--weights", str(result.weights)]) == 0
+    written = Image.open(out)
+    assert written.mode == "L" and written.size == (48, 48)
+    assert np.asarray(written).max() < 11
