@@ -37,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     extractor.add_argument("--limit", type=int, default=None, help="use the first N renders only")
     extractor.set_defaults(func=run_extractor)
 
+    predictor = networks.add_parser("predictor", help="photo -> parameters, on frozen networks")
+    _common(predictor, default_config="lite")
+    predictor.add_argument("--data", type=Path, required=True, help="shard folder of rig renders")
+    predictor.add_argument(
+        "--photo-batch", type=int, default=8, help="real photos per step (0: off)"
+    )
+    predictor.add_argument("--batch-size", type=int, default=32)
+    predictor.set_defaults(func=run_predictor)
+
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config, help="model config name")
@@ -162,4 +171,45 @@ def run_extractor(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
+    return 0
+
+
+def run_predictor(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from facefit.device import resolve_device
+    from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
+    from facefit.nets.imitator import DEFAULT_CONFIG as IMITATOR_CONFIG
+    from facefit.nets.weights import weights_name
+    from facefit.settings import CoreSettings
+    from facefit.train.predictor import PredictorTrainConfig, train_predictor
+
+    settings = CoreSettings.from_env()
+    out = args.out or settings.weights_dir
+    tcfg = PredictorTrainConfig(
+        config=args.config,
+        batch_size=args.batch_size,
+        photo_batch=args.photo_batch,
+        seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes,
+    )
+    if args.steps is not None:
+        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
+    bar, on_step = _progress_bar(tcfg.steps)
+    try:
+        path = train_predictor(
+            args.data,
+            out / weights_name("imitator", IMITATOR_CONFIG),
+            out / weights_name("extractor", EXTRACTOR_CONFIG),
+            out,
+            tcfg,
+            device=resolve_device(settings.device),
+            checkpoint=settings.var_dir / "checkpoints" / f"predictor-{args.config}.ckpt",
+            resume=args.resume,
+            on_step=on_step,
+        )
+    finally:
+        bar.close()
+    print(json.dumps({"weights": str(path)}, indent=2))
     return 0

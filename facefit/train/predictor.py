@@ -1,0 +1,238 @@
+"""Training of the amortised predictor (photo -> parameters) on renders and real photos.
+
+Two signals per step:
+- supervised: rig renders whose parameters are known, made to look like photos
+  (`photometric`), with an L1 on the continuous controls and a cross-entropy per group;
+- self-supervised: aligned training photos (identity folds other than the held-out one)
+  whose predicted parameters are rendered by the frozen imitator and judged by the same loss
+  terms as the fit, so the predictor learns to land where the search would go.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facefit.fit.config import FitConfig
+from facefit.fit.optimize import loss_terms, photo_targets, total_loss
+from facefit.fit.params import ParamLayout
+from facefit.nets.predictor import NETWORK, Predictor, build_predictor
+from facefit.nets.weights import save_weights, sha256_of, weights_name
+from facefit.train.common import Progress, load_checkpoint, lr_at, save_checkpoint
+from facefit.train.extractor import photometric
+from facefit.train.shards import ShardArrays, split_indices
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PredictorTrainConfig:
+    """Everything that decides a predictor run besides the data and the frozen networks."""
+
+    config: str = "lite"
+    steps: int = 3000
+    batch_size: int = 32
+    photo_batch: int = 8  # real photos per step for the self-supervised term (0: off)
+    photo_weight: float = 0.5
+    discrete_weight: float = 0.2
+    lr: float = 1e-3
+    warmup: int = 100
+    val_n: int = 300
+    val_every: int = 500
+    holdout_fold: int = 0  # identities of this fold never train (5 folds, seed 0)
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    max_minutes: float | None = None
+
+
+def supervised_loss(
+    model: Predictor, images: torch.Tensor, params: torch.Tensor, tcfg: PredictorTrainConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, continuous MAE) of predictions for renders with known parameters (B, D)."""
+    continuous, logits = model.split(model.raw(images))
+    c = model.cfg.continuous_size
+    mae = (continuous - params[:, :c]).abs().mean()
+    ce, start = 0.0, c
+    for lg in logits:
+        stop = start + lg.shape[1]
+        ce = ce + F.cross_entropy(lg, params[:, start:stop].argmax(1))
+        start = stop
+    return mae + tcfg.discrete_weight * ce / max(len(logits), 1), mae.detach()
+
+
+@torch.no_grad()
+def validate(model: Predictor, data: ShardArrays, index: np.ndarray, device) -> dict[str, Any]:
+    """Continuous MAE and discrete accuracy per group on held-out renders (no augmentation)."""
+    model.eval()
+    c = model.cfg.continuous_size
+    preds, truths = [], []
+    for start in range(0, len(index), 64):
+        batch = data.batch(index[start : start + 64])
+        preds.append(model(batch["image"].to(device)).cpu())
+        truths.append(batch["params"])
+    model.head.train()
+    pred, truth = torch.cat(preds), torch.cat(truths)
+    out: dict[str, Any] = {"continuous_mae": float((pred[:, :c] - truth[:, :c]).abs().mean())}
+    start = c
+    accs = []
+    for size in model.cfg.discrete_sizes:
+        stop = start + size
+        accs.append(
+            float((pred[:, start:stop].argmax(1) == truth[:, start:stop].argmax(1)).float().mean())
+        )
+        start = stop
+    out["discrete_accuracy"] = accs
+    return out
+
+
+def aligned_training_photos(holdout_fold: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training-fold photos aligned by dlib like uploads: images (N, 3, S, S), landmarks (N, 68, 2)."""
+    from facefit.align import align_photo
+    from facefit.data.faces import faces_dir, read_manifest, split_by_identity
+    from facefit.errors import FacefitError
+
+    records = [r for r in read_manifest(faces_dir()) if r.set in ("london", "canada")]
+    train, _ = split_by_identity(records, holdout_fold=holdout_fold, n_folds=5, seed=0)
+    images, landmarks = [], []
+    for record in train:
+        try:
+            face = align_photo(record.image.read_bytes(), size=size * 4)
+        except FacefitError as exc:
+            logger.warning("skipping %s: %s", record.name, exc.code)
+            continue
+        small = torch.from_numpy(face.image).permute(2, 0, 1).float().div(255.0)[None]
+        images.append(F.interpolate(small, size=(size, size), mode="area")[0])
+        landmarks.append(
+            torch.as_tensor(face.aligned_landmarks68 / (size * 4), dtype=torch.float32)
+        )
+    return torch.stack(images), torch.stack(landmarks)
+
+
+def train_predictor(
+    data_dir: Path,
+    imitator_path: Path,
+    extractor_path: Path,
+    out_dir: Path,
+    tcfg: PredictorTrainConfig,
+    *,
+    device: torch.device,
+    checkpoint: Path,
+    resume: bool = False,
+    on_step: Callable[[Progress], None] | None = None,
+) -> Path:
+    """Train the predictor head on frozen networks; writes weights + manifest to `out_dir`."""
+    from facefit.nets.extractor import load_extractor
+    from facefit.nets.imitator import load_imitator
+    from facefit.rig.spec import load_spec
+
+    torch.manual_seed(tcfg.seed)
+    spec = load_spec()
+    layout = ParamLayout.from_spec(spec)
+    labels = list(spec.labels)
+    extractor = load_extractor(extractor_path, device)
+    imitator = load_imitator(imitator_path, device).requires_grad_(False)
+    size = extractor.cfg.size
+    data = ShardArrays(data_dir, size=size)
+    train_idx, val_idx = split_indices(len(data), tcfg.val_n, seed=0)
+    model = build_predictor(tcfg.config, extractor, layout).to(device)
+    photos = landmarks = None
+    if tcfg.photo_batch > 0:
+        photos, landmarks = aligned_training_photos(tcfg.holdout_fold, size)
+        logger.info("self-supervised term on %d aligned training photos", len(photos))
+    fit_cfg = FitConfig()
+    opt = torch.optim.Adam(model.head.parameters(), lr=tcfg.lr)
+    rng = np.random.default_rng(tcfg.seed)
+    step, elapsed, history = 0, 0.0, []
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.head.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        step, elapsed, history = state["step"], state["elapsed"], state["history"]
+
+    def snapshot() -> None:
+        save_checkpoint(checkpoint, {
+            "model": model.head.state_dict(), "optimizer": opt.state_dict(),
+            "rng": rng.bit_generator.state, "step": step, "elapsed": elapsed, "history": history,
+        })  # fmt: skip
+
+    model.head.train()
+    last_ckpt = time.monotonic()
+    t0 = time.monotonic() - elapsed
+    while step < tcfg.steps:
+        tick = time.perf_counter()
+        batch = data.batch(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
+        images = torch.stack([
+            torch.from_numpy(photometric((img.permute(1, 2, 0).numpy() * 255).astype(np.uint8), rng))
+            .permute(2, 0, 1).float().div(255.0)
+            for img in batch["image"]
+        ]).to(device)  # fmt: skip
+        loss, mae = supervised_loss(model, images, batch["params"].to(device), tcfg)
+        if photos is not None:
+            pick = torch.from_numpy(rng.choice(len(photos), size=tcfg.photo_batch, replace=False))
+            real, lm = photos[pick].to(device), landmarks[pick].to(device)
+            targets = photo_targets(extractor, real, lm, labels, size)
+            vector = model(real)
+            image, pred_lm = imitator(vector)
+            terms = loss_terms(
+                extractor, image, pred_lm, vector, targets, labels, size, layout.continuous_size
+            )
+            loss = loss + tcfg.photo_weight * total_loss(terms, fit_cfg).mean()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, tcfg.steps, tcfg.lr, tcfg.warmup)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        elapsed = time.monotonic() - t0
+        val = None
+        if step % tcfg.val_every == 0 or step == tcfg.steps:
+            val = validate(model, data, val_idx, device)
+            history.append({"step": step, "seconds": round(elapsed, 1), **val})
+        if on_step is not None:
+            rate = tcfg.batch_size / max(1e-9, time.perf_counter() - tick)
+            on_step(Progress(step, tcfg.steps, float(loss), rate, val))
+        if time.monotonic() - last_ckpt > tcfg.checkpoint_minutes * 60:
+            snapshot()
+            last_ckpt = time.monotonic()
+        if tcfg.max_minutes is not None and elapsed > tcfg.max_minutes * 60:
+            logger.warning(
+                "stopping at step %d: --max-minutes %.1f reached", step, tcfg.max_minutes
+            )
+            break
+    snapshot()
+    metrics = validate(model, data, val_idx, device)
+    path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
+    save_weights(
+        path,
+        network=NETWORK,
+        config_name=tcfg.config,
+        config=asdict(model.cfg),
+        rig=data.meta.rig,
+        layout=data.meta.layout,
+        state_dict=model.head_state_dict(),
+        provenance={
+            "train_samples": len(train_idx),
+            "train_photos": 0 if photos is None else len(photos),
+            "train_steps": step,
+            "train_seconds": round(elapsed, 1),
+            "train_device": str(device),
+            "train_config": asdict(tcfg),
+            "data": {"renders": str(data_dir), "photos": f"identity folds != {tcfg.holdout_fold}"},
+            "validation": metrics,
+            "history": history[-20:],
+        },
+        extra={
+            "extractor_sha256": sha256_of(Path(extractor_path)),
+            "imitator_sha256": sha256_of(Path(imitator_path)),
+        },
+    )
+    return path
