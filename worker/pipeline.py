@@ -84,9 +84,9 @@ def fit(
 ) -> FitOutcome:
     """Fit the aligned photo's parameters; raises FitUnavailable without engine or weights."""
     fitter = _load_fitter(settings)
-    pixels, _face = aligned
-    result = fitter.fit_photo(
-        pixels, on_step=on_step, mode=mode, threshold=threshold, max_iters=max_iters
+    # The photo was aligned once already (its aligned image is stored): fit that alignment.
+    (result,) = fitter.fit_aligned(
+        [aligned], on_step=on_step, mode=mode, threshold=threshold, max_iters=max_iters
     )
     preview = result.preview_png
     params = dict(result.params)

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "facefit.cli.align",
     "facefit.cli.train",
     "facefit.cli.evaluate",
+    "facefit.cli.rig",
     "facefit.cli.parse",
     "facefit.cli.fit",
 ]

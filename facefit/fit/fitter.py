@@ -130,7 +130,10 @@ class Fitter:
     ) -> list[FitResult]:
         """Fit faces that are already aligned, as (photo pixels, AlignedFace) pairs."""
         cfg = replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
-        return self._search_aligned(photos_faces, cfg, on_step)
+        t0 = time.perf_counter()
+        results = self._search_aligned(photos_faces, cfg, on_step)
+        seconds = {"fit": round((time.perf_counter() - t0) / max(len(results), 1), 4)}
+        return [replace(r, fit={**r.fit, "seconds": seconds}) for r in results]
 
     def _search_aligned(
         self, photos_faces: list[tuple[np.ndarray, Any]], cfg: FitConfig, on_step: OnStep | None

@@ -76,7 +76,7 @@ class Bone:
         return out
 
 
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
+def _smoothstep(e0, e1, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
@@ -214,3 +214,59 @@ def apply_table(rest: np.ndarray, table: BoneTable, values: dict[str, float]) ->
             continue
         out[idx] += pos * k if k > 0 else neg * (-k)
     return out
+
+
+@dataclass(frozen=True)
+class BoneArrays:
+    """All bones as stacked arrays, to move a few points (landmarks) in one vectorised step."""
+
+    centre: np.ndarray  # (B, 3)
+    radii: np.ndarray  # (B, 3)
+    inner: np.ndarray  # (B,)
+    pivot: np.ndarray  # (B, 3)
+    translate: np.ndarray  # (B, 3)
+    scale: np.ndarray  # (B, 3)
+    mirror: np.ndarray  # (B,) bool
+    ygate: np.ndarray  # (B, 2): y0, direction (0 = none)
+    rotating: tuple[int, ...]  # bones with rotations (handled one by one)
+    controls: tuple[str, ...]
+
+
+def bone_arrays(bones: tuple[Bone, ...] = BONES, part: str = HEAD) -> BoneArrays:
+    """Stack the bones acting on `part`."""
+    sel = [b for b in bones if part in b.parts]
+    return BoneArrays(
+        centre=np.array([b.centre for b in sel], float),
+        radii=np.array([b.radii for b in sel], float),
+        inner=np.array([b.inner for b in sel], float),
+        pivot=np.array([b.pivot if b.pivot is not None else b.centre for b in sel], float),
+        translate=np.array([b.translate for b in sel], float),
+        scale=np.array([b.scale for b in sel], float),
+        mirror=np.array([b.mirror for b in sel]),
+        ygate=np.array([b.ygate if b.ygate is not None else (0.0, 0.0) for b in sel], float),
+        rotating=tuple(i for i, b in enumerate(sel) if b.rotate_deg),
+        controls=tuple(b.control for b in sel),
+    )
+
+
+def apply_points(rest: np.ndarray, arr: BoneArrays, values: dict[str, float]) -> np.ndarray:
+    """Deform a few rest points (N, 3) exactly like `apply_table` does for mesh vertices."""
+    if arr.rotating:
+        raise NotImplementedError("rotating bones are applied to mesh vertices only")
+    k = np.array([2.0 * values[c] - 1.0 for c in arr.controls])  # (B,)
+    side = np.where(rest[:, 0] < 0, -1.0, 1.0)  # (N,)
+    sgn = np.where(arr.mirror[:, None], side[None, :], 1.0)  # (B, N)
+    p = np.broadcast_to(rest, (len(k), *rest.shape)).copy()  # (B, N, 3)
+    p[..., 0] = np.where(arr.mirror[:, None], np.abs(rest[None, :, 0]), rest[None, :, 0])
+    d = np.sqrt((((p - arr.centre[:, None]) / arr.radii[:, None]) ** 2).sum(-1))  # (B, N)
+    w = 1.0 - _smoothstep(arr.inner[:, None], 1.0, d)
+    gate = arr.ygate[:, 1:2] != 0
+    gated = _smoothstep(-0.06, 0.06, arr.ygate[:, 1:2] * (rest[None, :, 1] - arr.ygate[:, 0:1]))
+    w = np.where(gate, w * gated, w)
+    piv = np.broadcast_to(arr.pivot[:, None], p.shape).copy()
+    piv[..., 0] = piv[..., 0] * sgn
+    local = rest[None] - piv
+    disp = local * (arr.scale[:, None] * k[:, None, None])
+    disp[..., 0] += sgn * arr.translate[:, None, 0] * k[:, None]
+    disp[..., 1:] += arr.translate[:, None, 1:] * k[:, None, None]
+    return (rest + (w[..., None] * disp).sum(0)).astype(np.float32)

@@ -107,7 +107,7 @@ def face_features(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarr
     nose = np.maximum(nose, 0.95 * _gauss(ax, y, 1.1, -3.95, 0.55, 0.5))  # wings
     nose += 0.25 * _gauss(x, y, 0.0, -3.3, 0.55, 0.5)  # tip
     dz += nose
-    nose_w = _smoothstep(0.2, 0.4, nose) * (y < -0.2)
+    nose_w = _smoothstep(0.42, 0.62, nose) * (y < -0.5)
     z = z + dz
     # lids wrap the eyeball: blend towards a sphere just in front of it
     ex, ey = ax - shapes.EYE_X, y - shapes.EYE_Y
@@ -181,7 +181,7 @@ def _front_theta(cols: int) -> np.ndarray:
     return np.pi * np.sign(t) * np.abs(t) ** 1.55
 
 
-def build_head(rows: int = 150, cols: int = 176) -> GridMesh:
+def build_head(rows: int = 124, cols: int = 144) -> GridMesh:
     """Skull, face and under-chin as one closed grid from the crown down."""
     v = np.linspace(0.0, 1.0, rows)
     y = np.interp(v, [0.0, 0.06, 0.2, 0.86, 1.0], [13.7, 12.6, 7.0, -11.3, -12.3])
@@ -224,8 +224,9 @@ def build_ears(rows: int = 14, cols: int = 28) -> list[GridMesh]:
             + (0.35 * rr**2)[..., None] * out_dir
         )
         attr = np.stack([rr, np.zeros_like(rr)], axis=-1)
+        # winding: counter-clockwise seen from outside, so back faces can be culled
         out.append(GridMesh(EARS, pos.astype(np.float32), attr.astype(np.float32), wrap=True,
-                            flip=side > 0))  # fmt: skip
+                            flip=side < 0))  # fmt: skip
     return out
 
 
@@ -242,7 +243,7 @@ def build_eyes(rows: int = 20, cols: int = 28) -> list[GridMesh]:
         pos = c + shapes.EYEBALL_RADIUS * d
         attr = np.zeros(pos.shape[:2] + (2,), np.float32)
         attr[..., 0] = side
-        out.append(GridMesh(EYES, pos.astype(np.float32), attr, wrap=True, flip=True))
+        out.append(GridMesh(EYES, pos.astype(np.float32), attr, wrap=True))
     return out
 
 
@@ -254,10 +255,10 @@ def build_mouth(rows: int = 10, cols: int = 24) -> GridMesh:
     z = 8.75 - 0.9 * (xx / 2.9) ** 2
     pos = np.stack([xx, yy, z], axis=-1)
     attr = np.zeros(pos.shape[:2] + (2,), np.float32)
-    return GridMesh(MOUTH, pos.astype(np.float32), attr, wrap=False, flip=True)
+    return GridMesh(MOUTH, pos.astype(np.float32), attr, wrap=False)
 
 
-def build_body(rows: int = 40, cols: int = 64) -> GridMesh:
+def build_body(rows: int = 30, cols: int = 48) -> GridMesh:
     """Neck, shoulders and a shirt down past the bottom of the frame."""
     y = np.linspace(-6.0, -34.0, rows)
     theta = np.linspace(-np.pi, np.pi, cols, endpoint=False)
@@ -303,7 +304,7 @@ HAIRSTYLES: dict[str, HairStyle | None] = {
 }
 
 
-def build_hair(style: HairStyle, rows: int = 70, cols: int = 112) -> GridMesh:
+def build_hair(style: HairStyle, rows: int = 56, cols: int = 96) -> GridMesh:
     """Hair shell over the scalp that continues straight down for long styles."""
     y_top = 13.7
     v = np.linspace(0.0, 1.0, rows)
@@ -361,7 +362,7 @@ def build_bun(rows: int = 14, cols: int = 24) -> GridMesh:
     d = np.stack([np.sin(la) * np.cos(lo), np.cos(la), np.sin(la) * np.sin(lo)], axis=-1)
     pos = np.array([0.0, 14.2, -2.5]) + d * np.array([3.0, 2.4, 3.0])
     attr = np.stack([np.ones_like(la), np.zeros_like(la)], axis=-1)
-    return GridMesh(HAIR, pos.astype(np.float32), attr.astype(np.float32), wrap=True)
+    return GridMesh(HAIR, pos.astype(np.float32), attr.astype(np.float32), wrap=True, flip=True)
 
 
 @cache

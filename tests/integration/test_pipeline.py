@@ -2,49 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from facefit.errors import IntakeError
 from facefit.settings import CoreSettings
 from tests.conftest import face_photo, faceless_photo
+from tests.tiny_weights import tiny_weights_dir
 from worker import pipeline
-
-
-class RecordingFitter:
-    """Stands in for a loaded `facefit.fit` Fitter: returns the engine's FitResult type."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
-
-    def fit_photo(self, photo, on_step=None, **overrides):
-        from facefit.fit.result import FitResult
-
-        self.calls.append(overrides)
-        for step in range(1, 4):
-            on_step(step, 1.0 / step, 0.3 * step)
-        image = np.zeros((32, 32, 3), dtype=np.uint8)
-        return FitResult(
-            rig="facefit-reference/1.0",
-            params={"continuous": {"head_width": 0.4}, "discrete": {"hairstyle": "bob"}},
-            fit={"mode": overrides["mode"], "iterations": 3, "loss": 0.33, "similarity": 0.9},
-            models={"imitator.pt": "ab" * 32},
-            photo=photo,
-            aligned=image,
-            imitator_image=image,
-            real_render=image,
-            real_landmarks68=np.zeros((68, 2)),
-            photo_landmarks68=np.zeros((68, 2)),
-            transform=np.eye(2, 3),
-            loss_curve=[(1, 1.0, 0.3), (2, 0.5, 0.6), (3, 0.33, 0.9)],
-        )
 
 
 @pytest.fixture
 def loaded(monkeypatch):
-    fitter = RecordingFitter()
-    monkeypatch.setattr(pipeline, "_fitter", fitter)
-    return fitter
+    """The real fitting engine on tiny networks, as a worker process holds it."""
+    monkeypatch.setattr(pipeline, "_fitter", pipeline._UNSET)
+    monkeypatch.setenv("FACEFIT_WEIGHTS_DIR", str(tiny_weights_dir()))
+    monkeypatch.setenv("FACEFIT_DEVICE", "cpu")
 
 
 def test_align_runs_dlib_and_refuses_a_faceless_photo():
@@ -61,17 +33,18 @@ def test_fit_maps_the_engines_result_to_what_the_worker_stores(loaded):
     outcome = pipeline.fit(
         aligned,
         CoreSettings.from_env(),
-        mode="fast",
-        threshold=0.8,
-        max_iters=7,
+        mode="patent",
+        threshold=1.0,
+        max_iters=3,
         on_step=lambda *step: steps.append(step),
     )
-    assert loaded.calls == [{"mode": "fast", "threshold": 0.8, "max_iters": 7}]
-    assert [step[0] for step in steps] == [1, 2, 3]  # the engine's on_step reaches the worker
-    assert outcome.params["rig"] == outcome.rig == "facefit-reference/1.0"
-    assert outcome.params["continuous"] == {"head_width": 0.4}
+    assert [step[0] for step in steps] == [0, 1, 2, 3]  # the engine's on_step reaches the worker
+    assert outcome.params["rig"] == outcome.rig
+    assert all(0.0 <= v <= 1.0 for v in outcome.params["continuous"].values())
+    assert outcome.fit["mode"] == "patent" and outcome.fit["iterations"] == 3
     assert outcome.preview_png.startswith(b"\x89PNG")
-    assert outcome.loss_curve[-1] == [3, 0.33, 0.9] and outcome.max_iterations == 7
+    assert len(outcome.loss_curve) == 4 and outcome.max_iterations == 3
+    assert set(outcome.models) == {"imitator-lite.pt", "extractor-lite.pt"}
 
 
 def test_without_weights_the_fit_is_unavailable(monkeypatch, tmp_path):

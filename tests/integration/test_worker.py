@@ -15,7 +15,6 @@ from db.models import Job, ResultImage, utcnow
 from tests.conftest import (
     LiveServer,
     assert_fit_outcome,
-    engine_param,
     face_photo,
     faceless_photo,
     http,
@@ -44,20 +43,16 @@ def submit(live, token, content: bytes) -> str:
     return body["id"]
 
 
-@engine_param()
-def test_a_face_photo_goes_from_upload_to_result(live, token, pg_service, engine):
+def test_a_face_photo_goes_from_upload_to_result(live, token, pg_service):
     job_id = submit(live, token, face_photo())
     job = wait_for_job(live.url, job_id, token)
-    assert_fit_outcome(job, engine)
+    assert_fit_outcome(job)
     assert job["progress"]["attempts"] == 1
     with pg_service.sessions()() as session:
         aligned = session.get(ResultImage, (uuid.UUID(job_id), "aligned"))
         assert aligned is not None and aligned.content.startswith(b"\x89PNG")  # real alignment ran
     status, headers, body = http("GET", f"{live.url}/jobs/{job_id}/preview.png", token=token)
-    if engine == "installed":
-        assert status == 200 and headers["Content-Type"] == "image/png" and body[:4] == b"\x89PNG"
-    else:
-        assert status == 404
+    assert status == 200 and headers["Content-Type"] == "image/png" and body[:4] == b"\x89PNG"
 
 
 def test_a_photo_without_a_face_fails_with_NO_FACE(live, token):

@@ -1,0 +1,53 @@
+"""Tiny untrained networks written as a real weights folder (manifest, sha256, rig id).
+
+They make every code path of a fit run in seconds: alignment, the search, the real rig's
+check, results and pictures. Their parameters are valid but meaningless; quality is measured
+by `facefit eval` on the shipped weights, never by these.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+
+def write_tiny_weights(folder: Path) -> Path:
+    """Write `imitator-lite.pt` and `extractor-lite.pt` (tiny configs) and their manifest."""
+    import torch
+
+    from facefit.nets.extractor import build_extractor
+    from facefit.nets.imitator import build_imitator
+    from facefit.nets.weights import save_weights
+    from facefit.rig.spec import load_spec
+
+    torch.manual_seed(0)
+    spec = load_spec()
+    networks = {
+        "imitator": build_imitator("tiny", spec.vector_size),
+        "extractor": build_extractor("tiny", len(spec.labels)),
+    }
+    for network, model in networks.items():
+        # Stored under the shipped config's file name, which is what `load_fitter` looks for.
+        save_weights(
+            folder / f"{network}-lite.pt",
+            network=network,
+            config_name="tiny",
+            config=asdict(model.cfg),
+            rig=spec.rig_id,
+            layout={"vector_size": spec.vector_size, "labels": list(spec.labels)},
+            state_dict=model.state_dict(),
+            provenance={"train_samples": 0, "data": "untrained test network"},
+        )
+    return folder
+
+
+@functools.cache
+def tiny_weights_dir() -> Path:
+    """One tiny weights folder per test process, removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="facefit-tiny-weights-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return write_tiny_weights(folder)

@@ -1,0 +1,86 @@
+"""The whole fit on a real photo with tiny (untrained) networks: shapes, files, stopping.
+
+Untrained networks say nothing about quality (that is `facefit eval`); these tests check that
+photo -> parameters runs through alignment, the search, the real rig and the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facefit.cli import main
+from facefit.errors import IntakeError, ModelError
+from facefit.fit.config import FitConfig
+from facefit.fit.fitter import load_fitter
+from facefit.rig.spec import load_spec
+from facefit.settings import CoreSettings
+from tests.tiny_weights import write_tiny_weights
+
+PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_001_neutral.jpg"
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory) -> Path:
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="module")
+def fitter(weights_dir):
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights_dir)
+    return load_fitter(settings, FitConfig(max_iters=3, threshold=1.0))
+
+
+def test_fit_photo_returns_valid_game_parameters(fitter):
+    steps = []
+    result = fitter.fit_photo(PHOTO.read_bytes(), on_step=lambda *s: steps.append(s))
+    spec = load_spec()
+    vec = spec.encode(result.params)  # raises if a name or value is out of the spec
+    assert vec.shape == (spec.vector_size,)
+    assert result.fit["iterations"] == 3 and not result.fit["stopped_early"]
+    assert [s[0] for s in steps] == [0, 1, 2, 3]
+    assert 0.0 <= result.fit["similarity"] <= 1.0
+    assert np.isfinite(result.fit["real_render_loss"])
+    assert result.real_render.shape == (512, 512, 3)
+    assert set(result.models) == {"imitator-lite.pt", "extractor-lite.pt"}
+    assert result.preview_png().startswith(b"\x89PNG")
+
+
+def test_threshold_stops_the_search_early(fitter):
+    result = fitter.fit_photo(PHOTO.read_bytes(), threshold=0.0, max_iters=10)
+    assert result.fit["iterations"] == 0 and result.fit["stopped_early"]
+
+
+def test_fast_mode_needs_the_predictor(fitter):
+    with pytest.raises(ModelError, match="predictor"):
+        fitter.fit_photo(PHOTO.read_bytes(), mode="fast")
+
+
+def test_batch_keeps_failed_photos_in_place(fitter):
+    results = fitter.fit_photos([b"", PHOTO.read_bytes()], max_iters=1)
+    assert isinstance(results[0], IntakeError) and results[0].code == "EMPTY_FILE"
+    assert results[1].fit["iterations"] == 1
+
+
+def test_missing_weights_is_a_clear_error(tmp_path):
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
+    with pytest.raises(ModelError) as err:
+        load_fitter(settings)
+    assert err.value.code == "MODEL_MISSING"
+
+
+def test_cli_writes_params_preview_and_loss_curve(weights_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FACEFIT_WEIGHTS_DIR", str(weights_dir))
+    status = main(
+        ["fit", str(PHOTO), "--out", str(tmp_path), "--max-iters", "1", "--device", "cpu"]
+    )
+    assert status == 0
+    doc = json.loads((tmp_path / "params.json").read_text())
+    assert set(doc) == {"rig", "params", "fit", "models"}
+    assert set(doc["fit"]["seconds"]) == {"align", "fit", "total"}
+    assert (tmp_path / "preview.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
