@@ -89,7 +89,8 @@ _ONLY_HEAD = frozenset({HEAD, EYES, MOUTH})
 BONES: tuple[Bone, ...] = (
     # face and head shape
     Bone("head_width", (0, 0, 0), (200, 200, 200), 0.9, (0, 0, 0), scale=(0.12, 0, 0)),
-    Bone("head_depth", (0, 5, -9), (20, 14, 10), 0.3, translate=(0, 0, -1.0)),
+    Bone("skull_height", (0, 16, -1), (40, 12, 40), 0.2, translate=(0, 1.2, 0),
+         parts=frozenset({HEAD, HAIR}), ygate=(6.0, 1)),
     Bone("face_length", (0, -13, 4), (40, 12.5, 40), 0.15, (0, 0, 0), scale=(0, 0.1, 0),
          parts=FACE_PARTS, ygate=(0.0, -1)),
     Bone("forehead_height", (0, 12, 4), (40, 10, 40), 0.2, (0, 2.0, 0), scale=(0, 0.15, 0),
@@ -108,7 +109,7 @@ BONES: tuple[Bone, ...] = (
          mirror=True, parts=_ONLY_HEAD),
     Bone("jaw_height", (5.8, -8.8, 2), (3.2, 3.4, 6), 0.2, translate=(0, 1.0, 0), mirror=True,
          parts=_ONLY_HEAD),
-    Bone("chin_width", (0, -11.0, 8), (3.2, 2.2, 5), 0.2, (0, -11.0, 8), scale=(0.3, 0, 0),
+    Bone("chin_width", (0, -11.0, 7), (3.6, 2.4, 7), 0.2, (0, -11.0, 8), scale=(0.3, 0, 0),
          parts=_ONLY_HEAD),
     Bone("chin_length", (0, -11.8, 7), (5.5, 3.6, 6), 0.3, translate=(0, -0.9, 0),
          parts=_ONLY_HEAD),
@@ -158,7 +159,7 @@ BONES: tuple[Bone, ...] = (
          rotate_axis=1, mirror=True, parts=frozenset({EARS})),
     Bone("ear_height", (7.3, -1.3, -0.6), (4, 5, 4), 0.9, translate=(0, 1.0, 0), mirror=True,
          parts=frozenset({EARS})),
-    Bone("ear_lobe", (7.4, -4.0, -0.4), (2.0, 1.3, 3), 0.2, translate=(0, -0.3, 0), mirror=True,
+    Bone("ear_lobe", (7.4, -4.0, -0.4), (2.0, 1.4, 3), 0.3, translate=(0, -0.4, 0), mirror=True,
          parts=frozenset({EARS})),
 )  # fmt: skip
 

@@ -33,7 +33,9 @@ def palette(values: dict[str, float]) -> dict[str, tuple[float, float, float]]:
     """Shader colour uniforms (linear RGB) for the colour controls."""
     skin = _path(_SKIN, values["skin_tone"])
     warm = 2.0 * values["skin_warmth"] - 1.0
-    skin = skin * (1.0 + 0.05 * np.array([-0.2 * warm - 0.3 * min(warm, 0), 0.5 * warm, -1.2 * warm]))
+    skin = skin * (
+        1.0 + 0.05 * np.array([-0.2 * warm - 0.3 * min(warm, 0), 0.5 * warm, -1.2 * warm])
+    )
     skin[0] *= 1.0 - 0.06 * min(warm, 0.0)
     hair = _path(_HAIR, values["hair_color"])
     red = 2.0 * values["hair_redness"] - 1.0

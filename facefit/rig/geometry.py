@@ -82,7 +82,7 @@ def face_features(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarr
         - 0.12 * _gauss(ax, y, 2.2, -4.7, 0.5, 1.3)  # nasolabial folds
     )
     # lips
-    lips = shapes.LipShape(bow=1.0, gap=0.0)
+    lips = shapes.LipShape(bow=1.0, gap=0.0)  # the average bow
     ym = lips.mouth_line(x)
     across = np.clip(1.0 - (x / (shapes.MOUTH_HALF_WIDTH + 0.15)) ** 2, 0.0, None) ** 0.5
     up_h = np.maximum(lips.upper(x) - ym, 0.05)
@@ -165,10 +165,7 @@ class GridMesh:
 
 def grid_normals(pos: np.ndarray, wrap: bool, flip: bool) -> np.ndarray:
     """Unit normals (R, C, 3) of a deformed grid from central differences."""
-    if wrap:
-        du = np.roll(pos, -1, axis=1) - np.roll(pos, 1, axis=1)
-    else:
-        du = np.gradient(pos, axis=1)
+    du = np.roll(pos, -1, axis=1) - np.roll(pos, 1, axis=1) if wrap else np.gradient(pos, axis=1)
     dv = np.gradient(pos, axis=0)
     n = np.cross(dv, du) if not flip else np.cross(du, dv)
     length = np.linalg.norm(n, axis=-1, keepdims=True)

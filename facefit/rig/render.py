@@ -9,7 +9,6 @@ class indices.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +74,9 @@ def _mouth_open_offset(rest: np.ndarray, gap: float) -> np.ndarray:
         return np.zeros(len(rest), np.float32)
     x, y = rest[:, 0], rest[:, 1]
     ml = shapes.LipShape.mouth_line(x)
-    window = np.exp(-((x / (shapes.MOUTH_HALF_WIDTH + 0.6)) ** 6)) * np.exp(-(((y - ml) / 2.0) ** 2))
+    window = np.exp(-((x / (shapes.MOUTH_HALF_WIDTH + 0.6)) ** 6)) * np.exp(
+        -(((y - ml) / 2.0) ** 2)
+    )
     window *= rest[:, 2] > 5.0
     return (0.5 * gap * np.tanh((y - ml) / 0.1) * window).astype(np.float32)
 
@@ -115,10 +116,14 @@ class Renderer:
         ms_color = ctx.renderbuffer(size, 4, samples=self.samples)
         ms_label = ctx.renderbuffer(size, 1, samples=self.samples, dtype="u1")
         ms_depth = ctx.depth_renderbuffer(size, samples=self.samples)
-        self._ms_fbo = ctx.framebuffer(color_attachments=[ms_color, ms_label], depth_attachment=ms_depth)
+        self._ms_fbo = ctx.framebuffer(
+            color_attachments=[ms_color, ms_label], depth_attachment=ms_depth
+        )
         # Views of single attachments: a float clear colour is undefined for the integer
         # label buffer, so each is cleared on its own.
-        self._ms_clear_color = ctx.framebuffer(color_attachments=[ms_color], depth_attachment=ms_depth)
+        self._ms_clear_color = ctx.framebuffer(
+            color_attachments=[ms_color], depth_attachment=ms_depth
+        )
         self._ms_clear_label = ctx.framebuffer(color_attachments=[ms_label])
         self._color_tex = ctx.renderbuffer(size, 4)
         self._label_tex = ctx.renderbuffer(size, 1, dtype="u1")

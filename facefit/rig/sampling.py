@@ -91,7 +91,11 @@ def sample_dataset(
                 "use another folder",
                 code="BAD_DATA",
             )
-    todo = [j for j in jobs if not (resume and shards.shard_complete(root, shards.shard_name(j.index), j.n))]
+    todo = [
+        j
+        for j in jobs
+        if not (resume and shards.shard_complete(root, shards.shard_name(j.index), j.n))
+    ]
     done = len(jobs) - len(todo)
     if done:
         log.info("resuming: %d of %d shards already complete", done, len(jobs))

@@ -138,8 +138,8 @@ float mouth_line(float x) {
 }
 float lip_upper(float x) {
     float q = clamp(abs(x) / MOUTH_W, 0.0, 1.0);
-    float bow = u_lips.x * (0.09 * exp(-pow((abs(x) - 0.55) / 0.35, 2.0))
-                            - 0.1 * exp(-pow(x / 0.22, 2.0)));
+    float bow = u_lips.x * (0.16 * exp(-pow((abs(x) - 0.55) / 0.35, 2.0))
+                            - 0.18 * exp(-pow(x / 0.22, 2.0)));
     return mouth_line(x) + UPPER_LIP * pow(max(1.0 - q * q, 0.0), 0.6) + bow * (1.0 - q);
 }
 float lip_lower(float x) {

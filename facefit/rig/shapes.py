@@ -162,7 +162,9 @@ class LipShape:
 
     def upper(self, x: np.ndarray) -> np.ndarray:
         q = np.clip(np.abs(x) / MOUTH_HALF_WIDTH, 0.0, 1.0)
-        bow = self.bow * (0.09 * np.exp(-(((np.abs(x) - 0.55) / 0.35) ** 2)) - 0.1 * np.exp(-((x / 0.22) ** 2)))
+        bow = self.bow * (
+            0.16 * np.exp(-(((np.abs(x) - 0.55) / 0.35) ** 2)) - 0.18 * np.exp(-((x / 0.22) ** 2))
+        )
         return self.mouth_line(x) + (UPPER_LIP * (1.0 - q * q) ** 0.6 + bow * (1.0 - q))
 
     def lower(self, x: np.ndarray) -> np.ndarray:

@@ -83,9 +83,7 @@ def shard_complete(root: str | Path, name: str, n: int) -> bool:
     """True if a shard's four arrays exist with `n` rows (what `--resume` skips)."""
     folder = Path(root) / name
     try:
-        return all(
-            np.load(folder / f"{a}.npy", mmap_mode="r").shape[0] == n for a in ARRAYS
-        )
+        return all(np.load(folder / f"{a}.npy", mmap_mode="r").shape[0] == n for a in ARRAYS)
     except (OSError, ValueError):
         return False
 

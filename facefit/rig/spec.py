@@ -136,7 +136,8 @@ class RigSpec:
         if vec.shape[0] != self.vector_size:
             raise SpecError(f"vector has {vec.shape[0]} values, the rig expects {self.vector_size}")
         continuous = {
-            c.name: round(float(np.clip(vec[i], 0.0, 1.0)), 6) for i, c in enumerate(self.continuous)
+            c.name: round(float(np.clip(vec[i], 0.0, 1.0)), 6)
+            for i, c in enumerate(self.continuous)
         }
         discrete = {
             g.name: g.options[int(np.argmax(vec[self.discrete_slices[g.name]]))]
@@ -158,7 +159,9 @@ class RigSpec:
         return {
             "rig": self.rig_id,
             "doc": self.doc,
-            "continuous": [{"name": c.name, "group": c.group, "doc": c.doc} for c in self.continuous],
+            "continuous": [
+                {"name": c.name, "group": c.group, "doc": c.doc} for c in self.continuous
+            ],
             "discrete": [{"name": g.name, "options": list(g.options)} for g in self.discrete],
             "labels": list(self.labels),
         }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Retrain every shipped network from scratch, in dependency order. Each step resumes where it
+# stopped (shards are skipped when written, training continues from its checkpoint), so the
+# script can be re-run after an interruption. Budget on a 2-core CPU: about two hours.
+#
+#   tools/train_all.sh                 # the reference rig
+#   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
+#
+# MINUTES bounds each training run (default 45). The imitator and the extractor are
+# independent: they train side by side, one core each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FACEFIT=".venv/bin/facefit"
+DATA=${DATA:-data/rig128}
+N=${N:-20000}
+MINUTES=${MINUTES:-45}
+OUT=${OUT:-weights}
+mkdir -p var/train
+
+if [[ ! -f "$DATA/meta.json" ]] || [[ -n "${RESAMPLE:-}" ]]; then
+  $FACEFIT rig sample --n "$N" --seed 1 --size 128 --out "$DATA" --resume
+fi
+
+OMP_NUM_THREADS=1 $FACEFIT train imitator --config lite --data "$DATA" --out "$OUT" \
+  --steps 100000 --max-minutes "$MINUTES" --resume 2> var/train/imitator.log &
+imitator=$!
+OMP_NUM_THREADS=1 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
+  --steps 100000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log &
+extractor=$!
+wait $imitator $extractor
+
+$FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
+  --steps 100000 --max-minutes "$(( MINUTES / 3 ))" --resume 2> var/train/predictor.log
