@@ -6,14 +6,14 @@
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
 #
-# MINUTES bounds each training run (default 45). The imitator and the extractor are
+# MINUTES bounds each training run (default 50); the step counts fit it on one core each. The imitator and the extractor are
 # independent: they train side by side, one core each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FACEFIT=".venv/bin/facefit"
 DATA=${DATA:-data/rig128}
-N=${N:-20000}
-MINUTES=${MINUTES:-45}
+N=${N:-16000}
+MINUTES=${MINUTES:-50}
 OUT=${OUT:-weights}
 mkdir -p var/train
 
@@ -22,12 +22,12 @@ if [[ ! -f "$DATA/meta.json" ]] || [[ -n "${RESAMPLE:-}" ]]; then
 fi
 
 OMP_NUM_THREADS=1 $FACEFIT train imitator --config lite --data "$DATA" --out "$OUT" \
-  --steps 100000 --max-minutes "$MINUTES" --resume 2> var/train/imitator.log &
+  --steps 5000 --max-minutes "$MINUTES" --resume 2> var/train/imitator.log &
 imitator=$!
 OMP_NUM_THREADS=1 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
-  --steps 100000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log &
+  --steps 2500 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log &
 extractor=$!
 wait $imitator $extractor
 
 $FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
-  --steps 100000 --max-minutes "$(( MINUTES / 3 ))" --resume 2> var/train/predictor.log
+  --steps 1500 --max-minutes "$(( MINUTES / 3 ))" --resume 2> var/train/predictor.log

@@ -1,0 +1,92 @@
+"""The amortised predictor: trains on rig shards, saves, loads, and drives `--mode fast`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from facefit.errors import ModelError
+from facefit.fit.config import FitConfig
+from facefit.fit.fitter import load_fitter
+from facefit.fit.params import ParamLayout
+from facefit.nets.extractor import load_extractor
+from facefit.nets.predictor import build_predictor, load_predictor
+from facefit.rig.sampling import sample_dataset
+from facefit.rig.spec import load_spec
+from facefit.settings import CoreSettings
+from facefit.train.predictor import PredictorTrainConfig, train_predictor
+from tests.tiny_weights import write_tiny_weights
+
+PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """Tiny imitator and extractor, 40 rig renders, and a predictor trained for a few steps."""
+    weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
+    shards = tmp_path_factory.mktemp("shards")
+    sample_dataset(shards, n=40, seed=5, size=32, shard_size=20, workers=1)
+    tcfg = PredictorTrainConfig(
+        config="tiny", steps=4, batch_size=8, photo_batch=0, val_n=8, val_every=2
+    )
+    train_predictor(
+        shards, weights / "imitator-lite.pt", weights / "extractor-lite.pt", weights, tcfg,
+        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "p.ckpt",
+    )  # fmt: skip
+    # The shipped file name, so that `load_fitter` picks it up.
+    (weights / "predictor-tiny.pt").rename(weights / "predictor-lite.pt")
+    manifest = (
+        (weights / "manifest.json").read_text().replace("predictor-tiny.pt", "predictor-lite.pt")
+    )
+    (weights / "manifest.json").write_text(manifest)
+    return weights
+
+
+def test_predictor_outputs_a_vector_in_the_rig_layout(trained):
+    spec = load_spec()
+    extractor = load_extractor(trained / "extractor-lite.pt")
+    model = build_predictor("tiny", extractor, ParamLayout.from_spec(spec)).eval()
+    vec = model(torch.rand(3, 3, 32, 32))
+    assert vec.shape == (3, spec.vector_size)
+    assert bool(((vec >= 0) & (vec <= 1)).all())
+    for sl in spec.discrete_slices.values():
+        assert torch.allclose(vec[:, sl].sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_trained_predictor_loads_and_refuses_another_extractor(trained, tmp_path):
+    extractor = load_extractor(trained / "extractor-lite.pt")
+    path = trained / "predictor-lite.pt"
+    assert not load_predictor(path, extractor, "cpu", trained / "extractor-lite.pt").training
+    # The head was trained on other features: refuse it rather than predict nonsense.
+    with pytest.raises(ModelError, match="another extractor"):
+        load_predictor(path, extractor, "cpu", _retrained_extractor(tmp_path))
+
+
+def _retrained_extractor(folder: Path) -> Path:
+    from dataclasses import asdict
+
+    from facefit.nets.extractor import build_extractor
+    from facefit.nets.weights import save_weights
+
+    spec = load_spec()
+    torch.manual_seed(42)
+    model = build_extractor("tiny", len(spec.labels))
+    path = folder / "retrained" / "extractor-lite.pt"
+    save_weights(
+        path, network="extractor", config_name="tiny", config=asdict(model.cfg), rig=spec.rig_id,
+        layout={}, state_dict=model.state_dict(), provenance={},
+    )  # fmt: skip
+    return path
+
+
+def test_fast_mode_fits_with_the_predictor_alone(trained):
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=trained)
+    fitter = load_fitter(settings, FitConfig(max_iters=5))
+    fast = fitter.fit_photo(PHOTO.read_bytes(), mode="fast")
+    assert fast.fit["iterations"] == 0 and fast.fit["mode"] == "fast"
+    assert "predictor-lite.pt" in fast.models
+    full = fitter.fit_photo(PHOTO.read_bytes(), mode="full", threshold=1.0)
+    assert full.fit["iterations"] == 5
