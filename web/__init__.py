@@ -50,7 +50,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     queue.init_app(app)
-    app.extensions["facefit.limiter"] = limits.RateLimiter()
+    app.extensions["facefit.limiter"] = limits.make_limiter(
+        app.config["BROKER_URL"], app.config["DATABASE_URL"]
+    )
     csrf.init_app(app)
     csrf.exempt(api.bp)  # game servers authenticate with a bearer token, not a cookie
     errors.register_error_handlers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy.exc
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -22,6 +23,12 @@ HTTP_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     429: "RATE_LIMITED",
 }
+# The database restarting or unreachable: the request is worth repeating in a few seconds.
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+)
 
 
 class ApiError(Exception):
@@ -65,6 +72,19 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config["MAX_CONTENT_LENGTH"] // 2**20
             message = f"The request is larger than {limit} MB."
         return error_response(status, code, message)
+
+    def database_unavailable(exc: sqlalchemy.exc.SQLAlchemyError):
+        # No traceback in the log either: one line per request while the database is away.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "UNAVAILABLE",
+            "The service is briefly unavailable; please try again in a few seconds.",
+            {"Retry-After": "5"},
+        )
+
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, database_unavailable)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception):

@@ -15,6 +15,8 @@ ERROR_CODES = [
     "UNSUPPORTED_FORMAT",
     "IMAGE_TOO_LARGE",
     "CORRUPT_IMAGE",
+    "UNAVAILABLE",
+    "CSRF_FAILED",
 ]
 # Codes a failed job carries in `error.code`.
 JOB_ERROR_CODES = [

@@ -1,0 +1,112 @@
+"""Choose the judge's similarity scale and stopping threshold by cross-validation.
+
+1. `loss_scale`: the median loss of the average face (the patent's initialisation) over the
+   training identities, divided by ln 2, so that the average face scores similarity 0.5 on a
+   typical photo and a perfect match 1.
+2. `threshold`: every photo is fitted for `--max-iters` iterations (no early stop) and its
+   loss history kept. For a candidate threshold, a photo would have stopped at the first
+   iteration whose similarity passes it; the cost is that iteration's loss over the final
+   one. On each of the 4 training folds the highest threshold whose mean loss excess stays
+   under `--tolerance` is found; the median over folds is chosen, and its effect is then
+   reported on the held-out fold (identities never used to choose).
+
+    .venv/bin/python bench/calibrate_fit.py --out var/bench/calibration.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facefit.data.faces import faces_dir, identity_folds, read_manifest
+from facefit.errors import FacefitError
+from facefit.fit.fitter import load_fitter
+
+HOLDOUT = 0
+
+
+def histories(fitter, records, mode: str, max_iters: int) -> list[list[float]]:
+    """Loss per iteration of each photo fitted without early stopping."""
+    out = []
+    for record in tqdm(records, desc=f"fit {mode}", unit="photo"):
+        try:
+            result = fitter.fit_photo(
+                record.image.read_bytes(), mode=mode, threshold=1.0, max_iters=max_iters
+            )
+        except FacefitError:
+            continue
+        out.append([loss for _, loss, _ in result.loss_curve])
+    return out
+
+
+def excess_at(threshold: float, runs: list[list[float]], scale: float) -> tuple[float, float]:
+    """(mean relative loss excess, mean iterations) if the search stopped at `threshold`."""
+    excess, iters = [], []
+    for losses in runs:
+        stop = next(
+            (i for i, loss in enumerate(losses) if math.exp(-loss / scale) >= threshold),
+            len(losses) - 1,
+        )
+        excess.append(losses[stop] / min(losses) - 1.0)
+        iters.append(stop)
+    return float(np.mean(excess)), float(np.mean(iters))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--max-iters", type=int, default=30)
+    parser.add_argument("--mode", default="full")
+    parser.add_argument("--tolerance", type=float, default=0.03, help="allowed mean loss excess")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    fitter = load_fitter()
+    records = [r for r in read_manifest(faces_dir()) if r.set in ("london", "canada")]
+    folds = identity_folds(records, n_folds=5, seed=0)
+    train_folds = [f for k, f in enumerate(folds) if k != HOLDOUT]
+    train_records = [r for f in train_folds for r in f]
+
+    mean_losses = [h[0] for h in histories(fitter, train_records, "patent", 0)]
+    scale = float(np.median(mean_losses) / math.log(2))
+
+    runs = {k: histories(fitter, f, args.mode, args.max_iters) for k, f in enumerate(folds)}
+    candidates = np.round(np.arange(0.50, 0.996, 0.005), 3)
+    chosen = []
+    for k in runs:
+        if k == HOLDOUT:
+            continue
+        ok = [t for t in candidates if excess_at(t, runs[k], scale)[0] <= args.tolerance]
+        chosen.append(max(ok) if ok else float(candidates[0]))
+    threshold = float(np.median(chosen))
+    held_excess, held_iters = excess_at(threshold, runs[HOLDOUT], scale)
+    report = {
+        "loss_scale": round(scale, 4),
+        "threshold": threshold,
+        "per_fold_threshold": chosen,
+        "max_iters": args.max_iters,
+        "mode": args.mode,
+        "tolerance": args.tolerance,
+        "heldout_fold": {
+            "photos": len(runs[HOLDOUT]),
+            "mean_loss_excess": round(held_excess, 4),
+            "mean_iterations": round(held_iters, 2),
+            "mean_final_similarity": round(
+                float(np.mean([math.exp(-min(h) / scale) for h in runs[HOLDOUT]])), 4
+            ),
+        },
+        "mean_face_similarity_median": 0.5,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
