@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 from sqlalchemy import select
@@ -28,9 +29,16 @@ def create_client(session: Session, name: str) -> tuple[ApiClient, str]:
 
 
 def client_for_token(session: Session, token: str) -> ApiClient | None:
-    """The active client holding `token`, or None (unknown or revoked)."""
-    client = session.scalar(select(ApiClient).where(ApiClient.token_hash == hash_token(token)))
-    if client is None or client.revoked_at is not None:
+    """The active client holding `token`, or None (unknown or revoked).
+
+    The lookup is by the token's sha256, so the index walk reveals nothing about the token
+    itself; the final comparison is constant-time anyway, as a stored secret's should be.
+    """
+    digest = hash_token(token)
+    client = session.scalar(select(ApiClient).where(ApiClient.token_hash == digest))
+    if client is None or not hmac.compare_digest(client.token_hash, digest):
+        return None
+    if client.revoked_at is not None:
         return None
     return client
 

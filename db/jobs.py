@@ -132,6 +132,18 @@ def store_image(session: Session, job_id: uuid.UUID, kind: str, png: bytes) -> N
         image.created_at = utcnow()
 
 
+def _still_ours(session: Session, job_id: uuid.UUID, task_id: str | None) -> Job | None:
+    """The job, locked, if `task_id` may still finish it (None: the caller may in any case)."""
+    job = session.get_one(Job, job_id, with_for_update=True)
+    if task_id is None:
+        return job
+    if job.status == "running" and job.task_id == task_id:
+        return job
+    # Finished already (this task's earlier commit whose answer was lost, or another task's),
+    # or taken over by another task after the sweep found this one silent.
+    return None
+
+
 def complete_job(
     session: Session,
     job_id: uuid.UUID,
@@ -141,9 +153,16 @@ def complete_job(
     models: dict[str, Any],
     rig: str,
     loss_curve: list[Any],
-) -> None:
-    """Store a successful fit's results on the job."""
-    job = session.get_one(Job, job_id)
+    task_id: str | None = None,
+) -> bool:
+    """Store a successful fit's results on the job; False if `task_id` no longer holds it.
+
+    A job reaches a finished state once: a task that lost its job (to the sweep and another
+    task) does not overwrite the other task's answer.
+    """
+    job = _still_ours(session, job_id, task_id)
+    if job is None:
+        return False
     job.status = "succeeded"
     job.params = params
     job.fit = fit
@@ -158,15 +177,21 @@ def complete_job(
         job.loss = float(fit["loss"])
     if fit.get("similarity") is not None:
         job.similarity = float(fit["similarity"])
+    return True
 
 
-def fail_job(session: Session, job_id: uuid.UUID, code: str, message: str) -> None:
-    """Store why a job failed; it stays failed (a client submits the photo again)."""
-    job = session.get_one(Job, job_id)
+def fail_job(
+    session: Session, job_id: uuid.UUID, code: str, message: str, *, task_id: str | None = None
+) -> bool:
+    """Store why a job failed (it stays failed); False if `task_id` no longer holds it."""
+    job = _still_ours(session, job_id, task_id)
+    if job is None:
+        return False
     job.status = "failed"
     job.error_code = code
     job.error_message = message
     job.finished_at = utcnow()
+    return True
 
 
 def stale_jobs(

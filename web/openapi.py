@@ -88,6 +88,7 @@ def openapi_document() -> dict[str, Any]:
                         "415": _error("UNSUPPORTED_FORMAT"),
                         "422": _error("EMPTY_FILE, IMAGE_TOO_LARGE, CORRUPT_IMAGE"),
                         "429": _error("RATE_LIMITED (see Retry-After)"),
+                        "503": _error("UNAVAILABLE: database restarting (see Retry-After)"),
                     },
                 }
             },
@@ -99,6 +100,7 @@ def openapi_document() -> dict[str, Any]:
                         "200": {"description": "The job", **job_ref},
                         "401": _error("UNAUTHORIZED"),
                         "404": _error("NOT_FOUND"),
+                        "503": _error("UNAVAILABLE: database restarting (see Retry-After)"),
                     },
                 }
             },

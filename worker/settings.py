@@ -29,6 +29,7 @@ class WorkerSettings:
     stale_after: int = 300  # seconds without a heartbeat before a job counts as lost
     sweep_interval: int = 60
     max_attempts: int = 3
+    write_retry_s: float = 120.0  # how long a result write waits for the database to return
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -52,6 +53,7 @@ class WorkerSettings:
             stale_after=int(env.get("FACEFIT_STALE_AFTER", cls.stale_after)),
             sweep_interval=int(env.get("FACEFIT_SWEEP_INTERVAL", cls.sweep_interval)),
             max_attempts=int(env.get("FACEFIT_MAX_ATTEMPTS", cls.max_attempts)),
+            write_retry_s=float(env.get("FACEFIT_WRITE_RETRY_S", cls.write_retry_s)),
         )
 
 

@@ -12,12 +12,14 @@ import logging
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import kombu.exceptions
 import sqlalchemy.exc
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import jobs as job_store
@@ -28,12 +30,44 @@ from worker.app import session_factory, settings
 
 log = logging.getLogger(__name__)
 
-# Worth another try with backoff: the database or broker restarting, a dropped connection.
-TRANSIENT_ERRORS = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    kombu.exceptions.OperationalError,
-)
+T = TypeVar("T")
+
+# The database restarting or a dropped connection: a write is worth repeating.
+DATABASE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+# Worth another try of the whole task with backoff: the database or broker restarting.
+TRANSIENT_ERRORS = (*DATABASE_ERRORS, kombu.exceptions.OperationalError)
+
+
+def write_with_retry(
+    sessions: sessionmaker[Session],
+    step: Callable[[Session], T],
+    what: str,
+    retry_for: float | None = None,
+) -> T:
+    """Run one write in its own transaction, repeating it while the database is away.
+
+    A fit costs seconds to minutes; a database restart of a few seconds must not cost it.
+    After `retry_for` seconds (`FACEFIT_WRITE_RETRY_S`) the error is raised and the task is
+    retried by Celery. Every step is safe to repeat: a commit whose answer was lost is found
+    done on the next try.
+    """
+    deadline = time.monotonic() + (settings.write_retry_s if retry_for is None else retry_for)
+    delay = 0.25
+    while True:
+        try:
+            with sessions.begin() as session:
+                return step(session)
+        except DATABASE_ERRORS as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "%s: database unavailable (%s); retrying in %.2f s",
+                what,
+                type(exc.orig or exc).__name__,
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(2 * delay, 4.0)
 
 
 class ProgressReporter:
@@ -45,21 +79,30 @@ class ProgressReporter:
         self.task, self.sessions, self.job_id, self.interval = task, sessions, job_id, interval
         self.max_iterations: int | None = settings.fit_max_iters
         self._last = 0.0
+        self._database_down = False
 
     def __call__(self, iteration: int, loss: float, similarity: float) -> None:
         now = time.monotonic()
         if now - self._last < self.interval:
             return
         self._last = now
-        with self.sessions.begin() as session:
-            job_store.record_progress(
-                session,
-                self.job_id,
-                iteration=iteration,
-                max_iterations=self.max_iterations,
-                loss=float(loss),
-                similarity=float(similarity),
-            )
+        try:
+            with self.sessions.begin() as session:
+                job_store.record_progress(
+                    session,
+                    self.job_id,
+                    iteration=iteration,
+                    max_iterations=self.max_iterations,
+                    loss=float(loss),
+                    similarity=float(similarity),
+                )
+            self._database_down = False
+        except DATABASE_ERRORS as exc:
+            # Progress is for watching; the fit goes on and the result write waits for the
+            # database. One line per outage, not one per step.
+            if not self._database_down:
+                log.warning("job %s: progress not stored: %s", self.job_id, type(exc).__name__)
+            self._database_down = True
         if self.task.request.id:
             meta = {"job_id": str(self.job_id), "iteration": iteration, "loss": float(loss)}
             try:
@@ -68,8 +111,27 @@ class ProgressReporter:
                 log.warning("could not publish task progress: %s", exc)
 
 
+class FitJobTask(Task):
+    """The class of `fit_job`: a fit killed at the hard time limit still gets its answer."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # Called in the worker's main process after the pool killed the fitting process at
+        # the hard limit; that process had no chance to store anything. Failed, not retried:
+        # a photo whose fit hung once would most likely hang again.
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        job_id = args[0] if args else kwargs.get("job_id")
+        message = f"the fit was stopped at the hard time limit of {settings.time_limit} s"
+        try:
+            _fail(session_factory(), uuid.UUID(job_id), "TIMEOUT", message, task_id, retry_for=10)
+        except DATABASE_ERRORS as exc:
+            # The sweep finds the job silent and sends it again (up to FACEFIT_MAX_ATTEMPTS).
+            log.error("job %s: could not store TIMEOUT: %s", job_id, exc)
+
+
 @shared_task(
     bind=True,
+    base=FitJobTask,
     name="fit_job",
     # Expected outcomes (a bad photo, no engine): logged without a traceback, still a FAILURE.
     throws=(FacefitError,),
@@ -81,19 +143,28 @@ class ProgressReporter:
 def fit_job(self: Task, job_id: str) -> str:
     """Align and fit a job's photo and store the results; re-running overwrites the same row."""
     jid = uuid.UUID(job_id)
+    task_id = self.request.id or job_id
     sessions = session_factory()
     stale_before = utcnow() - timedelta(seconds=settings.stale_after)
-    with sessions.begin() as session:
-        if not job_store.claim_job(session, jid, self.request.id or job_id, stale_before):
-            log.info("job %s is finished or running elsewhere; nothing to do", job_id)
-            return "skipped"
-        photo = session.get_one(Photo, jid).content
-    log.info("job %s: fitting (attempt by task %s)", job_id, self.request.id)
+
+    def claim(session: Session) -> bytes | None:
+        if not job_store.claim_job(session, jid, task_id, stale_before):
+            return None
+        return session.get_one(Photo, jid).content
+
+    photo = write_with_retry(sessions, claim, f"job {job_id}: claim")
+    if photo is None:
+        log.info("job %s is finished or running elsewhere; nothing to do", job_id)
+        return "skipped"
+    log.info("job %s: fitting (attempt by task %s)", job_id, task_id)
     progress = ProgressReporter(self, sessions, jid, settings.progress_interval)
     try:
         aligned, aligned_png = pipeline.align(photo)
-        with sessions.begin() as session:
-            job_store.store_image(session, jid, "aligned", aligned_png)
+        write_with_retry(
+            sessions,
+            lambda session: job_store.store_image(session, jid, "aligned", aligned_png),
+            f"job {job_id}: aligned image",
+        )
         outcome = pipeline.fit(
             aligned,
             settings.core,
@@ -103,45 +174,69 @@ def fit_job(self: Task, job_id: str) -> str:
             on_step=progress,
         )
     except FacefitError as exc:  # a bad photo, or no fitting engine: the job's answer
-        _fail(sessions, jid, exc.code, exc.message)
+        _fail(sessions, jid, exc.code, exc.message, task_id)
         raise
     except SoftTimeLimitExceeded:
-        _fail(sessions, jid, "TIMEOUT", f"the fit took over {settings.soft_time_limit} s")
+        _fail(sessions, jid, "TIMEOUT", f"the fit took over {settings.soft_time_limit} s", task_id)
         raise
     except TRANSIENT_ERRORS:
         raise  # retried with backoff; the row stays `running` for this task id
     except Exception as exc:
-        _fail(sessions, jid, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+        _fail(sessions, jid, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}", task_id)
         raise
-    with sessions.begin() as session:
-        job_store.store_image(session, jid, "preview", outcome.preview_png)
-        job_store.complete_job(
+
+    def complete(session: Session) -> bool:
+        if not job_store.complete_job(
             session,
             jid,
+            task_id=task_id,
             params=outcome.params,
             fit=outcome.fit,
             models=outcome.models,
             rig=outcome.rig,
             loss_curve=outcome.loss_curve,
-        )
+        ):
+            return False
+        job_store.store_image(session, jid, "preview", outcome.preview_png)
         if outcome.max_iterations is not None:
             session.get_one(Job, jid).max_iterations = outcome.max_iterations
+        return True
+
+    if not write_with_retry(sessions, complete, f"job {job_id}: result"):
+        log.warning("job %s: finished or taken over by another task; result discarded", job_id)
+        return "discarded"
     _notify(sessions, jid)
     return "succeeded"
 
 
-def _fail(sessions: sessionmaker[Session], job_id: uuid.UUID, code: str, message: str) -> None:
+def _fail(
+    sessions: sessionmaker[Session],
+    job_id: uuid.UUID,
+    code: str,
+    message: str,
+    task_id: str | None = None,
+    retry_for: float | None = None,
+) -> None:
     log.info("job %s failed: %s %s", job_id, code, message)
-    with sessions.begin() as session:
-        job_store.fail_job(session, job_id, code, message)
-    _notify(sessions, job_id)
+    stored = write_with_retry(
+        sessions,
+        lambda session: job_store.fail_job(session, job_id, code, message, task_id=task_id),
+        f"job {job_id}: error {code}",
+        retry_for=retry_for,
+    )
+    if stored:
+        _notify(sessions, job_id)
 
 
 def _notify(sessions: sessionmaker[Session], job_id: uuid.UUID) -> None:
     """POST {"id", "status"} to the job's callback URL, once, best effort."""
-    with sessions() as session:
-        job = session.get_one(Job, job_id)
-        url, body = job.callback_url, {"id": str(job.id), "status": job.status}
+    try:
+        with sessions() as session:
+            job = session.get_one(Job, job_id)
+            url, body = job.callback_url, {"id": str(job.id), "status": job.status}
+    except DATABASE_ERRORS as exc:  # the result is stored; the game server polls anyway
+        log.warning("job %s: callback skipped, database unavailable: %s", job_id, exc)
+        return
     if not url:
         return
     request = urllib.request.Request(

@@ -44,6 +44,11 @@ class ShardFolderMeta:
     def n(self) -> int:
         return sum(n for _, n in self.shards)
 
+    @property
+    def layout(self) -> dict[str, Any]:
+        """The parameter layout a network trained on these shards stores beside its weights."""
+        return {"vector_size": self.vector_size, "labels": list(self.labels), "spec": self.spec}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "rig": self.rig,

@@ -12,57 +12,15 @@ already at the right size) and a batch is one fancy-indexing call.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facefit.rig.shards import ShardFolderMeta, ShardWriter, read_meta, shard_name, write_meta
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ShardMeta:
-    """The rig facts of a shard folder, from its `meta.json`."""
-
-    root: Path
-    rig: str
-    size: int
-    vector_size: int
-    labels: tuple[str, ...]
-    shards: tuple[tuple[str, int], ...]
-    spec: dict[str, Any]
-
-    @property
-    def n(self) -> int:
-        return sum(n for _, n in self.shards)
-
-    @property
-    def layout(self) -> dict[str, Any]:
-        """The parameter layout stored beside trained weights."""
-        return {"vector_size": self.vector_size, "labels": list(self.labels), "spec": self.spec}
-
-
-def read_meta(root: Path) -> ShardMeta:
-    """Parse `root/meta.json`."""
-    from facefit.errors import FacefitError
-
-    root = Path(root)
-    path = root / "meta.json"
-    if not path.exists():
-        raise FacefitError(f"{root} is not a shard folder (no meta.json)", code="BAD_DATA")
-    meta = json.loads(path.read_text())
-    return ShardMeta(
-        root=root,
-        rig=str(meta["rig"]),
-        size=int(meta["size"]),
-        vector_size=int(meta["vector_size"]),
-        labels=tuple(meta["labels"]),
-        shards=tuple((s["name"], int(s["n"])) for s in meta["shards"]),
-        spec=meta.get("spec") or {},
-    )
 
 
 def _resize_stack(stack: np.ndarray, size: int, nearest: bool) -> np.ndarray:
@@ -83,6 +41,7 @@ class ShardArrays:
     """
 
     def __init__(self, root: Path, size: int | None = None, limit: int | None = None) -> None:
+        self.root = Path(root)
         self.meta = read_meta(root)
         self.size = size or self.meta.size
         params, images, labels, landmarks = [], [], [], []
@@ -90,7 +49,7 @@ class ShardArrays:
         for name, _ in self.meta.shards:
             if remaining <= 0:
                 break
-            folder = self.meta.root / name
+            folder = self.root / name
             p = np.load(folder / "params.npy", mmap_mode="r")[:remaining]
             count = len(p)
             im = np.load(folder / "images.npy", mmap_mode="r")[:count]
@@ -154,27 +113,16 @@ def write_shards(
     shard_size: int = 1000,
     spec: dict[str, Any] | None = None,
 ) -> Path:
-    """Write arrays in the shard format (for tests and for imported clients' tooling)."""
+    """Write whole arrays in the shard format (tests and other rigs' tooling)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    size, vector_size = int(images.shape[1]), int(params.shape[1])
     shards = []
     for k, start in enumerate(range(0, len(params), shard_size)):
-        name = f"shard-{k:05d}"
-        folder = root / name
-        folder.mkdir(exist_ok=True)
-        stop = start + shard_size
-        np.save(folder / "params.npy", params[start:stop].astype(np.float32))
-        np.save(folder / "images.npy", images[start:stop].astype(np.uint8))
-        np.save(folder / "labels.npy", labels[start:stop].astype(np.uint8))
-        np.save(folder / "landmarks.npy", landmarks[start:stop].astype(np.float32))
-        shards.append({"name": name, "n": int(len(params[start:stop]))})
-    meta = {
-        "rig": rig,
-        "size": int(images.shape[1]),
-        "vector_size": int(params.shape[1]),
-        "labels": label_names,
-        "shards": shards,
-        "spec": spec or {},
-    }
-    (root / "meta.json").write_text(json.dumps(meta, indent=2))
+        writer = ShardWriter(root, shard_name(k), size, vector_size)
+        for i in range(start, min(start + shard_size, len(params))):
+            writer.add(params[i], images[i].astype(np.uint8), labels[i], landmarks[i])
+        shards.append((writer.name, writer.close()))
+    meta = ShardFolderMeta(rig, size, vector_size, tuple(label_names), tuple(shards), spec or {})
+    write_meta(root, meta)
     return root
