@@ -37,12 +37,9 @@ class WebSettings:
         core = CoreSettings.from_env(env)
         mode = env.get("FACEFIT_ENV", "development")
         secret = env.get("SECRET_KEY") or env.get("FLASK_SECRET_KEY")
+        if mode == "production":
+            _check_production(env, secret)
         if not secret:
-            if mode == "production":
-                raise SettingsError(
-                    "SECRET_KEY is not set; FACEFIT_ENV=production needs a long random "
-                    'SECRET_KEY (e.g. python -c "import secrets; print(secrets.token_hex(32))")'
-                )
             secret = _development_secret(core.var_dir)
         broker = broker_url(env.get("BROKER_URL"))
         return cls(
@@ -59,6 +56,22 @@ class WebSettings:
             jobs_per_minute_per_ip=int(
                 env.get("FACEFIT_JOBS_PER_MINUTE_PER_IP", cls.jobs_per_minute_per_ip)
             ),
+        )
+
+
+def _check_production(env: Mapping[str, str], secret: str | None) -> None:
+    """Refuse the embedded defaults in production, naming what is missing (never a value)."""
+    missing = [name for name in ("DATABASE_URL", "BROKER_URL") if not env.get(name)]
+    if not secret:
+        missing.insert(0, "SECRET_KEY")
+    problems = [f"{', '.join(missing)} not set"] if missing else []
+    if secret and len(secret) < 32:
+        problems.append("SECRET_KEY is shorter than 32 characters")
+    if problems:
+        raise SettingsError(
+            f"FACEFIT_ENV=production: {'; '.join(problems)}. It needs a long random SECRET_KEY "
+            '(python -c "import secrets; print(secrets.token_hex(32))"), and the PostgreSQL '
+            "DATABASE_URL and Redis BROKER_URL that every process of the site shares."
         )
 
 
