@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facefit.data.faces import faces_dir, identity_folds, read_manifest
+from facefit.data.faces import fold_identities, read_manifest
 from facefit.errors import FacefitError
 from facefit.fit.fitter import load_fitter
 
@@ -66,10 +66,11 @@ def main() -> None:
     args = parser.parse_args()
 
     fitter = load_fitter()
-    records = [r for r in read_manifest(faces_dir()) if r.set in ("london", "canada")]
-    folds = identity_folds(records, n_folds=5, seed=0)
-    train_folds = [f for k, f in enumerate(folds) if k != HOLDOUT]
-    train_records = [r for f in train_folds for r in f]
+    # The networks' identity folds (over everyone with a template), applied to all photos.
+    records = [r for r in read_manifest() if r.set in ("london", "canada")]
+    fold_of = {p: k for k in range(5) for p in fold_identities(k)}
+    folds = [[r for r in records if fold_of.get(r.identity) == k] for k in range(5)]
+    train_records = [r for k, f in enumerate(folds) if k != HOLDOUT for r in f]
 
     mean_losses = [h[0] for h in histories(fitter, train_records, "patent", 0)]
     scale = float(np.median(mean_losses) / math.log(2))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facefit.data.faces import faces_dir, identity_folds, read_manifest
+from facefit.data.faces import fold_identities, read_manifest
 from facefit.fit.fitter import load_fitter
 from facefit.fit.result import preview_strip
 
@@ -26,8 +26,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    records = [r for r in read_manifest(faces_dir()) if r.set == "london"]
-    held = [r for r in identity_folds(records, n_folds=5, seed=0)[0] if r.expression == "neutral"]
+    held_people = fold_identities(0)
+    held = [
+        r for r in read_manifest()
+        if r.set == "london" and r.expression == "neutral" and r.identity in held_people
+    ]  # fmt: skip
     fitter = load_fitter()
     rows = []
     for record in held[: args.n]:

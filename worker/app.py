@@ -57,7 +57,8 @@ def make_celery(settings: WorkerSettings) -> Celery:
             "sweep-stale-jobs": {
                 "task": "sweep_stale_jobs",
                 "schedule": float(settings.sweep_interval),
-                "options": {"expires": float(settings.sweep_interval)},
+                # To the fitting queue: the workers that fit are the ones listening.
+                "options": {"expires": float(settings.sweep_interval), "queue": settings.fit_queue},
             }
         },
         beat_schedule_filename=str(settings.core.var_dir / "celerybeat-schedule"),

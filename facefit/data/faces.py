@@ -183,3 +183,16 @@ def split_by_identity(
     held = folds[holdout_fold]
     train = [r for k, fold in enumerate(folds) if k != holdout_fold for r in fold]
     return train, held
+
+
+def fold_identities(
+    fold: int = 0, n_folds: int = 5, seed: int = 0, root: Path | None = None
+) -> set[str]:
+    """The people of one identity fold, over everyone with a full template.
+
+    This is the split the networks train on (`facefit.train.extractor.photo_split`); use it
+    to pick held-out people among any photos, smiling ones included, so that no evaluation
+    sees a person a network was trained on.
+    """
+    records = with_frl189(read_manifest(root))
+    return {r.identity for r in identity_folds(records, n_folds, seed)[fold]}

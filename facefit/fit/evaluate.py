@@ -97,7 +97,7 @@ def evaluate_photos(
     fitter: Fitter, records: Sequence, progress: Progress | None = None, **overrides: Any
 ) -> dict[str, Any]:
     """Fit shared photos: landmark NME of the fit vs the human template, and identity tests."""
-    from facefit.data.faces import read_ibug68
+    from facefit.data.faces import fold_identities, read_ibug68
     from facefit.rig.reference import reference_landmarks68
 
     reference = reference_landmarks68(fitter.aligned_size)
@@ -107,12 +107,15 @@ def evaluate_photos(
         try:
             result = fitter.fit_photo(record.image.read_bytes(), **overrides)
         except FacefitError as exc:
-            rows.append({"photo": record.name, "error": exc.code})
+            rows.append({"photo": record.name, "identity": record.identity, "error": exc.code})
             if progress:
                 progress(1)
             continue
         seconds = time.perf_counter() - t0
-        row: dict[str, Any] = {"photo": record.name, "seconds": seconds, **_fit_summary(result)}
+        row: dict[str, Any] = {
+            "photo": record.name, "identity": record.identity, "seconds": seconds,
+            **_fit_summary(result),
+        }  # fmt: skip
         if record.landmarks189 is not None:
             try:
                 truth, mask = read_ibug68(record)
@@ -128,6 +131,19 @@ def evaluate_photos(
         descriptors[(record.identity, record.expression)] = result.params
         if progress:
             progress(1)
+    summary = summarise(rows, descriptors, fitter)
+    held = fold_identities(0)
+    summary["heldout_fold0"] = summarise(
+        [r for r in rows if r["identity"] in held],
+        {k: v for k, v in descriptors.items() if k[0] in held},
+        fitter,
+    )
+    summary["rows"] = rows
+    return summary
+
+
+def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, Any]:
+    """Means over photos: landmark NME of fit, reference face and dlib; identity scores; time."""
     ok = [r for r in rows if "error" not in r]
     with_truth = [r for r in ok if "nme_fit" in r]
     summary: dict[str, Any] = {
@@ -143,7 +159,6 @@ def evaluate_photos(
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),
     }
-    summary["rows"] = rows
     return summary
 
 

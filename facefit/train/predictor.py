@@ -96,11 +96,11 @@ def validate(model: Predictor, data: ShardArrays, index: np.ndarray, device) -> 
 def aligned_training_photos(holdout_fold: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Training-fold photos aligned by dlib like uploads: images (N, 3, S, S), landmarks (N, 68, 2)."""
     from facefit.align import align_photo
-    from facefit.data.faces import faces_dir, read_manifest, split_by_identity
+    from facefit.data.faces import fold_identities, read_manifest
     from facefit.errors import FacefitError
 
-    records = [r for r in read_manifest(faces_dir()) if r.set in ("london", "canada")]
-    train, _ = split_by_identity(records, holdout_fold=holdout_fold, n_folds=5, seed=0)
+    held = fold_identities(holdout_fold)
+    train = [r for r in read_manifest() if r.set in ("london", "canada") and r.identity not in held]
     images, landmarks = [], []
     for record in train:
         try:

@@ -1,0 +1,77 @@
+"""The fit's measurements: NME, identity retrieval and the two evaluations end to end."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facefit.data.faces import read_manifest
+from facefit.fit.config import FitConfig
+from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic, identity_scores, nme
+from facefit.fit.fitter import load_fitter
+from facefit.settings import CoreSettings
+from tests.tiny_weights import write_tiny_weights
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "faces"
+
+
+@pytest.fixture(scope="module")
+def fitter(tmp_path_factory):
+    weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights)
+    return load_fitter(settings, FitConfig(max_iters=1, threshold=1.0))
+
+
+def test_nme_is_in_units_of_the_outer_eye_corner_distance():
+    truth = np.zeros((68, 2))
+    truth[36], truth[45] = (0.0, 0.0), (100.0, 0.0)
+    assert nme(truth + [3.0, 4.0], truth) == pytest.approx(0.05)
+    mask = np.zeros(68, bool)
+    mask[0] = True
+    moved = truth.copy()
+    moved[0] += 10.0
+    assert nme(moved, truth, mask) == pytest.approx(np.hypot(10, 10) / 100)
+
+
+def test_identity_scores_find_each_person_and_miss_shuffled_ones(fitter):
+    rng = np.random.default_rng(0)
+    spec = fitter.spec
+    people = [f"p{i}" for i in range(12)]
+    descriptors = {}
+    for person in people:
+        base = spec.random_vector(rng)
+        smile = base.copy()
+        smile[: spec.continuous_size] = np.clip(
+            base[: spec.continuous_size] + rng.normal(0, 0.02, spec.continuous_size), 0, 1
+        )
+        descriptors[(person, "neutral")] = spec.decode(base)
+        descriptors[(person, "smiling")] = spec.decode(smile)
+    same = identity_scores(descriptors, fitter, shape_only=True)
+    assert same["people"] == 12 and same["top1"] == 1.0 and same["verification"] > 0.9
+    shuffled = dict(descriptors)
+    for a, b in zip(people, people[1:] + people[:1], strict=True):
+        shuffled[(a, "smiling")] = descriptors[(b, "smiling")]
+    assert identity_scores(shuffled, fitter, shape_only=True)["top1"] == 0.0
+
+
+def test_synthetic_evaluation_reports_the_issue_metrics(fitter):
+    report = evaluate_synthetic(fitter, n=2, batch=2)
+    assert report["n"] == 2
+    assert 0.0 <= report["continuous_mae"] <= 1.0
+    assert set(report["discrete_accuracy"]) == {g.name for g in fitter.spec.discrete}
+    assert report["landmark_nme"] >= 0.0 and 0.0 <= report["pixel_l1"] <= 1.0
+
+
+def test_photo_evaluation_compares_with_the_human_templates(fitter):
+    records = read_manifest(FIXTURES)[:2]
+    report = evaluate_photos(fitter, records)
+    assert report["photos"] == 2 and not report["failed"]
+    for key in ("nme_fit", "nme_reference", "nme_dlib"):
+        assert 0.0 < report[key] < 0.5
+    assert (
+        report["nme_dlib"] < report["nme_reference"]
+    )  # dlib sits on the face, the mean face less so
+    assert {r["photo"] for r in report["rows"]} == {r.name for r in records}
