@@ -62,12 +62,16 @@ def main() -> None:
     parser.add_argument("--max-iters", type=int, default=30)
     parser.add_argument("--mode", default="full")
     parser.add_argument("--tolerance", type=float, default=0.03, help="allowed mean loss excess")
+    parser.add_argument("--all-expressions", action="store_true", help="also smiling photos")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
     fitter = load_fitter()
     # The networks' identity folds (over everyone with a template), applied to all photos.
-    records = [r for r in read_manifest() if r.set in ("london", "canada")]
+    records = [
+        r for r in read_manifest()
+        if r.set in ("london", "canada") and (args.all_expressions or r.expression == "neutral")
+    ]  # fmt: skip
     fold_of = {p: k for k in range(5) for p in fold_identities(k)}
     folds = [[r for r in records if fold_of.get(r.identity) == k] for k in range(5)]
     train_records = [r for k, f in enumerate(folds) if k != HOLDOUT for r in f]
