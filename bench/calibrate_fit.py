@@ -6,9 +6,9 @@
 2. `threshold`: every photo is fitted for `--max-iters` iterations (no early stop) and its
    loss history kept. For a candidate threshold, a photo would have stopped at the first
    iteration whose similarity passes it; the cost is that iteration's loss over the final
-   one. On each of the 4 training folds the highest threshold whose mean loss excess stays
-   under `--tolerance` is found; the median over folds is chosen, and its effect is then
-   reported on the held-out fold (identities never used to choose).
+   one. On each of the 4 training folds the lowest threshold (the earliest stop) whose mean
+   loss excess stays under `--tolerance` is found; the median over folds is chosen, and its
+   effect is then reported on the held-out fold (identities never used to choose).
 
     .venv/bin/python bench/calibrate_fit.py --out var/bench/calibration.json
 """
@@ -86,7 +86,7 @@ def main() -> None:
         if k == HOLDOUT:
             continue
         ok = [t for t in candidates if excess_at(t, runs[k], scale)[0] <= args.tolerance]
-        chosen.append(max(ok) if ok else float(candidates[0]))
+        chosen.append(float(min(ok)) if ok else float(candidates[-1]))
     threshold = float(np.median(chosen))
     held_excess, held_iters = excess_at(threshold, runs[HOLDOUT], scale)
     report = {
@@ -105,6 +105,7 @@ def main() -> None:
             ),
         },
         "mean_face_similarity_median": 0.5,
+        "loss_histories": {str(k): v for k, v in runs.items()},
     }
     text = json.dumps(report, indent=2)
     print(text)

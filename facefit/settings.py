@@ -19,6 +19,10 @@ class CoreSettings:
     weights_dir: Path = PROJECT_ROOT / "weights"
     var_dir: Path = PROJECT_ROOT / "var"
     log_level: str = "INFO"
+    # Threads of each process's torch pool; None keeps torch's default (all cores). Several
+    # fitting processes on one machine must share the cores: oversubscribed thread pools
+    # made a fit about 8x slower on two cores.
+    torch_threads: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CoreSettings:
@@ -31,4 +35,7 @@ class CoreSettings:
             weights_dir=Path(env.get("FACEFIT_WEIGHTS_DIR", cls.weights_dir)),
             var_dir=Path(env.get("FACEFIT_VAR_DIR", cls.var_dir)),
             log_level=env.get("FACEFIT_LOG_LEVEL", cls.log_level).upper(),
+            torch_threads=int(env["FACEFIT_TORCH_THREADS"])
+            if env.get("FACEFIT_TORCH_THREADS")
+            else None,
         )

@@ -31,7 +31,10 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-$BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --timeout 60 --access-logfile - "web:create_app()" &
+# gthread: keep-alive connections and a thread per request waiting on PostgreSQL (see the
+# Service section of docs/benchmarks.md: 2.5x the requests per second of sync workers).
+$BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --worker-class gthread --threads 4 --timeout 60 \
+  --access-logfile - "web:create_app()" &
 pids+=($!)
 # -B: the worker also runs the beat schedule (the lost-job sweep); one such worker per site.
 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \

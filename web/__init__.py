@@ -46,13 +46,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, db, errors, health, limits, portal, queue
+    from web import api, auth, db, errors, health, jobs, limits, portal, queue
 
     db.init_app(app)
     queue.init_app(app)
     app.extensions["facefit.limiter"] = limits.make_limiter(
         app.config["BROKER_URL"], app.config["DATABASE_URL"]
     )
+    app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments()
     csrf.init_app(app)
     csrf.exempt(api.bp)  # game servers authenticate with a bearer token, not a cookie
     errors.register_error_handlers(app)

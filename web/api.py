@@ -32,7 +32,14 @@ def create_job():
 @bp.get("/jobs/<uuid:job_id>")
 @require_client
 def get_job(job_id: uuid.UUID):
-    return jsonify(job_document(find_job(get_session(), job_id, client_id=g.client.id)))
+    finished = current_app.extensions["facefit.finished_jobs"]
+    owner = ("client_id", g.client.id)
+    body = finished.get(job_id, owner)
+    if body is None:
+        job = find_job(get_session(), job_id, client_id=g.client.id)
+        body = jsonify(job_document(job)).get_data()
+        finished.put(job, owner, body)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/jobs/<uuid:job_id>/preview.png")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.session import make_engine, make_session_factory
 from db.urls import normalize_database_url
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -24,5 +29,11 @@ def get_session() -> Session:
 
 def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except SQLAlchemyError as exc:
+        # The database went away during the request: the answer (a 503) is already made and
+        # the pool drops the dead connection; a failing close must not turn it into a 500.
+        log.warning("database session not closed cleanly: %s", exc)

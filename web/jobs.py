@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +65,40 @@ def find_job(session: Session, job_id: uuid.UUID, **owner: Any) -> Job:
         # The same answer for "no such job" and "not yours": ids are not to be probed.
         raise ApiError(404, "NOT_FOUND", "No such job.")
     return job
+
+
+class FinishedJobDocuments:
+    """`GET /jobs/<id>` bodies of finished jobs, kept in the memory of each web process.
+
+    A job reaches a finished state once and never changes after (the worker and the sweep
+    only touch queued and running jobs), so a game server polling a finished job needs
+    neither its row nor a new serialisation. Ownership is checked on every hit.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._bodies: OrderedDict[uuid.UUID, tuple[tuple[str, Any], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, job_id: uuid.UUID, owner: tuple[str, Any]) -> bytes | None:
+        """The cached body, None if not cached; NOT_FOUND if cached for another owner."""
+        with self._lock:
+            entry = self._bodies.get(job_id)
+            if entry is None:
+                return None
+            self._bodies.move_to_end(job_id)
+        if entry[0] != owner:
+            raise ApiError(404, "NOT_FOUND", "No such job.")
+        return entry[1]
+
+    def put(self, job: Job, owner: tuple[str, Any], body: bytes) -> None:
+        if not job.finished:
+            return
+        with self._lock:
+            self._bodies[job.id] = (owner, body)
+            self._bodies.move_to_end(job.id)
+            while len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
 
 
 def _iso(value) -> str | None:

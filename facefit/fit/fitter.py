@@ -280,6 +280,8 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     from facefit.nets.weights import sha256_of, weights_name
 
     settings = settings or CoreSettings.from_env()
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings.device)
     paths = {
         "imitator": settings.weights_dir / weights_name("imitator", IMITATOR_CONFIG),

@@ -7,8 +7,9 @@ says what that job's fit does:
 
     slow <s>    the real fit, sleeping <s> seconds at each step (time to kill it mid-fit)
     raise       the real fit, whose first step raises RuntimeError
-    hang        never returns, with SIGUSR1 blocked: the soft time limit cannot interrupt it
-                (like a fit stuck in native code); only the hard limit ends it
+    hang        never returns and ignores SIGUSR1, the soft time limit's signal (like a fit
+                stuck in native code, which never gets back to Python to raise); only the
+                hard limit ends it
     hang-soft   never returns, but the soft time limit's exception interrupts it
 
 Every fit writes `<sha256>.pid` there with the id of the process fitting it. Each pool
@@ -67,7 +68,7 @@ def fit(aligned, settings, *, on_step, **options):
 
         return _real_fit(aligned, settings, on_step=failing_step, **options)
     if kind == "hang":
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         while True:
             time.sleep(1)
     if kind == "hang-soft":
