@@ -206,8 +206,7 @@ class Fitter:
         if self.models.predictor is None:
             if cfg.mode == "fast":
                 raise ModelError("mode 'fast' needs the predictor network; none is installed")
-            logger.warning("no predictor installed: mode %s starts from the mean face", cfg.mode)
-            return mean.clone()
+            return mean.clone()  # said once, when the networks were loaded
         with torch.no_grad():
             return self.models.predictor(to_extractor_size(images, self.models.extractor_size))
 
@@ -301,6 +300,8 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
 
         predictor = load_predictor(predictor_path, extractor, device, paths["extractor"])
         paths["predictor"] = predictor_path
+    else:
+        logger.warning("no predictor installed: mode full starts from the average face")
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
