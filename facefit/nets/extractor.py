@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from facefit.errors import ModelError
-from facefit.nets.weights import current_rig_id, load_weights
+from facefit.nets.weights import current_rig_id, load_state, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +181,7 @@ def load_extractor_with_info(
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{Path(path).name} has an unknown extractor config: {exc}") from exc
     model = Extractor(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in stored.state_dict.items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
+    load_state(model, stored, path)
     model.to(device).eval()
     labels = list(stored.layout.get("labels", []))
     logger.info(

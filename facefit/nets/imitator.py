@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from facefit.errors import ModelError
-from facefit.nets.weights import current_rig_id, load_weights
+from facefit.nets.weights import current_rig_id, load_state, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -204,11 +204,7 @@ def load_imitator_with_info(
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{Path(path).name} has an unknown imitator config: {exc}") from exc
     model = Imitator(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in stored.state_dict.items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
+    load_state(model, stored, path)
     model.to(device).eval()
     logger.info(
         "loaded imitator %s (%s) for rig %s", Path(path).name, stored.config_name, stored.rig

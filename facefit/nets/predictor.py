@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from facefit.errors import ModelError
-from facefit.nets.weights import current_rig_id, load_weights, sha256_of
+from facefit.nets.weights import current_rig_id, load_state, load_weights, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +138,5 @@ def load_predictor(
             "retrain it with `facefit train predictor`"
         )
     model = Predictor(extractor, config_from_dict(stored.config))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in stored.state_dict.items()}
-    try:
-        model.head.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
+    load_state(model.head, stored, path)
     return model.to(device).eval()

@@ -166,6 +166,15 @@ def load_weights(path: Path, *, network: str, expected_rig: str | None) -> Weigh
     )
 
 
+def load_state(module: Any, stored: WeightsFile, path: Path) -> None:
+    """Load fp16-stored weights into `module` in full precision; ModelError if they do not fit."""
+    state = {k: v.float() if v.is_floating_point() else v for k, v in stored.state_dict.items()}
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{Path(path).name} does not fit its config: {exc}") from exc
+
+
 def current_rig_id() -> str:
     """Id of the rig this installation renders with, for the loaders' default check."""
     try:

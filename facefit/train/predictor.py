@@ -169,11 +169,12 @@ def train_predictor(
     t0 = time.monotonic() - elapsed
     while step < tcfg.steps:
         tick = time.perf_counter()
-        batch = data.batch(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
+        index = np.sort(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
+        batch = data.batch(index)
+        # Photo-like augmentation works on the uint8 renders, before the float conversion.
         images = torch.stack([
-            torch.from_numpy(photometric((img.permute(1, 2, 0).numpy() * 255).astype(np.uint8), rng))
-            .permute(2, 0, 1).float().div(255.0)
-            for img in batch["image"]
+            torch.from_numpy(photometric(np.asarray(img), rng)).permute(2, 0, 1).float().div(255.0)
+            for img in data.images[index]
         ]).to(device)  # fmt: skip
         loss, mae = supervised_loss(model, images, batch["params"].to(device), tcfg)
         if photos is not None:
