@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 # Mesh parts a bone can act on (see `geometry.PART_*`).
 HEAD, EARS, EYES, MOUTH, HAIR, BODY = "head", "ears", "eyes", "mouth", "hair", "body"
@@ -176,28 +177,38 @@ SHADER_CONTROLS = frozenset(
 
 @dataclass(frozen=True)
 class BoneTable:
-    """Per bone, the affected rest points, their weights and unit displacements."""
+    """What every bone does to a mesh, as two sparse (3N, B) matrices of weighted displacements.
 
-    index: tuple[np.ndarray, ...]
-    weighted: tuple[np.ndarray, ...]  # (n_i, 3) weight * displacement at k = 1
-    weighted_neg: tuple[np.ndarray, ...]  # same at k = -1 (rotations and gates are not odd)
+    Column b holds weight * displacement of bone b at k = 1 (`positive`) and at k = -1
+    (`negative`; rotations and gates are not odd), so deforming is two sparse products.
+    """
+
+    positive: sparse.csr_matrix
+    negative: sparse.csr_matrix
     controls: tuple[str, ...]
 
 
 def build_table(rest: np.ndarray, parts: np.ndarray, bones: tuple[Bone, ...] = BONES) -> BoneTable:
     """Precompute what each bone does to `rest` (N, 3) whose mesh part names are `parts` (N,)."""
-    index, pos, neg, controls = [], [], [], []
-    for bone in bones:
+    rows, cols, pos, neg = [], [], [], []
+    for column, bone in enumerate(bones):
         mask = np.isin(parts, list(bone.parts))
         w = np.zeros(len(rest), np.float32)
         w[mask] = bone.weights(rest[mask])
         idx = np.nonzero(w > 1e-4)[0]
         sub = rest[idx]
-        index.append(idx)
-        pos.append((w[idx, None] * bone.displacement(sub, 1.0)).astype(np.float32))
-        neg.append((w[idx, None] * bone.displacement(sub, -1.0)).astype(np.float32))
-        controls.append(bone.control)
-    return BoneTable(tuple(index), tuple(pos), tuple(neg), tuple(controls))
+        rows.append((idx[:, None] * 3 + np.arange(3)).ravel())
+        cols.append(np.full(3 * len(idx), column))
+        pos.append((w[idx, None] * bone.displacement(sub, 1.0)).ravel())
+        neg.append((w[idx, None] * bone.displacement(sub, -1.0)).ravel())
+    shape = (3 * len(rest), len(bones))
+    rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
+
+    def matrix(data: list[np.ndarray]) -> sparse.csr_matrix:
+        values = np.concatenate(data).astype(np.float32)
+        return sparse.csr_matrix((values, (rows_all, cols_all)), shape=shape)
+
+    return BoneTable(matrix(pos), matrix(neg), tuple(b.control for b in bones))
 
 
 def apply_table(rest: np.ndarray, table: BoneTable, values: dict[str, float]) -> np.ndarray:
@@ -206,15 +217,9 @@ def apply_table(rest: np.ndarray, table: BoneTable, values: dict[str, float]) ->
     Each bone's displacement is linear in k on each side of 0.5 (exact for translation and
     scale; a rotation is interpolated between its end poses, close enough for 35 degrees).
     """
-    out = rest.astype(np.float32, copy=True)
-    for idx, pos, neg, name in zip(
-        table.index, table.weighted, table.weighted_neg, table.controls, strict=True
-    ):
-        k = 2.0 * values[name] - 1.0
-        if k == 0.0 or len(idx) == 0:
-            continue
-        out[idx] += pos * k if k > 0 else neg * (-k)
-    return out
+    k = np.array([2.0 * values[name] - 1.0 for name in table.controls], np.float32)
+    moved = table.positive @ np.maximum(k, 0.0) + table.negative @ np.maximum(-k, 0.0)
+    return (rest.reshape(-1) + moved).astype(np.float32).reshape(rest.shape)
 
 
 @dataclass(frozen=True)

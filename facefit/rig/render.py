@@ -1,9 +1,9 @@
 """The reference game client: parameter vector -> rendered face, label map and 68 landmarks.
 
 The meshes are deformed on the CPU (numpy), then rasterized with OpenGL 3.3 through an
-offscreen EGL context (Mesa llvmpipe where there is no GPU). Colour and labels come from one
-multisampled pass with two render targets; labels take one sample per pixel so they stay
-class indices.
+offscreen EGL context (Mesa llvmpipe where there is no GPU), one fragment program per
+material. Colour and labels come from one multisampled pass with two render targets; labels
+take one sample per pixel so they stay class indices.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ class _Part:
     indices: np.ndarray  # (T*3,)
     table: bones.BoneTable
     offsets: tuple[int, ...]
+    draws: tuple[tuple[int, int, int], ...]  # (material, first index, index count) in order
 
 
 def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
-    rest, static, tris, offsets, parts = [], [], [], [], []
-    start = 0
+    rest, static, tris, offsets, parts, draws = [], [], [], [], [], []
+    start = first = 0
     for mesh in meshes:
         r = mesh.rest.reshape(-1, 3)
         a = mesh.attr.reshape(-1, 2)
@@ -54,6 +55,13 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
         rest.append(r)
         static.append(np.concatenate([r, a, mat], axis=1))
         tris.append(mesh.triangles() + start)
+        material = geometry.MATERIALS[mesh.part]
+        count = tris[-1].size
+        if draws and draws[-1][0] == material:  # consecutive meshes of a material: one draw
+            draws[-1] = (material, draws[-1][1], draws[-1][2] + count)
+        else:
+            draws.append((material, first, count))
+        first += count
         offsets.append(start)
         parts.append(np.full(len(r), mesh.part))
         start += len(r)
@@ -65,6 +73,7 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
         indices=np.concatenate(tris).astype(np.uint32).reshape(-1),
         table=bones.build_table(rest_all.astype(np.float64), np.concatenate(parts)),
         offsets=tuple(offsets),
+        draws=tuple(draws),
     )
 
 
@@ -109,9 +118,14 @@ class Renderer:
                 code="RENDERER_UNAVAILABLE",
             ) from exc
         log.debug("rig renderer on %s", ctx.info.get("GL_RENDERER"))
-        self._prog = ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
-        self._prog["u_vp"].write(camera.view_projection().T.copy().tobytes())
-        self._prog["u_cam"].value = camera.eye_position()
+        materials = sorted(set(geometry.MATERIALS.values()))
+        self._progs = {
+            m: ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.fragment(m))
+            for m in materials
+        }
+        self._set_program_uniforms(
+            {"u_vp": camera.view_projection().T.copy(), "u_cam": camera.eye_position()}
+        )
         size = (self.size, self.size)
         ms_color = ctx.renderbuffer(size, 4, samples=self.samples)
         ms_label = ctx.renderbuffer(size, 1, samples=self.samples, dtype="u1")
@@ -142,18 +156,26 @@ class Renderer:
         return self._hair[key]
 
     def _vao(self, key: str, part: _Part):
+        """(draws, dynamic buffer) of a part: one vertex array per material program."""
         if key not in self._vaos:
             ctx = self._ctx
             dyn = ctx.buffer(reserve=len(part.rest) * 24)
             static = ctx.buffer(part.static.tobytes())
             ibo = ctx.buffer(part.indices.tobytes())
-            vao = ctx.vertex_array(
-                self._prog,
-                [(dyn, "3f 3f", "in_pos", "in_normal"), (static, "3f 3f", "in_rest", "in_attr")],
-                index_buffer=ibo,
-                index_element_size=4,
-            )
-            self._vaos[key] = (vao, dyn)
+            draws = []
+            for material, first, count in part.draws:
+                vao = ctx.vertex_array(
+                    self._progs[material],
+                    [
+                        (dyn, "3f 3f", "in_pos", "in_normal"),
+                        (static, "3f 3f", "in_rest", "in_attr"),
+                    ],
+                    index_buffer=ibo,
+                    index_element_size=4,
+                    skip_errors=True,  # attributes a material's shader does not read
+                )
+                draws.append((vao, first, count))
+            self._vaos[key] = (tuple(draws), dyn)
         return self._vaos[key]
 
     # --- per render --------------------------------------------------------------------------
@@ -170,25 +192,34 @@ class Renderer:
         return out
 
     def _set_uniforms(self, values: dict[str, float], choice: dict[str, str]) -> None:
-        p = self._prog
-        pal = colors.palette(values)
-        for name, rgb in pal.items():
-            p[name].value = rgb
-        p["u_blush"].value = 0.15 + 0.5 * values["cheek_blush"]
-        p["u_eye"].value = shapes.EyeShape.from_controls(values).uniforms()
-        p["u_brow_shape"].value = shapes.BrowShape.from_controls(
+        uniforms = dict(colors.palette(values))
+        uniforms["u_blush"] = 0.15 + 0.5 * values["cheek_blush"]
+        uniforms["u_eye"] = shapes.EyeShape.from_controls(values).uniforms()
+        uniforms["u_brow_shape"] = shapes.BrowShape.from_controls(
             values, choice["eyebrow_style"]
         ).uniforms()
-        p["u_brow_density"].value = 0.45 + 0.75 * values["brow_darkness"]
-        p["u_lips"].value = shapes.LipShape.from_controls(values).uniforms()
-        p["u_iris_size"].value = 0.8 + 0.4 * values["iris_size"]
-        p["u_beard"].value = BEARD_STYLES[choice["facial_hair"]]
-        p["u_beard_density"].value = values["facial_hair_density"]
+        uniforms["u_brow_density"] = 0.45 + 0.75 * values["brow_darkness"]
+        uniforms["u_lips"] = shapes.LipShape.from_controls(values).uniforms()
+        uniforms["u_iris_size"] = 0.8 + 0.4 * values["iris_size"]
+        uniforms["u_beard"] = BEARD_STYLES[choice["facial_hair"]]
+        uniforms["u_beard_density"] = values["facial_hair_density"]
         style = geometry.HAIRSTYLES[choice["hairstyle"]]
         base_hl = style.hairline if style else 6.9
         fringe = style.fringe if style else 0.0
-        p["u_hairline"].value = (base_hl + 3.0 * (values["hairline_height"] - 0.5), fringe)
-        p["u_scalp"].value = 0.0 if style is None else (0.55 if style.top < 0.2 else 0.3)
+        uniforms["u_hairline"] = (base_hl + 3.0 * (values["hairline_height"] - 0.5), fringe)
+        uniforms["u_scalp"] = 0.0 if style is None else (0.55 if style.top < 0.2 else 0.3)
+        self._set_program_uniforms(uniforms)
+
+    def _set_program_uniforms(self, uniforms: dict) -> None:
+        for prog in self._progs.values():
+            for name, value in uniforms.items():
+                member = prog.get(name, None)  # a program keeps only the uniforms it reads
+                if member is None:
+                    continue
+                if isinstance(value, np.ndarray):
+                    member.write(value.astype(np.float32).tobytes())
+                else:
+                    member.value = value
 
     def render(self, vec: np.ndarray) -> RigRender:
         """Render one parameter vector (D,) of the rig's layout; same vector, same pixels."""
@@ -214,15 +245,16 @@ class Renderer:
         self._set_uniforms(values, choice)
         self._ms_clear_label.clear(0.0, 0.0, 0.0, 0.0)
         self._ms_clear_color.clear(*BACKGROUND, 1.0)
-        self._ms_fbo.use()
         ctx.enable(ctx.DEPTH_TEST | ctx.CULL_FACE)
-        vao, dyn = self._vao("core", core)
-        dyn.write(core_data.tobytes())
-        vao.render()
+        parts = [("core", core, core_data)]
         if hair is not None:
-            vao, dyn = self._vao(hair_key, hair)
-            dyn.write(hair_data.tobytes())
-            vao.render()
+            parts.append((hair_key, hair, hair_data))
+        self._ms_fbo.use()
+        for key, part, data in parts:
+            draws, dyn = self._vao(key, part)
+            dyn.write(data.tobytes())
+            for vao, first, count in draws:
+                vao.render(vertices=count, first=first)
         # Blit resolves colour by averaging samples; the integer label buffer takes one sample
         # per pixel, so labels stay class ids.
         ctx.copy_framebuffer(self._fbo, self._ms_fbo)

@@ -1,4 +1,4 @@
-"""GLSL of the rig: one program that shades every part and writes the label of each pixel.
+"""GLSL of the rig: one fragment program per material, each shading and labelling its pixels.
 
 Colour and label come from the same fragment (two render targets), so the label map always
 agrees with the image. Eye openings, brows, lips and beards are evaluated in rest-pose
@@ -6,6 +6,8 @@ coordinates with the formulas of `shapes.py`.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 from facefit.rig import shapes
 
@@ -20,13 +22,11 @@ out vec3 v_pos;
 out vec3 v_normal;
 out vec3 v_rest;
 out vec2 v_attr;
-flat out int v_mat;
 void main() {
     v_pos = in_pos;
     v_normal = in_normal;
     v_rest = in_rest;
     v_attr = in_attr.xy;
-    v_mat = int(in_attr.z + 0.5);
     gl_Position = u_vp * vec4(in_pos, 1.0);
 }
 """
@@ -44,14 +44,13 @@ const float UPPER_LIP = {shapes.UPPER_LIP};
 const float LOWER_LIP = {shapes.LOWER_LIP};
 """
 
-FRAGMENT = (
+_LIBRARY = (
     """
 #version 330
 in vec3 v_pos;
 in vec3 v_normal;
 in vec3 v_rest;
 in vec2 v_attr;
-flat in int v_mat;
 uniform vec3 u_cam;
 uniform vec3 u_skin;
 uniform vec3 u_lip;
@@ -189,140 +188,166 @@ vec3 light(vec3 n, vec3 base, float spec_k, float shin, float wrap, vec3 sss) {
     float spec = spec_k * pow(max(dot(n, h), 0.0), shin);
     return base * (diff + amb) + vec3(spec + rim);
 }
+"""
+)
 
+# One program per material rather than one branching on a material id: a software
+# rasterizer (llvmpipe) runs every branch of an if/else for every pixel block, so an
+# uber-shader pays for the eyes' and the hair's noise on every skin pixel.
+
+_SKIN = """
+float front = v_attr.y;
+float s; float to_up;
+float eye = -1.0;
+s = 2.0; to_up = 1.0;
+bool near_eye = abs(r.y) < 1.6 && abs(abs(r.x) - EYE_X) < 2.0;
+if (near_eye) eye = eye_open(r.xy, s, to_up);
+if (front > 0.5 && eye > 0.0) discard;
+float ml = MOUTH_Y;
+bool in_mouth = false;
+if (r.y < -5.0 && r.y > -8.5 && abs(r.x) < MOUTH_W + 0.2) {
+    ml = mouth_line(r.x);
+    in_mouth = abs(r.x) < MOUTH_W && r.y < lip_upper(r.x) && r.y > lip_lower(r.x);
+    if (front > 0.5 && abs(r.x) < MOUTH_W && abs(r.y - ml) < lip_gap(r.x)) discard;
+}
+vec3 skin = u_skin * (0.95 + 0.05 * vnoise(r.xy * 3.0));
+// cheeks, lids and around the eyes
+float ax = abs(r.x);
+float blush = u_blush * exp(-pow((ax - 4.2) / 1.6, 2.0) - pow((r.y + 3.4) / 1.3, 2.0));
+skin = mix(skin, skin * vec3(1.0, 0.72, 0.72), blush * front);
+float orbit = exp(-pow((ax - EYE_X) / 1.6, 2.0) - pow((r.y - 0.1) / 1.0, 2.0));
+skin *= mix(vec3(1.0), vec3(0.9, 0.85, 0.86), orbit * front);
+// nostrils
+float nostril = exp(-pow((ax - 0.5) / 0.28, 2.0) - pow((r.y + 4.33) / 0.13, 2.0));
+skin *= 1.0 - 0.8 * nostril * front;
+// lash line and lid crease
+if (near_eye && front > 0.5 && abs(s) < 1.08) {
+    float lash = 1.0 - smoothstep(0.0, 0.09, -eye) ;
+    float upper_side = to_up > -0.05 ? 1.0 : 0.35;
+    skin = mix(skin, vec3(0.05, 0.04, 0.04), lash * upper_side * 0.9);
+    float crease = exp(-pow((to_up - 0.42) / 0.08, 2.0)) * (1.0 - s * s);
+    skin *= 1.0 - 0.22 * crease;
+}
+float shine = 0.14;
+// lips
+if (front > 0.5 && r.y < -5.0 && r.y > -8.5) {
+    float lip_edge = min(lip_upper(r.x) - r.y, r.y - lip_lower(r.x));
+    float lip_t = smoothstep(-0.03, 0.06, lip_edge) * (1.0 - smoothstep(MOUTH_W - 0.15, MOUTH_W + 0.05, ax));
+    skin = mix(skin, u_lip * (0.9 + 0.1 * vnoise(r.xy * vec2(40.0, 6.0))), lip_t);
+    float corner = exp(-pow((abs(r.y - ml)) / 0.05, 2.0)) * (1.0 - smoothstep(MOUTH_W - 0.3, MOUTH_W + 0.3, ax));
+    skin *= 1.0 - 0.5 * corner;
+    shine = mix(shine, 0.25, lip_t);
+    if (in_mouth && lip_t > 0.5) label = r.y > ml ? 8u : 10u;
+}
+// brows
+float t; float across;
+float bc = (front > 0.5 && r.y > 0.3 && r.y < 4.5) ? brow_cover(r.xy, t, across) : 0.0;
+if (bc > 0.0) {
+    float strand = vnoise(vec2((r.x * 3.0 + r.y * 14.0) * 6.0, t * 10.0));
+    float dens = bc * (0.55 + 0.6 * strand) * u_brow_density;
+    skin = mix(skin, u_brow * (0.8 + 0.4 * strand), clamp(dens, 0.0, 1.0));
+    if (bc > 0.5) label = r.x < 0.0 ? 3u : 4u;
+}
+if (label == 1u && front > 0.5 && v_attr.x > 0.5) label = 7u;
+// facial hair
+float bcov = (u_beard > 0 && front > 0.2 && r.y < -2.0) ? beard_cover(r.xy, front) : 0.0;
+if (bcov > 0.0) {
+    float strand = fbm(vec2(r.x * 30.0, r.y * 9.0));
+    float k = u_beard == 1 ? 0.35 * u_beard_density + 0.15 : 0.6 + 0.4 * u_beard_density;
+    float dens = clamp(bcov * k * (0.55 + 0.7 * strand), 0.0, 1.0);
+    skin = mix(skin, u_hair * (0.6 + 0.5 * strand), dens);
+    if (u_beard > 1 && bcov > 0.5) label = 2u;
+}
+// scalp under short hair
+skin = mix(skin, u_hair * 0.8, u_scalp * smoothstep(u_hairline.x - 0.3, u_hairline.x + 0.8, r.y + 2.5 * smoothstep(4.0, 6.5, ax)) * (1.0 - smoothstep(-2.0, 1.0, -r.z + 2.0 * (1.0 - front))) );
+col = light(n, skin, shine, 26.0, 0.35, vec3(1.0, 0.55, 0.45));
+"""
+
+_EAR = """
+float rim = smoothstep(0.7, 1.0, v_attr.x);
+col = light(n, u_skin * (0.95 - 0.1 * (1.0 - rim)) * vec3(1.0, 0.93, 0.92), 0.08, 20.0, 0.45, vec3(1.0, 0.5, 0.4));
+"""
+
+_EYE = """
+float side = v_attr.x;
+vec3 c = vec3(side * EYE_X, EYE_Y, EYEBALL_Z);
+vec3 d = normalize(r - c);
+float rr = length(d.xy);
+float iris_r = 0.47 * u_iris_size;
+float ang = atan(d.y, d.x);
+vec3 sclera = vec3(0.92, 0.89, 0.86) * (1.0 - 0.25 * smoothstep(0.5, 0.95, rr));
+float streak = 0.75 + 0.5 * vnoise(vec2(ang * 12.0, rr * 8.0));
+vec3 iris = u_iris * streak * mix(1.15, 0.7, smoothstep(0.2, 1.0, rr / iris_r));
+iris = mix(iris, vec3(0.03), smoothstep(0.8, 1.0, rr / iris_r));
+float pupil = 1.0 - smoothstep(0.15, 0.17, rr);
+vec3 base = d.z > 0.0 && rr < iris_r ? mix(iris, vec3(0.015), pupil) : sclera;
+base = mix(sclera, base, smoothstep(iris_r + 0.01, iris_r - 0.01, rr));
+base *= 1.0 - 0.4 * smoothstep(0.15, 0.55, d.y);
+col = light(n, base, 0.9, 90.0, 0.0, vec3(1.0));
+label = side < 0.0 ? 5u : 6u;
+"""
+
+_MOUTH = """
+float ml = mouth_line(r.x);
+float x = r.x;
+float tooth = smoothstep(0.0, 0.05, abs(fract(x * 1.6 + 0.5) - 0.5));
+vec3 c = vec3(0.28, 0.07, 0.07);
+if (r.y > ml + 0.02 && r.y < ml + 0.6 && abs(x) < 2.0) c = vec3(0.86, 0.83, 0.76) * (0.75 + 0.25 * tooth);
+if (r.y < ml - 0.3 && r.y > ml - 0.75 && abs(x) < 1.6) c = vec3(0.78, 0.75, 0.69) * (0.75 + 0.25 * tooth);
+c *= 1.0 - 0.6 * smoothstep(0.8, 2.6, abs(x));
+col = c * (0.55 + 0.45 * max(n.z, 0.0));
+label = 9u;
+"""
+
+_HAIR = """
+float cover = v_attr.x;
+float ang = atan(r.x, r.z + 0.5);
+float curl = v_attr.y;
+vec2 q = curl > 0.5 ? r.xy * 2.5 + vec2(0.0, r.z * 2.5) : vec2(ang * 70.0 + 1.5 * sin(r.y * 0.6), r.y * 0.35);
+float strand = curl > 0.5 ? fbm(q * 1.7 + vec2(fbm(q * 0.7) * 3.0)) : fbm(q);
+// front hairline follows the hairline control
+float ax = abs(r.x);
+float hl = u_hairline.x + u_hairline.y * r.x / 7.0 - 2.8 * smoothstep(4.0, 6.5, ax);
+if (r.z > 3.0 && ax < 6.8) cover *= smoothstep(hl - 0.35, hl + 0.5, r.y);
+if (cover < 0.35 + 0.5 * strand) discard;
+vec3 base = u_hair * (0.55 + 0.7 * strand);
+vec3 t = normalize(vec3(0.0, -1.0, 0.0) - n * dot(vec3(0.0, -1.0, 0.0), n) + vec3(1e-4));
+vec3 v = normalize(u_cam - v_pos);
+vec3 l1 = normalize(vec3(-0.35, 0.45, 1.0));
+vec3 h = normalize(l1 + v);
+float th = dot(t, h);
+float kk = pow(sqrt(max(1.0 - th * th, 0.0)), 60.0);
+col = light(n, base, 0.0, 1.0, 0.2, vec3(1.0)) + kk * 0.22 * mix(vec3(1.0), u_hair, 0.5) * (0.5 + strand);
+label = 2u;
+"""
+
+_BODY = """
+float ax = abs(r.x);
+float collar = -15.0 - 3.2 * exp(-pow(ax / 3.6, 2.0)) + (r.z < 0.0 ? 3.0 : 0.0);
+bool shirt = r.y < collar;
+vec3 base = shirt ? u_shirt : u_skin * vec3(0.95, 0.92, 0.92);
+float neck_shadow = shirt ? 1.0 : mix(0.55, 1.0, smoothstep(-10.5, -13.5, r.y));
+col = light(n, base, shirt ? 0.03 : 0.08, 16.0, 0.4, vec3(1.0, 0.6, 0.5)) * neck_shadow;
+label = 0u;
+"""
+
+
+def fragment(material: int) -> str:
+    """Fragment shader source of one material (`geometry.MATERIALS` ids)."""
+    body = (_SKIN, _EAR, _EYE, _MOUTH, _HAIR, _BODY)[material]
+    return (
+        _LIBRARY
+        + """
 void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
     vec3 r = v_rest;
     vec3 col;
     uint label = 1u;
-    if (v_mat == 0) {
-        float front = v_attr.y;
-        float s; float to_up;
-        float eye = -1.0;
-        s = 2.0; to_up = 1.0;
-        bool near_eye = abs(r.y) < 1.6 && abs(abs(r.x) - EYE_X) < 2.0;
-        if (near_eye) eye = eye_open(r.xy, s, to_up);
-        if (front > 0.5 && eye > 0.0) discard;
-        float ml = MOUTH_Y;
-        bool in_mouth = false;
-        if (r.y < -5.0 && r.y > -8.5 && abs(r.x) < MOUTH_W + 0.2) {
-            ml = mouth_line(r.x);
-            in_mouth = abs(r.x) < MOUTH_W && r.y < lip_upper(r.x) && r.y > lip_lower(r.x);
-            if (front > 0.5 && abs(r.x) < MOUTH_W && abs(r.y - ml) < lip_gap(r.x)) discard;
-        }
-        vec3 skin = u_skin * (0.95 + 0.05 * vnoise(r.xy * 3.0));
-        // cheeks, lids and around the eyes
-        float ax = abs(r.x);
-        float blush = u_blush * exp(-pow((ax - 4.2) / 1.6, 2.0) - pow((r.y + 3.4) / 1.3, 2.0));
-        skin = mix(skin, skin * vec3(1.0, 0.72, 0.72), blush * front);
-        float orbit = exp(-pow((ax - EYE_X) / 1.6, 2.0) - pow((r.y - 0.1) / 1.0, 2.0));
-        skin *= mix(vec3(1.0), vec3(0.9, 0.85, 0.86), orbit * front);
-        // nostrils
-        float nostril = exp(-pow((ax - 0.5) / 0.28, 2.0) - pow((r.y + 4.33) / 0.13, 2.0));
-        skin *= 1.0 - 0.8 * nostril * front;
-        // lash line and lid crease
-        if (near_eye && front > 0.5 && abs(s) < 1.08) {
-            float lash = 1.0 - smoothstep(0.0, 0.09, -eye) ;
-            float upper_side = to_up > -0.05 ? 1.0 : 0.35;
-            skin = mix(skin, vec3(0.05, 0.04, 0.04), lash * upper_side * 0.9);
-            float crease = exp(-pow((to_up - 0.42) / 0.08, 2.0)) * (1.0 - s * s);
-            skin *= 1.0 - 0.22 * crease;
-        }
-        float shine = 0.14;
-        // lips
-        if (front > 0.5 && r.y < -5.0 && r.y > -8.5) {
-            float lip_edge = min(lip_upper(r.x) - r.y, r.y - lip_lower(r.x));
-            float lip_t = smoothstep(-0.03, 0.06, lip_edge) * (1.0 - smoothstep(MOUTH_W - 0.15, MOUTH_W + 0.05, ax));
-            skin = mix(skin, u_lip * (0.9 + 0.1 * vnoise(r.xy * vec2(40.0, 6.0))), lip_t);
-            float corner = exp(-pow((abs(r.y - ml)) / 0.05, 2.0)) * (1.0 - smoothstep(MOUTH_W - 0.3, MOUTH_W + 0.3, ax));
-            skin *= 1.0 - 0.5 * corner;
-            shine = mix(shine, 0.25, lip_t);
-            if (in_mouth && lip_t > 0.5) label = r.y > ml ? 8u : 10u;
-        }
-        // brows
-        float t; float across;
-        float bc = (front > 0.5 && r.y > 0.3 && r.y < 4.5) ? brow_cover(r.xy, t, across) : 0.0;
-        if (bc > 0.0) {
-            float strand = vnoise(vec2((r.x * 3.0 + r.y * 14.0) * 6.0, t * 10.0));
-            float dens = bc * (0.55 + 0.6 * strand) * u_brow_density;
-            skin = mix(skin, u_brow * (0.8 + 0.4 * strand), clamp(dens, 0.0, 1.0));
-            if (bc > 0.5) label = r.x < 0.0 ? 3u : 4u;
-        }
-        if (label == 1u && front > 0.5 && v_attr.x > 0.5) label = 7u;
-        // facial hair
-        float bcov = (u_beard > 0 && front > 0.2 && r.y < -2.0) ? beard_cover(r.xy, front) : 0.0;
-        if (bcov > 0.0) {
-            float strand = fbm(vec2(r.x * 30.0, r.y * 9.0));
-            float k = u_beard == 1 ? 0.35 * u_beard_density + 0.15 : 0.6 + 0.4 * u_beard_density;
-            float dens = clamp(bcov * k * (0.55 + 0.7 * strand), 0.0, 1.0);
-            skin = mix(skin, u_hair * (0.6 + 0.5 * strand), dens);
-            if (u_beard > 1 && bcov > 0.5) label = 2u;
-        }
-        // scalp under short hair
-        skin = mix(skin, u_hair * 0.8, u_scalp * smoothstep(u_hairline.x - 0.3, u_hairline.x + 0.8, r.y + 2.5 * smoothstep(4.0, 6.5, ax)) * (1.0 - smoothstep(-2.0, 1.0, -r.z + 2.0 * (1.0 - front))) );
-        col = light(n, skin, shine, 26.0, 0.35, vec3(1.0, 0.55, 0.45));
-    } else if (v_mat == 1) {
-        float rim = smoothstep(0.7, 1.0, v_attr.x);
-        col = light(n, u_skin * (0.95 - 0.1 * (1.0 - rim)) * vec3(1.0, 0.93, 0.92), 0.08, 20.0, 0.45, vec3(1.0, 0.5, 0.4));
-    } else if (v_mat == 2) {
-        float side = v_attr.x;
-        vec3 c = vec3(side * EYE_X, EYE_Y, EYEBALL_Z);
-        vec3 d = normalize(r - c);
-        float rr = length(d.xy);
-        float iris_r = 0.47 * u_iris_size;
-        float ang = atan(d.y, d.x);
-        vec3 sclera = vec3(0.92, 0.89, 0.86) * (1.0 - 0.25 * smoothstep(0.5, 0.95, rr));
-        float streak = 0.75 + 0.5 * vnoise(vec2(ang * 12.0, rr * 8.0));
-        vec3 iris = u_iris * streak * mix(1.15, 0.7, smoothstep(0.2, 1.0, rr / iris_r));
-        iris = mix(iris, vec3(0.03), smoothstep(0.8, 1.0, rr / iris_r));
-        float pupil = 1.0 - smoothstep(0.15, 0.17, rr);
-        vec3 base = d.z > 0.0 && rr < iris_r ? mix(iris, vec3(0.015), pupil) : sclera;
-        base = mix(sclera, base, smoothstep(iris_r + 0.01, iris_r - 0.01, rr));
-        base *= 1.0 - 0.4 * smoothstep(0.15, 0.55, d.y);
-        col = light(n, base, 0.9, 90.0, 0.0, vec3(1.0));
-        label = side < 0.0 ? 5u : 6u;
-    } else if (v_mat == 3) {
-        float ml = mouth_line(r.x);
-        float x = r.x;
-        float tooth = smoothstep(0.0, 0.05, abs(fract(x * 1.6 + 0.5) - 0.5));
-        vec3 c = vec3(0.28, 0.07, 0.07);
-        if (r.y > ml + 0.02 && r.y < ml + 0.6 && abs(x) < 2.0) c = vec3(0.86, 0.83, 0.76) * (0.75 + 0.25 * tooth);
-        if (r.y < ml - 0.3 && r.y > ml - 0.75 && abs(x) < 1.6) c = vec3(0.78, 0.75, 0.69) * (0.75 + 0.25 * tooth);
-        c *= 1.0 - 0.6 * smoothstep(0.8, 2.6, abs(x));
-        col = c * (0.55 + 0.45 * max(n.z, 0.0));
-        label = 9u;
-    } else if (v_mat == 4) {
-        float cover = v_attr.x;
-        float ang = atan(r.x, r.z + 0.5);
-        float curl = v_attr.y;
-        vec2 q = curl > 0.5 ? r.xy * 2.5 + vec2(0.0, r.z * 2.5) : vec2(ang * 70.0 + 1.5 * sin(r.y * 0.6), r.y * 0.35);
-        float strand = curl > 0.5 ? fbm(q * 1.7 + vec2(fbm(q * 0.7) * 3.0)) : fbm(q);
-        // front hairline follows the hairline control
-        float ax = abs(r.x);
-        float hl = u_hairline.x + u_hairline.y * r.x / 7.0 - 2.8 * smoothstep(4.0, 6.5, ax);
-        if (r.z > 3.0 && ax < 6.8) cover *= smoothstep(hl - 0.35, hl + 0.5, r.y);
-        if (cover < 0.35 + 0.5 * strand) discard;
-        vec3 base = u_hair * (0.55 + 0.7 * strand);
-        vec3 t = normalize(vec3(0.0, -1.0, 0.0) - n * dot(vec3(0.0, -1.0, 0.0), n) + vec3(1e-4));
-        vec3 v = normalize(u_cam - v_pos);
-        vec3 l1 = normalize(vec3(-0.35, 0.45, 1.0));
-        vec3 h = normalize(l1 + v);
-        float th = dot(t, h);
-        float kk = pow(sqrt(max(1.0 - th * th, 0.0)), 60.0);
-        col = light(n, base, 0.0, 1.0, 0.2, vec3(1.0)) + kk * 0.22 * mix(vec3(1.0), u_hair, 0.5) * (0.5 + strand);
-        label = 2u;
-    } else {
-        float ax = abs(r.x);
-        float collar = -15.0 - 3.2 * exp(-pow(ax / 3.6, 2.0)) + (r.z < 0.0 ? 3.0 : 0.0);
-        bool shirt = r.y < collar;
-        vec3 base = shirt ? u_shirt : u_skin * vec3(0.95, 0.92, 0.92);
-        float neck_shadow = shirt ? 1.0 : mix(0.55, 1.0, smoothstep(-10.5, -13.5, r.y));
-        col = light(n, base, shirt ? 0.03 : 0.08, 16.0, 0.4, vec3(1.0, 0.6, 0.5)) * neck_shadow;
-        label = 0u;
-    }
-    f_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+"""
+        + textwrap.indent(body, "    ")
+        + """    f_color = vec4(pow(clamp(col, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
     f_label = label;
 }
 """
-)
+    )
