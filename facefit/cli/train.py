@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,31 +60,63 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
 
 
-def _progress_bar(total: int, initial: int = 0):
+def _progress_bar(total: int):
     """A tqdm bar and the `on_step` callback that feeds it."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total, unit="step", dynamic_ncols=True)
 
     def on_step(p) -> None:
         bar.n = p.step
         postfix = {"loss": f"{p.loss:.4f}", "img/s": f"{p.images_per_s:.0f}"}
         if p.val:
-            postfix["val_l1"] = p.val.get("pixel_l1", p.val.get("miou"))
+            # Each network lists its headline validation metric first.
+            name, value = next(iter(p.val.items()))
+            postfix[f"val_{name}"] = value
         bar.set_postfix(postfix, refresh=False)
         bar.update(0)
 
     return bar, on_step
 
 
-def run_imitator(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, network: str, tcfg, train: Callable[..., Any]) -> int:
+    """Run `train(out, tcfg, device=, checkpoint=, resume=, on_step=)` and print its result."""
     from dataclasses import replace
 
     from facefit.device import resolve_device
     from facefit.settings import CoreSettings
-    from facefit.train.imitator import ImitatorTrainConfig, train_imitator
 
     settings = CoreSettings.from_env()
+    if args.steps is not None:
+        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
+    bar, on_step = _progress_bar(tcfg.steps)
+    try:
+        result = train(
+            args.out or settings.weights_dir,
+            tcfg,
+            device=resolve_device(settings.device),
+            checkpoint=settings.var_dir / "checkpoints" / f"{network}-{args.config}.ckpt",
+            resume=args.resume,
+            on_step=on_step,
+        )
+    finally:
+        bar.close()
+    if isinstance(result, Path):  # the predictor reports its weights file only
+        report = {"weights": str(result)}
+    else:
+        report = {
+            "weights": str(result.weights),
+            "steps": result.steps,
+            "seconds": round(result.seconds, 1),
+            "validation": result.metrics,
+        }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def run_imitator(args: argparse.Namespace) -> int:
+    from facefit.train.imitator import ImitatorTrainConfig, train_imitator
+
     tcfg = ImitatorTrainConfig(
         config=args.config,
         batch_size=args.batch_size,
@@ -92,46 +127,12 @@ def run_imitator(args: argparse.Namespace) -> int:
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,
     )
-    if args.steps is not None:
-        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
-    device = resolve_device(settings.device)
-    checkpoint = settings.var_dir / "checkpoints" / f"imitator-{args.config}.ckpt"
-    bar, on_step = _progress_bar(tcfg.steps)
-    try:
-        result = train_imitator(
-            args.data,
-            args.out or settings.weights_dir,
-            tcfg,
-            device=device,
-            checkpoint=checkpoint,
-            resume=args.resume,
-            on_step=on_step,
-            limit=args.limit,
-        )
-    finally:
-        bar.close()
-    print(
-        json.dumps(
-            {
-                "weights": str(result.weights),
-                "steps": result.steps,
-                "seconds": round(result.seconds, 1),
-                "validation": result.metrics,
-            },
-            indent=2,
-        )
-    )
-    return 0
+    return _train(args, "imitator", tcfg, partial(train_imitator, args.data, limit=args.limit))
 
 
 def run_extractor(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from facefit.device import resolve_device
-    from facefit.settings import CoreSettings
     from facefit.train.extractor import ExtractorTrainConfig, train_extractor
 
-    settings = CoreSettings.from_env()
     tcfg = ExtractorTrainConfig(
         config=args.config,
         batch_size=args.batch_size,
@@ -141,51 +142,17 @@ def run_extractor(args: argparse.Namespace) -> int:
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,
     )
-    if args.steps is not None:
-        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
-    device = resolve_device(settings.device)
-    checkpoint = settings.var_dir / "checkpoints" / f"extractor-{args.config}.ckpt"
-    bar, on_step = _progress_bar(tcfg.steps)
-    try:
-        result = train_extractor(
-            args.renders,
-            args.faces,
-            args.out or settings.weights_dir,
-            tcfg,
-            device=device,
-            checkpoint=checkpoint,
-            resume=args.resume,
-            on_step=on_step,
-            limit=args.limit,
-        )
-    finally:
-        bar.close()
-    print(
-        json.dumps(
-            {
-                "weights": str(result.weights),
-                "steps": result.steps,
-                "seconds": round(result.seconds, 1),
-                "validation": result.metrics,
-            },
-            indent=2,
-        )
-    )
-    return 0
+    train = partial(train_extractor, args.renders, args.faces, limit=args.limit)
+    return _train(args, "extractor", tcfg, train)
 
 
 def run_predictor(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from facefit.device import resolve_device
     from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
     from facefit.nets.imitator import DEFAULT_CONFIG as IMITATOR_CONFIG
     from facefit.nets.weights import weights_name
     from facefit.settings import CoreSettings
     from facefit.train.predictor import PredictorTrainConfig, train_predictor
 
-    settings = CoreSettings.from_env()
-    out = args.out or settings.weights_dir
     tcfg = PredictorTrainConfig(
         config=args.config,
         batch_size=args.batch_size,
@@ -194,22 +161,12 @@ def run_predictor(args: argparse.Namespace) -> int:
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,
     )
-    if args.steps is not None:
-        tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
-    bar, on_step = _progress_bar(tcfg.steps)
-    try:
-        path = train_predictor(
-            args.data,
-            out / weights_name("imitator", IMITATOR_CONFIG),
-            out / weights_name("extractor", EXTRACTOR_CONFIG),
-            out,
-            tcfg,
-            device=resolve_device(settings.device),
-            checkpoint=settings.var_dir / "checkpoints" / f"predictor-{args.config}.ckpt",
-            resume=args.resume,
-            on_step=on_step,
-        )
-    finally:
-        bar.close()
-    print(json.dumps({"weights": str(path)}, indent=2))
-    return 0
+    # The frozen networks are the shipped ones in the folder the predictor is written to.
+    out = args.out or CoreSettings.from_env().weights_dir
+    train = partial(
+        train_predictor,
+        args.data,
+        out / weights_name("imitator", IMITATOR_CONFIG),
+        out / weights_name("extractor", EXTRACTOR_CONFIG),
+    )
+    return _train(args, "predictor", tcfg, train)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from facefit.data.photo_labels import IGNORE, PHOTO_CLASSES, RIG_LABELS, photo_label_map, read_masks
 from facefit.nets.extractor import NETWORK, Extractor, build_extractor
 from facefit.nets.weights import save_weights, weights_name
-from facefit.train.common import Progress, load_checkpoint, lr_at, save_checkpoint
+from facefit.train.common import Progress, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
 logger = logging.getLogger(__name__)
@@ -400,35 +400,8 @@ def train_extractor(
     model = build_extractor(cfg, len(labels)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     rng = np.random.default_rng(tcfg.seed)
-    step, elapsed, history = 0, 0.0, []
-    if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        logger.info("resumed from %s at step %d", checkpoint, step)
 
-    def snapshot() -> None:
-        save_checkpoint(checkpoint, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
-            "elapsed": elapsed, "history": history, "train_config": asdict(tcfg),
-        })  # fmt: skip
-
-    def validate() -> dict[str, Any]:
-        val = {"photos": iou_on(model, val_photo_pairs, labels, PHOTO_CLASSES)}
-        if data is not None:
-            val["renders"] = iou_on(model, val_render_pairs, labels)
-        model.train()
-        return val
-
-    model.train()
-    last_ckpt = time.monotonic()
-    t0 = time.monotonic() - elapsed
-    while step < tcfg.steps:
-        tick = time.perf_counter()
+    def step_loss() -> torch.Tensor:
         n_photos = int(round(tcfg.batch_size * photo_share))
         pairs = [photos.sample(int(i), rng) for i in rng.integers(len(photos), size=n_photos)]
         if data is not None:
@@ -438,38 +411,25 @@ def train_extractor(
             ]
         images, targets = to_tensors(pairs)
         out = model(images.to(device))
-        loss = F.cross_entropy(out.logits, targets.to(device), ignore_index=IGNORE)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, tcfg.steps, tcfg.lr, tcfg.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        elapsed = time.monotonic() - t0
-        val = None
-        if step % tcfg.val_every == 0 or step == tcfg.steps:
-            val = validate()
-            history.append(
-                {
-                    "step": step,
-                    "seconds": round(elapsed, 1),
-                    **{k: v["miou"] for k, v in val.items()},
-                }
-            )
-            logger.info("step %d val mIoU %s", step, {k: v["miou"] for k, v in val.items()})
-        if on_step is not None:
-            rate = tcfg.batch_size / max(1e-9, time.perf_counter() - tick)
-            shown = {"miou": val["photos"]["miou"]} if val else None
-            on_step(Progress(step, tcfg.steps, loss.item(), rate, shown))
-        if time.monotonic() - last_ckpt > tcfg.checkpoint_minutes * 60:
-            snapshot()
-            last_ckpt = time.monotonic()
-        if tcfg.max_minutes is not None and elapsed > tcfg.max_minutes * 60:
-            logger.warning(
-                "stopping at step %d: --max-minutes %.1f reached", step, tcfg.max_minutes
-            )
-            break
-    snapshot()
+        return F.cross_entropy(out.logits, targets.to(device), ignore_index=IGNORE)
+
+    def validate() -> dict[str, Any]:
+        val = {"photos": iou_on(model, val_photo_pairs, labels, PHOTO_CLASSES)}
+        if data is not None:
+            val["renders"] = iou_on(model, val_render_pairs, labels)
+        model.train()
+        return val
+
+    # The history keeps one mIoU per source; the manifest gets the per-class detail at the end.
+    def validate_miou(step: int) -> dict[str, Any]:
+        miou = {k: v["miou"] for k, v in validate().items()}
+        logger.info("step %d val mIoU %s", step, miou)
+        return miou
+
+    run = run_training(
+        tcfg, model, opt, rng, step_loss, validate_miou,
+        checkpoint=checkpoint, resume=resume, on_step=on_step,
+    )  # fmt: skip
     metrics = validate()
     model.eval()
     path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
@@ -486,19 +446,16 @@ def train_extractor(
         rig=rig,
         layout=layout,
         state_dict=model.state_dict(),
-        provenance={
-            "train_samples": samples,
-            "train_steps": step,
-            "train_seconds": round(elapsed, 1),
-            "train_device": str(device),
-            "train_config": asdict(tcfg),
-            "data": {
+        provenance=run.provenance(
+            tcfg,
+            device,
+            train_samples=samples,
+            data={
                 "renders": str(renders) if renders is not None else None,
                 "photos": f"{root} (CC BY 4.0, Face Research Lab; see its README), identity "
                 f"fold {tcfg.holdout_fold} of 5 (seed 0) held out",
             },
-            "validation": metrics,
-            "history": history[-20:],
-        },
+            validation=metrics,
+        ),
     )
-    return ExtractorTrainResult(path, step, elapsed, samples, metrics)
+    return ExtractorTrainResult(path, run.step, run.elapsed, samples, metrics)

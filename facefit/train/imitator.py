@@ -9,7 +9,6 @@ on the landmark head's points.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 
 from facefit.nets.imitator import NETWORK, Imitator, build_imitator
 from facefit.nets.weights import save_weights, weights_name
-from facefit.train.common import Progress, load_checkpoint, lr_at, save_checkpoint
+from facefit.train.common import Progress, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
 logger = logging.getLogger(__name__)
@@ -214,77 +213,29 @@ def train_imitator(
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     weights_table = region_weight_table(data.meta.labels, tcfg.region_weighting).to(device)
     rng = np.random.default_rng(tcfg.seed)
-    step, elapsed = 0, 0.0
-    history: list[dict[str, Any]] = []
-    if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        if state["train_config"] != asdict(tcfg) or state["data"] != str(data_dir):
-            logger.warning("resuming with a changed training config or data folder")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        logger.info("resumed from %s at step %d", checkpoint, step)
 
-    def snapshot() -> None:
-        save_checkpoint(
-            checkpoint,
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "step": step,
-                "elapsed": elapsed,
-                "history": history,
-                "train_config": asdict(tcfg),
-                "data": str(data_dir),
-            },
-        )
-
-    model.train()
-    last_ckpt = time.monotonic()
-    t0 = time.monotonic() - elapsed
-    while step < tcfg.steps:
-        tick = time.perf_counter()
+    def step_loss() -> torch.Tensor:
         batch = data.batch(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
-        params = batch["params"].to(device)
-        image, lm = model(params)
+        image, lm = model(batch["params"].to(device))
         loss_img = image_loss(
             image, batch["image"].to(device), batch["labels"].to(device), weights_table
         )
-        loss_lm = landmark_loss(lm, batch["landmarks"].to(device))
-        loss = loss_img + tcfg.landmark_weight * loss_lm
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, tcfg.steps, tcfg.lr, tcfg.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        elapsed = time.monotonic() - t0
-        val = None
-        if step % tcfg.val_every == 0 or step == tcfg.steps:
-            val = evaluate_on(model, data, val_idx, device)
-            history.append({"step": step, "seconds": round(elapsed, 1), **val})
-            logger.info(
-                "step %d val pixel_l1 %.4f landmarks %.2f%%",
-                step,
-                val["pixel_l1"],
-                val.get("landmark_error_pct", float("nan")),
-            )
-        if on_step is not None:
-            rate = tcfg.batch_size / max(1e-9, time.perf_counter() - tick)
-            on_step(Progress(step, tcfg.steps, loss.item(), rate, val))
-        if time.monotonic() - last_ckpt > tcfg.checkpoint_minutes * 60:
-            snapshot()
-            last_ckpt = time.monotonic()
-        if tcfg.max_minutes is not None and elapsed > tcfg.max_minutes * 60:
-            logger.warning(
-                "stopping at step %d: --max-minutes %.1f reached", step, tcfg.max_minutes
-            )
-            break
-    snapshot()
+        return loss_img + tcfg.landmark_weight * landmark_loss(lm, batch["landmarks"].to(device))
+
+    def validate(step: int) -> dict[str, Any]:
+        val = evaluate_on(model, data, val_idx, device)
+        logger.info(
+            "step %d val pixel_l1 %.4f landmarks %.2f%%",
+            step,
+            val["pixel_l1"],
+            val.get("landmark_error_pct", float("nan")),
+        )
+        return val
+
+    run = run_training(
+        tcfg, model, opt, rng, step_loss, validate,
+        checkpoint=checkpoint, resume=resume, on_step=on_step, meta={"data": str(data_dir)},
+    )  # fmt: skip
     metrics = evaluate_on(model, data, val_idx, device)
     metrics["mean_face_pixel_l1"] = mean_face_l1(data, val_idx, mean_image)
     path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
@@ -296,25 +247,22 @@ def train_imitator(
         rig=data.meta.rig,
         layout=data.meta.layout,
         state_dict=model.state_dict(),
-        provenance={
-            "train_samples": len(train_idx),
-            "val_samples": len(val_idx),
-            "train_steps": step,
-            "train_seconds": round(elapsed, 1),
-            "train_device": str(device),
-            "train_config": asdict(tcfg),
-            "data": {
+        provenance=run.provenance(
+            tcfg,
+            device,
+            train_samples=len(train_idx),
+            val_samples=len(val_idx),
+            data={
                 "source": str(data_dir),
                 "rig": data.meta.rig,
                 "shard_size": data.meta.size,
                 "samples": len(data),
                 "split": "fixed permutation seed 0",
             },
-            "validation": metrics,
-            "history": history[-20:],
-        },
+            validation=metrics,
+        ),
     )
-    return ImitatorTrainResult(path, step, elapsed, len(train_idx), metrics)
+    return ImitatorTrainResult(path, run.step, run.elapsed, len(train_idx), metrics)
 
 
 def render_arrays(

@@ -11,7 +11,6 @@ Two signals per step:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from facefit.fit.optimize import loss_terms, photo_targets, total_loss
 from facefit.fit.params import ParamLayout
 from facefit.nets.predictor import NETWORK, Predictor, build_predictor
 from facefit.nets.weights import save_weights, sha256_of, weights_name
-from facefit.train.common import Progress, load_checkpoint, lr_at, save_checkpoint
+from facefit.train.common import Progress, run_training
 from facefit.train.extractor import photometric
 from facefit.train.shards import ShardArrays, split_indices
 
@@ -150,25 +149,8 @@ def train_predictor(
     fit_cfg = FitConfig()
     opt = torch.optim.Adam(model.head.parameters(), lr=tcfg.lr)
     rng = np.random.default_rng(tcfg.seed)
-    step, elapsed, history = 0, 0.0, []
-    if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        model.head.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
 
-    def snapshot() -> None:
-        save_checkpoint(checkpoint, {
-            "model": model.head.state_dict(), "optimizer": opt.state_dict(),
-            "rng": rng.bit_generator.state, "step": step, "elapsed": elapsed, "history": history,
-        })  # fmt: skip
-
-    model.head.train()
-    last_ckpt = time.monotonic()
-    t0 = time.monotonic() - elapsed
-    while step < tcfg.steps:
-        tick = time.perf_counter()
+    def step_loss() -> torch.Tensor:
         index = np.sort(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
         batch = data.batch(index)
         # Photo-like augmentation works on the uint8 renders, before the float conversion.
@@ -176,40 +158,24 @@ def train_predictor(
             torch.from_numpy(photometric(np.asarray(img), rng)).permute(2, 0, 1).float().div(255.0)
             for img in data.images[index]
         ]).to(device)  # fmt: skip
-        loss, mae = supervised_loss(model, images, batch["params"].to(device), tcfg)
-        if photos is not None:
-            pick = torch.from_numpy(rng.choice(len(photos), size=tcfg.photo_batch, replace=False))
-            real, lm = photos[pick].to(device), landmarks[pick].to(device)
-            targets = photo_targets(extractor, real, lm, labels, size)
-            vector = model(real)
-            image, pred_lm = imitator(vector)
-            terms = loss_terms(
-                extractor, image, pred_lm, vector, targets, labels, size, layout.continuous_size
-            )
-            loss = loss + tcfg.photo_weight * total_loss(terms, fit_cfg).mean()
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, tcfg.steps, tcfg.lr, tcfg.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        elapsed = time.monotonic() - t0
-        val = None
-        if step % tcfg.val_every == 0 or step == tcfg.steps:
-            val = validate(model, data, val_idx, device)
-            history.append({"step": step, "seconds": round(elapsed, 1), **val})
-        if on_step is not None:
-            rate = tcfg.batch_size / max(1e-9, time.perf_counter() - tick)
-            on_step(Progress(step, tcfg.steps, float(loss), rate, val))
-        if time.monotonic() - last_ckpt > tcfg.checkpoint_minutes * 60:
-            snapshot()
-            last_ckpt = time.monotonic()
-        if tcfg.max_minutes is not None and elapsed > tcfg.max_minutes * 60:
-            logger.warning(
-                "stopping at step %d: --max-minutes %.1f reached", step, tcfg.max_minutes
-            )
-            break
-    snapshot()
+        loss, _ = supervised_loss(model, images, batch["params"].to(device), tcfg)
+        if photos is None:
+            return loss
+        pick = torch.from_numpy(rng.choice(len(photos), size=tcfg.photo_batch, replace=False))
+        real, lm = photos[pick].to(device), landmarks[pick].to(device)
+        targets = photo_targets(extractor, real, lm, labels, size)
+        vector = model(real)
+        image, pred_lm = imitator(vector)
+        terms = loss_terms(
+            extractor, image, pred_lm, vector, targets, labels, size, layout.continuous_size
+        )
+        return loss + tcfg.photo_weight * total_loss(terms, fit_cfg).mean()
+
+    # Only the head trains: the extractor under it stays frozen (and in eval mode).
+    run = run_training(
+        tcfg, model.head, opt, rng, step_loss, lambda step: validate(model, data, val_idx, device),
+        checkpoint=checkpoint, resume=resume, on_step=on_step,
+    )  # fmt: skip
     metrics = validate(model, data, val_idx, device)
     path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
     save_weights(
@@ -220,17 +186,14 @@ def train_predictor(
         rig=data.meta.rig,
         layout=data.meta.layout,
         state_dict=model.head_state_dict(),
-        provenance={
-            "train_samples": len(train_idx),
-            "train_photos": 0 if photos is None else len(photos),
-            "train_steps": step,
-            "train_seconds": round(elapsed, 1),
-            "train_device": str(device),
-            "train_config": asdict(tcfg),
-            "data": {"renders": str(data_dir), "photos": f"identity folds != {tcfg.holdout_fold}"},
-            "validation": metrics,
-            "history": history[-20:],
-        },
+        provenance=run.provenance(
+            tcfg,
+            device,
+            train_samples=len(train_idx),
+            train_photos=0 if photos is None else len(photos),
+            data={"renders": str(data_dir), "photos": f"identity folds != {tcfg.holdout_fold}"},
+            validation=metrics,
+        ),
         extra={
             "extractor_sha256": sha256_of(Path(extractor_path)),
             "imitator_sha256": sha256_of(Path(imitator_path)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from facefit.cli import main
 from facefit.errors import ModelError
 from facefit.nets.imitator import CONFIGS, build_imitator, load_imitator, load_imitator_with_info
 from facefit.train import toy
+from facefit.train.common import run_training
 from facefit.train.imitator import (
     ImitatorTrainConfig,
     control_probes,
@@ -95,6 +97,71 @@ def test_resume_continues_from_checkpoint(trained, shards, tmp_path):
     )
     assert result.steps == 130
     assert torch.load(ckpt, weights_only=False)["step"] == 130
+
+
+@dataclass(frozen=True)
+class ToyLoop:
+    steps: int = 12
+    batch_size: int = 8
+    lr: float = 0.05
+    warmup: int = 3
+    val_every: int = 4
+    checkpoint_minutes: float = 0.0  # after every step
+    max_minutes: float | None = None
+
+
+class Killed(Exception):
+    """Stands in for the process dying mid-run."""
+
+
+def toy_run(checkpoint, tcfg=ToyLoop(), *, resume=False, kill_at=None):
+    """A linear model fitted by `run_training` on batches drawn from numpy's and torch's rngs."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.Adam(model.parameters())
+    rng = np.random.default_rng(0)
+
+    def step_loss():
+        x = torch.from_numpy(rng.normal(size=(8, 4)).astype(np.float32))
+        noise = 0.1 * torch.randn(8, 1)  # torch's generator must resume too
+        return ((model(x) - x.sum(1, keepdim=True) - noise) ** 2).mean()
+
+    seen = []
+
+    def on_step(p):
+        seen.append(p.step)
+        if p.step == kill_at:
+            raise Killed
+
+    def validate(step):
+        return {"w": model.weight.detach().clone()}
+
+    run = run_training(
+        tcfg, model, opt, rng, step_loss, validate,
+        checkpoint=checkpoint, resume=resume, on_step=on_step,
+    )  # fmt: skip
+    return run, seen, model
+
+
+def test_driver_resumes_where_it_was_killed_and_ends_as_if_never_stopped(tmp_path):
+    whole, _, model = toy_run(tmp_path / "whole.ckpt")
+    ckpt = tmp_path / "killed.ckpt"
+    with pytest.raises(Killed):
+        toy_run(ckpt, kill_at=7)
+    assert torch.load(ckpt, weights_only=False)["step"] == 6  # the last completed checkpoint
+    resumed, seen, resumed_model = toy_run(ckpt, resume=True)
+    assert seen == list(range(7, 13))
+    assert resumed.step == 12 and [h["step"] for h in resumed.history] == [4, 8, 12]
+    for a, b in zip(whole.history, resumed.history, strict=True):
+        assert torch.equal(a["w"], b["w"])
+    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_driver_stops_at_max_minutes_and_still_checkpoints(tmp_path):
+    run, seen, _ = toy_run(tmp_path / "c.ckpt", ToyLoop(max_minutes=0.0))
+    assert seen == [1] and run.step == 1
+    assert torch.load(tmp_path / "c.ckpt", weights_only=False)["step"] == 1
 
 
 def test_sensitivity_agreement_is_a_cosine_over_moving_controls(trained):
