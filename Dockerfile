@@ -29,4 +29,5 @@ RUN pip install --no-deps . \
 USER facefit
 
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--access-logfile", "-", "web:create_app()"]
+# As tools/run.sh (`make run`) starts it; why these settings: see the comment there.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--reuse-port", "--access-logfile", "-", "web:create_app()"]

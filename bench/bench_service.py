@@ -104,6 +104,7 @@ def site(weights_dir: str | None, max_iters: int | None) -> Iterator[Site]:
             "FACEFIT_VAR_DIR": str(var_dir),
             "FACEFIT_LOG_LEVEL": "WARNING",
             "FACEFIT_DEVICE": "cpu",
+            "FACEFIT_TORCH_THREADS": os.environ.get("FACEFIT_TORCH_THREADS", "1"),  # as make run
             "SECRET_KEY": secrets.token_hex(32),
         }
         if weights_dir:
@@ -160,10 +161,20 @@ def process(
         os.unlink(log.name)
 
 
-def gunicorn(env: dict[str, str], port: int, workers: int, worker_class: str, threads: int):
+def gunicorn(
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    reuse_port: bool = False,
+    access_log: bool = False,
+):
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", worker_class, "--threads", str(threads), "--timeout", "60",
+        *(["--reuse-port"] if reuse_port else []),
+        *(["--access-logfile", "-"] if access_log else []),
         "web:create_app()",
     ]  # fmt: skip
     return process(command, env, port)
@@ -268,7 +279,15 @@ def bench_poll(args) -> dict:
         port = free_port()
         with contextlib.ExitStack() as stack:
             stack.enter_context(
-                gunicorn(s.env, port, args.workers, args.worker_class, args.threads)
+                gunicorn(
+                    s.env,
+                    port,
+                    args.workers,
+                    args.worker_class,
+                    args.threads,
+                    reuse_port=args.reuse_port,
+                    access_log=args.access_log,
+                )
             )
             if args.busy_worker:
                 stack.enter_context(celery_worker(s))
@@ -281,8 +300,16 @@ def bench_poll(args) -> dict:
             script = Path(tempfile.mkstemp(suffix=".lua")[1])
             script.write_text(WRK_SCRIPT % (",".join(f'"{i}"' for i in ids), s.token))
             try:
-                warm = ["wrk", "-t1", "-c4", "-d2s", "-s", str(script), f"http://127.0.0.1:{port}"]
-                subprocess.run(warm, capture_output=True, check=True)
+                # Every web process keeps its own caches of tokens and finished jobs, and
+                # gunicorn may still be starting some: warm up with as many connections, for
+                # long enough that each process has served each job once before measuring.
+                # --warmup 0: the clients connect while gunicorn starts (a restart under load).
+                if args.warmup:
+                    warm = [
+                        "wrk", "-t1", f"-c{args.connections}", f"-d{args.warmup}s",
+                        "-s", str(script), f"http://127.0.0.1:{port}",
+                    ]  # fmt: skip
+                    subprocess.run(warm, capture_output=True, check=True)
                 command = [
                     "wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{args.seconds}s",
                     "--latency", "-s", str(script), f"http://127.0.0.1:{port}",
@@ -294,9 +321,12 @@ def bench_poll(args) -> dict:
     return {
         "bench": "poll",
         "gunicorn": f"{args.workers} x {args.worker_class}"
-        + (f" ({args.threads} threads)" if args.worker_class == "gthread" else ""),
+        + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+        + (", reuse-port" if args.reuse_port else "")
+        + (", access log" if args.access_log else ""),
         "connections": args.connections,
         "seconds": args.seconds,
+        "warmup": args.warmup,
         "busy_worker": args.busy_worker,
         "worker_still_fitting": busy,
         **parse_wrk(output),
@@ -481,12 +511,16 @@ def main() -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     poll = sub.add_parser("poll", help="GET /jobs/<id> of finished jobs with wrk")
     poll.add_argument("--jobs", type=int, default=200)
+    # Defaults: gunicorn as `make run` starts it (tools/run.sh), less the access log.
     poll.add_argument("--workers", type=int, default=2)
-    poll.add_argument("--worker-class", default="sync")
-    poll.add_argument("--threads", type=int, default=1)
+    poll.add_argument("--worker-class", default="gthread")
+    poll.add_argument("--threads", type=int, default=4)
+    poll.add_argument("--reuse-port", action=argparse.BooleanOptionalAction, default=True)
+    poll.add_argument("--access-log", action="store_true", help="gunicorn's access log on stdout")
     poll.add_argument("--connections", type=int, default=32)
     poll.add_argument("--wrk-threads", type=int, default=1)
     poll.add_argument("--seconds", type=int, default=15)
+    poll.add_argument("--warmup", type=int, default=5, help="seconds of wrk before measuring")
     poll.add_argument("--busy-worker", action="store_true", help="a Celery worker fits meanwhile")
     burst = sub.add_parser("burst", help="uploads spread over a minute")
     burst.add_argument("--uploads", type=int, default=500)

@@ -58,7 +58,11 @@ def client_for_token(session: Session, token: str) -> Caller | None:
 
 
 def revoke_client(session: Session, name: str) -> bool:
-    """Revoke a client's token; False if there is no such active client."""
+    """Revoke a client's token; False if there is no such active client.
+
+    Web processes cache valid tokens: after committing, the caller announces the revocation
+    (`web.auth.TokenCache.announce_revocation`, as `flask --app web token revoke` does).
+    """
     client = session.scalar(select(ApiClient).where(ApiClient.name == name))
     if client is None or client.revoked_at is not None:
         return False

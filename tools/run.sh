@@ -33,9 +33,18 @@ trap cleanup INT TERM EXIT
 
 # gthread: keep-alive connections and a thread per request waiting on PostgreSQL (see the
 # Service section of docs/benchmarks.md: 2.5x the requests per second of sync workers).
+# --reuse-port: one listening socket per worker, so that the kernel spreads connections over
+# the workers; with one shared socket, a burst of keep-alive connections can all land on one
+# worker (one core, by the GIL) while the other idles (issue #9). A port held by another
+# program still fails with "Connection in use"; a second gunicorn of the same user with
+# --reuse-port on the same port would share it instead.
 $BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --worker-class gthread --threads 4 --timeout 60 \
-  --access-logfile - "web:create_app()" &
+  --reuse-port --access-logfile - "web:create_app()" &
 pids+=($!)
+# One torch thread per fit process unless told otherwise: torch's default (a thread per core)
+# in every fit process fights the other fits and the web workers for the same cores (8x slower
+# fits with two processes on two cores, and polls queueing behind the fit; docs/benchmarks.md).
+export FACEFIT_TORCH_THREADS=${FACEFIT_TORCH_THREADS:-1}
 # -B: the worker also runs the beat schedule (the lost-job sweep); one such worker per site.
 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
   --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &

@@ -11,6 +11,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from db import jobs as job_store
+from db.clients import Caller, client_for_token, hash_token
 from db.models import Job
 from tests.conftest import ROOT, face_photo, faceless_photo, forget_queue
 
@@ -93,6 +95,80 @@ def test_a_revoked_token_stops_working(pg_service, client):
     runner = pg_service.create_app().test_cli_runner()
     assert runner.invoke(args=["token", "revoke", name]).exit_code == 0
     assert client.get(f"/jobs/{uuid.uuid4()}", headers=auth(token)).status_code == 401
+
+
+def test_a_revocation_reaches_a_process_that_cached_the_token(pg_service):
+    """Two web processes sharing Redis: one has the token cached, the other revokes it."""
+    name = f"revoked-{uuid.uuid4().hex[:6]}"
+    token = pg_service.create_token(name)
+    serving, revoking = pg_service.create_app(), pg_service.create_app()
+    client = serving.test_client()
+    assert client.get(f"/jobs/{uuid.uuid4()}", headers=auth(token)).status_code == 404
+    assert hash_token(token) in serving.extensions["facefit.tokens"]._entries  # cached
+    assert revoking.test_cli_runner().invoke(args=["token", "revoke", name]).exit_code == 0
+    assert client.get(f"/jobs/{uuid.uuid4()}", headers=auth(token)).status_code == 401
+    assert hash_token(token) not in serving.extensions["facefit.tokens"]._entries
+
+
+def test_a_revocation_redis_does_not_hear_of_fails_loudly_yet_holds(pg_service):
+    """Revoked in the database all the same; the operator learns that caches may lag."""
+    name = f"revoked-{uuid.uuid4().hex[:6]}"
+    token = pg_service.create_token(name)
+    cli = pg_service.create_app(BROKER_URL="redis://127.0.0.1:1/0").test_cli_runner()
+    result = cli.invoke(args=["token", "revoke", name])
+    assert result.exit_code == 1 and "revoked in the database" in result.output
+    client = pg_service.create_app().test_client()
+    assert client.get(f"/jobs/{uuid.uuid4()}", headers=auth(token)).status_code == 401
+
+
+def test_a_poll_of_a_cached_finished_job_needs_no_database(pg_service, monkeypatch):
+    """Token and finished job cached: no session is opened; ownership is still checked."""
+    token, other = pg_service.create_token(), pg_service.create_token()
+    app = pg_service.create_app()
+    client = app.test_client()
+    with pg_service.sessions().begin() as session:
+        owner = client_for_token(session, token).id
+        job = job_store.create_job(
+            session, job_store.PhotoUpload(faceless_photo(), "image/png", 64, 64), client_id=owner
+        )
+        job_store.fail_job(session, job.id, "NO_FACE", "No face in the photo.")
+    path = f"/jobs/{job.id}"
+    first = client.get(path, headers=auth(token))
+    assert first.status_code == 200 and first.get_json()["status"] == "failed"
+    assert client.get(path, headers=auth(other)).status_code == 404  # both tokens now cached
+
+    def no_database():
+        raise AssertionError("a database session was opened")
+
+    monkeypatch.setattr("web.auth.get_session", no_database)
+    monkeypatch.setattr("web.api.get_session", no_database)
+    again = client.get(path, headers=auth(token))
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    refused = client.get(path, headers=auth(other))
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_the_token_cache_asks_the_database_when_redis_cannot_say(redis_url):
+    from web.auth import REVOCATION_EPOCH_KEY, TokenCache
+
+    caller = Caller(id=1, name="game")
+    lookups = []
+
+    def lookup():
+        lookups.append(1)
+        return caller
+
+    down = TokenCache("redis://127.0.0.1:1/0")  # nothing listens there
+    assert [down.caller("t", lookup) for _ in range(2)] == [caller, caller]
+    assert len(lookups) == 2 and not down._entries
+    # Redis loses the key (restart without its file): entries filled before are not trusted.
+    cache = TokenCache(redis_url)
+    cache.caller("t", lookup)
+    cache.caller("t", lookup)
+    assert len(lookups) == 3
+    redis.Redis.from_url(redis_url).delete(REVOCATION_EPOCH_KEY)
+    cache.caller("t", lookup)
+    assert len(lookups) == 4
 
 
 @pytest.mark.parametrize(

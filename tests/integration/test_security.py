@@ -77,7 +77,8 @@ def gunicorn(pg_service, tmp_path_factory):
     log = (tmp_path_factory.mktemp("gunicorn") / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "web:create_app()"],
+         "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--reuse-port",
+         "web:create_app()"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
