@@ -182,6 +182,7 @@ def gunicorn(
 
 def celery_worker(site: Site, concurrency: int = 1):
     command = [
+        "nice", "-n", "10",  # as make run: polls before fits
         sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", site.queue,
         "-n", f"{site.queue}@%h", "--concurrency", str(concurrency), "--without-gossip",
         "--without-mingle", "--loglevel", "WARNING",

@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-iters", type=int, default=30)
     parser.add_argument("--mode", default="full")
-    parser.add_argument("--tolerance", type=float, default=0.03, help="allowed mean loss excess")
+    parser.add_argument("--tolerance", type=float, default=0.01, help="allowed mean loss excess")
     parser.add_argument("--all-expressions", action="store_true", help="also smiling photos")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

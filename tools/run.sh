@@ -46,7 +46,9 @@ pids+=($!)
 # fits with two processes on two cores, and polls queueing behind the fit; docs/benchmarks.md).
 export FACEFIT_TORCH_THREADS=${FACEFIT_TORCH_THREADS:-1}
 # -B: the worker also runs the beat schedule (the lost-job sweep); one such worker per site.
-$BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
+# nice 10: when polls and a fit compete for the cores, polls (latency) go first, fits (batch
+# work, seconds each) take what is left.
+nice -n 10 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
   --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
 pids+=($!)
 $BIN/celery -A worker.app flower --address=127.0.0.1 --port=5555 \
