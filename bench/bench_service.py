@@ -128,13 +128,19 @@ def site(weights_dir: str | None, max_iters: int | None) -> Iterator[Site]:
 def process(
     command: list[str], env: dict[str, str], port: int | None = None
 ) -> Iterator[subprocess.Popen]:
-    """A child process in its own group, stopped (TERM, then KILL) on exit."""
+    """A child process in its own group, stopped (TERM, then KILL) on exit.
+
+    Its own process group, but this script's session: with the kernel's autogroup scheduling
+    every session is a scheduler group of its own that gets an equal share of the cores
+    whatever its processes' nice values, so only in one session does `nice` rank the worker
+    below gunicorn as it does under `make run` (one shell, one session).
+    """
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115  (kept open for the child's life)
         prefix="facefit-bench-", suffix=".log", delete=False
     )
     child = subprocess.Popen(
         command, env={**os.environ, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        process_group=0,
     )  # fmt: skip
     try:
         if port is not None:
