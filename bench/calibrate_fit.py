@@ -10,7 +10,11 @@
    loss excess stays under `--tolerance` is found; the median over folds is chosen, and its
    effect is then reported on the held-out fold (identities never used to choose).
 
-    .venv/bin/python bench/calibrate_fit.py --out var/bench/calibration.json
+    .venv/bin/python bench/calibrate_fit.py --out var/bench/calibration.json --save
+
+`--save` stores the loss scale and threshold as `calibration.json` in the weights folder, tied
+to the networks' sha256; `load_fitter` applies it to those networks (no code change when a
+studio retrains on its own game client).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +30,9 @@ from tqdm import tqdm
 
 from facefit.data.faces import fold_identities, read_manifest
 from facefit.errors import FacefitError
+from facefit.fit.calibration import write_calibration
 from facefit.fit.fitter import load_fitter
+from facefit.settings import CoreSettings
 
 HOLDOUT = 0
 
@@ -64,6 +71,7 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=0.01, help="allowed mean loss excess")
     parser.add_argument("--all-expressions", action="store_true", help="also smiling photos")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--save", action="store_true", help="write the weights' calibration.json")
     args = parser.parse_args()
 
     fitter = load_fitter()
@@ -109,6 +117,10 @@ def main() -> None:
     }
     text = json.dumps(report, indent=2)
     print(text)
+    if args.save:
+        summary = {k: v for k, v in report.items() if k != "loss_histories"}
+        path = write_calibration(CoreSettings.from_env().weights_dir, summary, fitter.models.models)
+        print(f"wrote {path}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")

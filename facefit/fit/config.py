@@ -19,7 +19,9 @@ class FitConfig:
     max_iters: int = 12  # with 1.5 s per face on two CPU cores as the budget
     # Stop once similarity >= threshold (patent claim 2). Calibrated by bench/calibrate_fit.py:
     # the earliest stop whose mean loss excess over the full run stays under 1 % (median of
-    # 4 identity folds; see docs/benchmarks.md).
+    # 4 identity folds; see docs/benchmarks.md). `load_fitter` takes this and `loss_scale`
+    # from weights/calibration.json when it was measured on the installed networks; the
+    # values here are the fallback, as calibrated for the shipped ones.
     threshold: float = 0.6225
     lr: float = 0.15  # peak step size of Adam on the unconstrained parameters
     lr_warmup: float = 0.05  # fraction of max_iters spent ramping up

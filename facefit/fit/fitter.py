@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from facefit.errors import FacefitError, ModelError
+from facefit.fit.calibration import calibrated_config
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import similarity_from_loss
 from facefit.fit.optimize import (
@@ -268,6 +269,9 @@ def _take(targets, i: int):
 def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None = None) -> Fitter:
     """The shipped networks from the weights folder, checked against the manifest and rig.
 
+    Without an explicit `config`, `FitConfig`'s defaults with the folder's calibration
+    (`facefit.fit.calibration`) applied.
+
     Raises `ModelError` (code MODEL_MISSING) when a required network is not installed, so a
     worker can fail a job with a clear code instead of producing parameters it cannot judge.
     """
@@ -309,4 +313,6 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         extractor_size=extractor.cfg.size,
         models={p.name: sha256_of(p) for p in paths.values()},
     )
-    return Fitter(models, config or FitConfig(), device)
+    if config is None:  # the defaults, as calibrated for these networks when they were
+        config = calibrated_config(settings.weights_dir, models.models, FitConfig())
+    return Fitter(models, config, device)

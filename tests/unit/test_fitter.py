@@ -84,3 +84,22 @@ def test_cli_writes_params_preview_and_loss_curve(weights_dir, tmp_path, monkeyp
     assert set(doc["fit"]["seconds"]) == {"align", "fit", "total"}
     assert (tmp_path / "preview.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_calibration_applies_only_to_the_networks_it_was_measured_on(tmp_path):
+    from facefit.fit.calibration import write_calibration
+
+    folder = write_tiny_weights(tmp_path / "weights")
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=folder)
+    default = FitConfig()
+    installed = load_fitter(settings).models.models
+    write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75}, installed)
+    calibrated = load_fitter(settings).config
+    assert (calibrated.loss_scale, calibrated.threshold) == (3.5, 0.75)
+    assert calibrated.max_iters == default.max_iters
+    # An explicit config is the caller's: the file does not touch it.
+    assert load_fitter(settings, FitConfig(threshold=0.9)).config.threshold == 0.9
+    # Retrained networks: the stale calibration is ignored, the defaults hold.
+    write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75}, {**installed, "x": "y"})
+    stale = load_fitter(settings).config
+    assert (stale.loss_scale, stale.threshold) == (default.loss_scale, default.threshold)
