@@ -191,9 +191,9 @@ vec3 light(vec3 n, vec3 base, float spec_k, float shin, float wrap, vec3 sss) {
 """
 )
 
-# One program per material rather than one branching on a material id: a software
-# rasterizer (llvmpipe) runs every branch of an if/else for every pixel block, so an
-# uber-shader pays for the eyes' and the hair's noise on every skin pixel.
+# One program per material rather than one branching on a material id: on a software
+# rasterizer (llvmpipe) this halved the render time (docs/benchmarks.md, Rig). With `discard`
+# only in the skin's and the hair's programs, the other materials keep early depth tests.
 
 _SKIN = """
 float front = v_attr.y;
