@@ -35,7 +35,7 @@ trap cleanup INT TERM EXIT
 # Service section of docs/benchmarks.md: 2.5x the requests per second of sync workers).
 # --reuse-port: one listening socket per worker, so that the kernel spreads connections over
 # the workers; with one shared socket, a burst of keep-alive connections can all land on one
-# worker (one core, by the GIL) while the other idles (issue #9). A port held by another
+# worker (one core, by the GIL) while the other idles. A port held by another
 # program still fails with "Connection in use"; a second gunicorn of the same user with
 # --reuse-port on the same port would share it instead.
 $BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --worker-class gthread --threads 4 --timeout 60 \

@@ -26,8 +26,8 @@ class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, minus a signing serializer built for every request.
 
     A request without a session cookie (every game-server API call) gets the empty session
-    Flask would give it, without building the serializer first (issue #9: opening the
-    session was 8% of a web worker's CPU under a flood of polls, now 3%).
+    Flask would give it, without building the serializer first (opening the session was 8%
+    of a web worker's CPU under a flood of polls, now 3%).
     """
 
     def open_session(self, app, request):
@@ -62,15 +62,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, db, errors, health, jobs, limits, portal, queue
+    from web import api, auth, db, errors, health, jobs, limits, portal, queue, site_redis
 
     db.init_app(app)
     queue.init_app(app)
-    app.extensions["facefit.limiter"] = limits.make_limiter(
-        app.config["BROKER_URL"], app.config["DATABASE_URL"]
-    )
+    shared = site_redis.connect(app.config["BROKER_URL"])
+    app.extensions["facefit.limiter"] = limits.make_limiter(shared, app.config["DATABASE_URL"])
     app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments()
-    app.extensions["facefit.tokens"] = auth.make_token_cache(app.config["BROKER_URL"])
+    app.extensions["facefit.tokens"] = auth.make_token_cache(shared)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # game servers authenticate with a bearer token, not a cookie
     errors.register_error_handlers(app)

@@ -33,7 +33,7 @@ REVOCATION_EPOCH_KEY = "facefit:token-revocation-epoch"
 class TokenCache:
     """Valid tokens seen by this process, trusted only while no token was revoked since.
 
-    The token lookup in PostgreSQL was half the cost of a poll (issue #9). Instead, each
+    The token lookup in PostgreSQL was half the cost of a poll. Instead, each
     request reads one Redis key, the revocation epoch: a random value that `token revoke`
     replaces after committing the revocation. An entry is used only if it was filled under
     the epoch Redis holds now, so a revocation holds at the very next request in every web
@@ -51,11 +51,10 @@ class TokenCache:
     """
 
     def __init__(
-        self, url: str, ttl: float = 30.0, size: int = 4096, retry_after: float = 5.0
+        self, client: redis.Redis, ttl: float = 30.0, size: int = 4096, retry_after: float = 5.0
     ) -> None:
         self.ttl, self.size, self.retry_after = ttl, size, retry_after
-        pool = redis.ConnectionPool.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.client = redis.Redis(connection_pool=pool)
+        self.client = client
         self._local = threading.local()
         self._entries: dict[str, tuple[Caller, bytes, float]] = {}
         self._lock = threading.Lock()
@@ -129,11 +128,10 @@ class TokenCache:
                 time.sleep(1)
 
 
-def make_token_cache(broker_url: str) -> TokenCache | None:
-    """A token cache beside a Redis broker; without Redis every request asks the database."""
-    if not broker_url.startswith(("redis://", "rediss://")):
-        return None
-    return TokenCache(broker_url)
+def make_token_cache(client: redis.Redis | None) -> TokenCache | None:
+    """A token cache on the site's Redis (`web.site_redis`); without it every request asks
+    the database."""
+    return None if client is None else TokenCache(client)
 
 
 def authenticate(token: str) -> Caller | None:

@@ -73,9 +73,9 @@ class RateLimiter:
 class RedisRateLimiter:
     """The same limit as `RateLimiter`, counted in Redis for every process of the site."""
 
-    def __init__(self, url: str, namespace: str, window: float = 60.0) -> None:
+    def __init__(self, client: redis.Redis, namespace: str, window: float = 60.0) -> None:
         self.window, self.namespace = window, namespace
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.client = client
         self.script = self.client.register_script(_SLIDING_WINDOW)
         self.fallback = RateLimiter(window)
         self._warned_at = -math.inf
@@ -96,14 +96,14 @@ class RedisRateLimiter:
             raise rate_limited(int(wait_ms) / 1000)
 
 
-def make_limiter(broker_url: str, database_url: str) -> RateLimiter | RedisRateLimiter:
-    """Redis counters beside a Redis broker, else per-process ones.
+def make_limiter(client: redis.Redis | None, database_url: str) -> RateLimiter | RedisRateLimiter:
+    """Counters in the site's Redis (`web.site_redis`), else per-process ones.
 
     The namespace is derived from the database: two sites sharing one Redis (staging and
     production, or test runs side by side) keep separate counts, while all web processes of
     one site, which share its database, share them.
     """
-    if not broker_url.startswith(("redis://", "rediss://")):
+    if client is None:
         return RateLimiter()
     site = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    return RedisRateLimiter(broker_url, namespace=f"facefit:rate:{site}")
+    return RedisRateLimiter(client, namespace=f"facefit:rate:{site}")

@@ -149,6 +149,7 @@ def test_a_poll_of_a_cached_finished_job_needs_no_database(pg_service, monkeypat
 
 
 def test_the_token_cache_asks_the_database_when_redis_cannot_say(redis_url):
+    from web import site_redis
     from web.auth import REVOCATION_EPOCH_KEY, TokenCache
 
     caller = Caller(id=1, name="game")
@@ -158,11 +159,11 @@ def test_the_token_cache_asks_the_database_when_redis_cannot_say(redis_url):
         lookups.append(1)
         return caller
 
-    down = TokenCache("redis://127.0.0.1:1/0")  # nothing listens there
+    down = TokenCache(site_redis.connect("redis://127.0.0.1:1/0"))  # nothing listens there
     assert [down.caller("t", lookup) for _ in range(2)] == [caller, caller]
     assert len(lookups) == 2 and not down._entries
     # Redis loses the key (restart without its file): entries filled before are not trusted.
-    cache = TokenCache(redis_url)
+    cache = TokenCache(site_redis.connect(redis_url))
     cache.caller("t", lookup)
     cache.caller("t", lookup)
     assert len(lookups) == 3
