@@ -32,6 +32,7 @@ from db.models import FINISHED_STATUSES
 from tests.conftest import (
     DEFAULT_DATABASE_URL,
     ROOT,
+    WorkerProcess,
     face_photo,
     forget_queue,
     migrate,
@@ -102,15 +103,8 @@ def fault_database(postgres_url) -> str:
     return postgres_url
 
 
-@dataclass
-class FaultWorker:
+class FaultWorker(WorkerProcess):
     """A `celery worker` (prefork, one process fitting) in its own process group."""
-
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
 
     def kill_all(self) -> None:
         """SIGKILL to the main process, its pool and its beat: a machine lost."""
