@@ -38,7 +38,7 @@ class _Part:
 
     meshes: tuple[geometry.GridMesh, ...]
     rest: np.ndarray  # (N, 3)
-    static: np.ndarray  # (N, 6): rest xyz, attr xy, material
+    static: np.ndarray  # (N, 5): rest xyz, attr xy
     indices: np.ndarray  # (T*3,)
     table: bones.BoneTable
     offsets: tuple[int, ...]
@@ -51,9 +51,8 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
     for mesh in meshes:
         r = mesh.rest.reshape(-1, 3)
         a = mesh.attr.reshape(-1, 2)
-        mat = np.full((len(r), 1), geometry.MATERIALS[mesh.part], np.float32)
         rest.append(r)
-        static.append(np.concatenate([r, a, mat], axis=1))
+        static.append(np.concatenate([r, a], axis=1))
         tris.append(mesh.triangles() + start)
         material = geometry.MATERIALS[mesh.part]
         count = tris[-1].size
@@ -168,7 +167,7 @@ class Renderer:
                     self._progs[material],
                     [
                         (dyn, "3f 3f", "in_pos", "in_normal"),
-                        (static, "3f 3f", "in_rest", "in_attr"),
+                        (static, "3f 2f", "in_rest", "in_attr"),
                     ],
                     index_buffer=ibo,
                     index_element_size=4,

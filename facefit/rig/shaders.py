@@ -17,7 +17,7 @@ uniform mat4 u_vp;
 in vec3 in_pos;
 in vec3 in_normal;
 in vec3 in_rest;
-in vec3 in_attr;
+in vec2 in_attr;
 out vec3 v_pos;
 out vec3 v_normal;
 out vec3 v_rest;
@@ -26,7 +26,7 @@ void main() {
     v_pos = in_pos;
     v_normal = in_normal;
     v_rest = in_rest;
-    v_attr = in_attr.xy;
+    v_attr = in_attr;
     gl_Position = u_vp * vec4(in_pos, 1.0);
 }
 """
