@@ -74,7 +74,8 @@ def main() -> None:
     parser.add_argument("--save", action="store_true", help="write the weights' calibration.json")
     args = parser.parse_args()
 
-    fitter = load_fitter()
+    settings = CoreSettings.from_env()
+    fitter = load_fitter(settings)
     # The networks' identity folds (over everyone with a template), applied to all photos.
     records = [
         r for r in read_manifest()
@@ -119,7 +120,7 @@ def main() -> None:
     print(text)
     if args.save:
         summary = {k: v for k, v in report.items() if k != "loss_histories"}
-        path = write_calibration(CoreSettings.from_env().weights_dir, summary, fitter.models.models)
+        path = write_calibration(settings.weights_dir, summary, fitter.models.models)
         print(f"wrote {path}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
