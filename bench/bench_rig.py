@@ -18,7 +18,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--samples", type=int, default=4, help="MSAA samples (0: none)")
     parser.add_argument("--sample", type=int, default=0, help="also time sampling N faces")
     args = parser.parse_args()
 
@@ -26,7 +25,7 @@ def main() -> None:
     from facefit.rig.spec import load_spec
 
     spec = load_spec()
-    renderer = Renderer(size=args.size, samples=args.samples)
+    renderer = Renderer(size=args.size)
     rng = np.random.default_rng(0)
     renderer.render(spec.mean_vector())
     times = []
@@ -37,7 +36,6 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     result = {
         "size": args.size,
-        "msaa_samples": args.samples,
         "render_ms_median": round(1000 * float(np.median(times)), 1),
         "render_ms_p90": round(1000 * float(np.percentile(times, 90)), 1),
     }

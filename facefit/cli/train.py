@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     extractor.add_argument("--batch-size", type=int, default=16)
     extractor.add_argument("--lr", type=float, default=2e-3)
     extractor.add_argument("--photo-fraction", type=float, default=0.5, help="photos per batch")
+    extractor.add_argument(
+        "--class-balance", type=float, default=0.5, help="class weight exponent (0: plain CE)"
+    )
     extractor.add_argument("--limit", type=int, default=None, help="use the first N renders only")
     extractor.set_defaults(func=run_extractor)
 
@@ -138,6 +141,7 @@ def run_extractor(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         photo_fraction=args.photo_fraction,
+        class_balance=args.class_balance,
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,

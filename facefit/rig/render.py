@@ -2,8 +2,9 @@
 
 The meshes are deformed on the CPU (numpy), then rasterized with OpenGL 3.3 through an
 offscreen EGL context (Mesa llvmpipe where there is no GPU), one fragment program per
-material. Colour and labels come from one multisampled pass with two render targets; labels
-take one sample per pixel so they stay class indices.
+material. Colour and labels come from one pass with two render targets, one sample per
+pixel, so labels are class indices; a full-screen edge filter (FXAA) then smooths the
+colour image's edges.
 """
 
 from __future__ import annotations
@@ -42,7 +43,27 @@ class _Part:
     indices: np.ndarray  # (T*3,)
     table: bones.BoneTable
     offsets: tuple[int, ...]
-    draws: tuple[tuple[int, int, int], ...]  # (material, first index, index count) in order
+    draws: tuple[tuple[ProgramKey, int, int], ...]  # (program, first index, index count)
+
+
+ProgramKey = tuple[int, tuple[str, ...]]  # (material, skin features)
+
+
+def _program_groups(
+    mesh: geometry.GridMesh, tris: np.ndarray
+) -> list[tuple[ProgramKey, np.ndarray]]:
+    """The mesh's triangles grouped by the program that draws them (skin: by its features)."""
+    material = geometry.MATERIALS[mesh.part]
+    if mesh.part != geometry.HEAD:
+        return [((material, ()), tris)]
+    local = tris - tris.min()
+    rest = mesh.rest.reshape(-1, 3)[local]
+    front = mesh.attr.reshape(-1, 2)[local][..., 1]
+    features = shaders.skin_features(rest, front)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, key in enumerate(features):
+        groups.setdefault(key, []).append(i)
+    return [((material, key), tris[idx]) for key, idx in sorted(groups.items())]
 
 
 def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
@@ -53,14 +74,14 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
         a = mesh.attr.reshape(-1, 2)
         rest.append(r)
         static.append(np.concatenate([r, a], axis=1))
-        tris.append(mesh.triangles() + start)
-        material = geometry.MATERIALS[mesh.part]
-        count = tris[-1].size
-        if draws and draws[-1][0] == material:  # consecutive meshes of a material: one draw
-            draws[-1] = (material, draws[-1][1], draws[-1][2] + count)
-        else:
-            draws.append((material, first, count))
-        first += count
+        for key, group in _program_groups(mesh, mesh.triangles() + start):
+            tris.append(group)
+            count = group.size
+            if draws and draws[-1][0] == key:  # consecutive meshes of a program: one draw
+                draws[-1] = (key, draws[-1][1], draws[-1][2] + count)
+            else:
+                draws.append((key, first, count))
+            first += count
         offsets.append(start)
         parts.append(np.full(len(r), mesh.part))
         start += len(r)
@@ -92,9 +113,8 @@ def _mouth_open_offset(rest: np.ndarray, gap: float) -> np.ndarray:
 class Renderer:
     """Renders parameter vectors of the reference rig; one instance per process (owns a GL context)."""
 
-    def __init__(self, size: int = 512, samples: int = 4, spec: RigSpec | None = None) -> None:
+    def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
         self.size = int(size)
-        self.samples = int(samples)
         self.spec = spec or load_spec()
         self._ctx = None
         self._core: _Part | None = None
@@ -117,30 +137,28 @@ class Renderer:
                 code="RENDERER_UNAVAILABLE",
             ) from exc
         log.debug("rig renderer on %s", ctx.info.get("GL_RENDERER"))
-        materials = sorted(set(geometry.MATERIALS.values()))
-        self._progs = {
-            m: ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.fragment(m))
-            for m in materials
-        }
-        self._set_program_uniforms(
-            {"u_vp": camera.view_projection().T.copy(), "u_cam": camera.eye_position()}
-        )
+        self._progs: dict[ProgramKey, object] = {}
         size = (self.size, self.size)
-        ms_color = ctx.renderbuffer(size, 4, samples=self.samples)
-        ms_label = ctx.renderbuffer(size, 1, samples=self.samples, dtype="u1")
-        ms_depth = ctx.depth_renderbuffer(size, samples=self.samples)
-        self._ms_fbo = ctx.framebuffer(
-            color_attachments=[ms_color, ms_label], depth_attachment=ms_depth
+        self._scene_color = ctx.texture(size, 4)
+        self._scene_color.filter = (ctx.LINEAR, ctx.LINEAR)  # the edge filter taps between pixels
+        self._scene_color.repeat_x = self._scene_color.repeat_y = False
+        self._label_buf = ctx.renderbuffer(size, 1, dtype="u1")
+        depth = ctx.depth_renderbuffer(size)
+        self._scene_fbo = ctx.framebuffer(
+            color_attachments=[self._scene_color, self._label_buf], depth_attachment=depth
         )
         # Views of single attachments: a float clear colour is undefined for the integer
         # label buffer, so each is cleared on its own.
-        self._ms_clear_color = ctx.framebuffer(
-            color_attachments=[ms_color], depth_attachment=ms_depth
+        self._clear_color = ctx.framebuffer(
+            color_attachments=[self._scene_color], depth_attachment=depth
         )
-        self._ms_clear_label = ctx.framebuffer(color_attachments=[ms_label])
-        self._color_tex = ctx.renderbuffer(size, 4)
-        self._label_tex = ctx.renderbuffer(size, 1, dtype="u1")
-        self._fbo = ctx.framebuffer(color_attachments=[self._color_tex, self._label_tex])
+        self._clear_label = ctx.framebuffer(color_attachments=[self._label_buf])
+        self._post = ctx.program(
+            vertex_shader=shaders.POST_VERTEX, fragment_shader=shaders.POST_FXAA
+        )
+        self._post["u_texel"].value = (1.0 / self.size, 1.0 / self.size)
+        self._post_vao = ctx.vertex_array(self._post, [])
+        self._out_fbo = ctx.framebuffer(color_attachments=[ctx.renderbuffer(size, 4)])
         self._vaos: dict[str, tuple] = {}
         self._ctx = ctx
         return ctx
@@ -148,11 +166,24 @@ class Renderer:
     def _part(self, key: str) -> _Part:
         if key == "core":
             if self._core is None:
-                self._core = _make_part(geometry.core_meshes())
+                self._core = self._with_programs(_make_part(geometry.core_meshes()))
             return self._core
         if key not in self._hair:
-            self._hair[key] = _make_part(geometry.hair_meshes(key))
+            self._hair[key] = self._with_programs(_make_part(geometry.hair_meshes(key)))
         return self._hair[key]
+
+    def _with_programs(self, part: _Part) -> _Part:
+        """Compile the programs a part draws with (before any uniforms are set)."""
+        for key, _, _ in part.draws:
+            if key not in self._progs:
+                material, features = key
+                self._progs[key] = prog = self._ctx.program(
+                    vertex_shader=shaders.VERTEX,
+                    fragment_shader=shaders.fragment(material, features),
+                )
+                fixed = {"u_vp": camera.view_projection().T.copy(), "u_cam": camera.eye_position()}
+                self._set_program_uniforms(fixed, [prog])
+        return part
 
     def _vao(self, key: str, part: _Part):
         """(draws, dynamic buffer) of a part: one vertex array per material program."""
@@ -162,9 +193,9 @@ class Renderer:
             static = ctx.buffer(part.static.tobytes())
             ibo = ctx.buffer(part.indices.tobytes())
             draws = []
-            for material, first, count in part.draws:
+            for key, first, count in part.draws:
                 vao = ctx.vertex_array(
-                    self._progs[material],
+                    self._progs[key],
                     [
                         (dyn, "3f 3f", "in_pos", "in_normal"),
                         (static, "3f 2f", "in_rest", "in_attr"),
@@ -209,8 +240,8 @@ class Renderer:
         uniforms["u_scalp"] = 0.0 if style is None else (0.55 if style.top < 0.2 else 0.3)
         self._set_program_uniforms(uniforms)
 
-    def _set_program_uniforms(self, uniforms: dict) -> None:
-        for prog in self._progs.values():
+    def _set_program_uniforms(self, uniforms: dict, progs=None) -> None:
+        for prog in self._progs.values() if progs is None else progs:
             for name, value in uniforms.items():
                 member = prog.get(name, None)  # a program keeps only the uniforms it reads
                 if member is None:
@@ -223,10 +254,16 @@ class Renderer:
     def render(self, vec: np.ndarray) -> RigRender:
         """Render one parameter vector (D,) of the rig's layout; same vector, same pixels."""
         vec = self.spec.validate_vector(vec)
+        # GL calls go to the thread's current context: with several renderers in a process
+        # (two sizes, say), each must make its own current for the whole render.
+        with self._context():
+            return self._render(vec)
+
+    def _render(self, vec: np.ndarray) -> RigRender:
         decoded = self.spec.decode(vec)
         values = {c.name: float(vec[i]) for i, c in enumerate(self.spec.continuous)}
         choice = decoded["discrete"]
-        ctx = self._context()
+        ctx = self._ctx
         gap = shapes.LipShape.from_controls(values).gap
         thickness = 0.6 + 0.8 * values["hair_volume"]
 
@@ -242,32 +279,33 @@ class Renderer:
             hair_data[:, :3] += hair_data[:, 3:] * offset
 
         self._set_uniforms(values, choice)
-        self._ms_clear_label.clear(0.0, 0.0, 0.0, 0.0)
-        self._ms_clear_color.clear(*BACKGROUND, 1.0)
+        self._clear_label.clear(0.0, 0.0, 0.0, 0.0)
+        self._clear_color.clear(*BACKGROUND, 1.0)
         ctx.enable(ctx.DEPTH_TEST | ctx.CULL_FACE)
         parts = [("core", core, core_data)]
         if hair is not None:
             parts.append((hair_key, hair, hair_data))
-        self._ms_fbo.use()
+        self._scene_fbo.use()
         for key, part, data in parts:
             draws, dyn = self._vao(key, part)
             dyn.write(data.tobytes())
             for vao, first, count in draws:
                 vao.render(vertices=count, first=first)
-        # Blit resolves colour by averaging samples; the integer label buffer takes one sample
-        # per pixel, so labels stay class ids.
-        ctx.copy_framebuffer(self._fbo, self._ms_fbo)
+        ctx.disable(ctx.DEPTH_TEST | ctx.CULL_FACE)
+        self._out_fbo.use()
+        self._scene_color.use(location=0)
+        self._post_vao.render(mode=ctx.TRIANGLES, vertices=3)
         image = self._read_color()
         labels = self._read_labels()
         lm = self._landmarks(values, choice, core, core_data, gap)
         return RigRender(image=image, labels=labels, landmarks68=lm)
 
     def _read_color(self) -> np.ndarray:
-        raw = self._fbo.read(components=3, alignment=1, attachment=0)
+        raw = self._out_fbo.read(components=3, alignment=1)
         return np.frombuffer(raw, np.uint8).reshape(self.size, self.size, 3)[::-1].copy()
 
     def _read_labels(self) -> np.ndarray:
-        raw = self._fbo.read(components=1, alignment=1, attachment=1, dtype="u1")
+        raw = self._scene_fbo.read(components=1, alignment=1, attachment=1, dtype="u1")
         return np.frombuffer(raw, np.uint8).reshape(self.size, self.size)[::-1].copy()
 
     def _landmarks(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
+
 from facefit.rig import shapes
 
 VERTEX = """
@@ -194,22 +196,33 @@ vec3 light(vec3 n, vec3 base, float spec_k, float shin, float wrap, vec3 sss) {
 # One program per material rather than one branching on a material id: on a software
 # rasterizer (llvmpipe) this halved the render time (docs/benchmarks.md, Rig). With `discard`
 # only in the skin's and the hair's programs, the other materials keep early depth tests.
+#
+# The skin is further split into permutations (shader variants, as games compile them): a
+# software rasterizer runs every line of a program for every pixel, masking branches rather
+# than skipping them, so each skin triangle is drawn by a program holding only the features
+# whose region it touches (`SKIN_FEATURES`, chosen per triangle in `skin_features`).
+# Outside its region a feature leaves the pixel exactly as it was, so the variants draw the
+# same pixels as the full program would.
 
 _SKIN = """
 float front = v_attr.y;
 float s; float to_up;
 float eye = -1.0;
 s = 2.0; to_up = 1.0;
+#ifdef EYES
 bool near_eye = abs(r.y) < 1.6 && abs(abs(r.x) - EYE_X) < 2.0;
 if (near_eye) eye = eye_open(r.xy, s, to_up);
 if (front > 0.5 && eye > 0.0) discard;
+#endif
 float ml = MOUTH_Y;
 bool in_mouth = false;
+#ifdef MOUTH
 if (r.y < -5.0 && r.y > -8.5 && abs(r.x) < MOUTH_W + 0.2) {
     ml = mouth_line(r.x);
     in_mouth = abs(r.x) < MOUTH_W && r.y < lip_upper(r.x) && r.y > lip_lower(r.x);
     if (front > 0.5 && abs(r.x) < MOUTH_W && abs(r.y - ml) < lip_gap(r.x)) discard;
 }
+#endif
 vec3 skin = u_skin * (0.95 + 0.05 * vnoise(r.xy * 3.0));
 // cheeks, lids and around the eyes
 float ax = abs(r.x);
@@ -220,6 +233,7 @@ skin *= mix(vec3(1.0), vec3(0.9, 0.85, 0.86), orbit * front);
 // nostrils
 float nostril = exp(-pow((ax - 0.5) / 0.28, 2.0) - pow((r.y + 4.33) / 0.13, 2.0));
 skin *= 1.0 - 0.8 * nostril * front;
+#ifdef EYES
 // lash line and lid crease
 if (near_eye && front > 0.5 && abs(s) < 1.08) {
     float lash = 1.0 - smoothstep(0.0, 0.09, -eye) ;
@@ -228,7 +242,9 @@ if (near_eye && front > 0.5 && abs(s) < 1.08) {
     float crease = exp(-pow((to_up - 0.42) / 0.08, 2.0)) * (1.0 - s * s);
     skin *= 1.0 - 0.22 * crease;
 }
+#endif
 float shine = 0.14;
+#ifdef MOUTH
 // lips
 if (front > 0.5 && r.y < -5.0 && r.y > -8.5) {
     float lip_edge = min(lip_upper(r.x) - r.y, r.y - lip_lower(r.x));
@@ -239,7 +255,8 @@ if (front > 0.5 && r.y < -5.0 && r.y > -8.5) {
     shine = mix(shine, 0.25, lip_t);
     if (in_mouth && lip_t > 0.5) label = r.y > ml ? 8u : 10u;
 }
-// brows
+#endif
+#ifdef BROWS
 float t; float across;
 float bc = (front > 0.5 && r.y > 0.3 && r.y < 4.5) ? brow_cover(r.xy, t, across) : 0.0;
 if (bc > 0.0) {
@@ -248,8 +265,9 @@ if (bc > 0.0) {
     skin = mix(skin, u_brow * (0.8 + 0.4 * strand), clamp(dens, 0.0, 1.0));
     if (bc > 0.5) label = r.x < 0.0 ? 3u : 4u;
 }
+#endif
 if (label == 1u && front > 0.5 && v_attr.x > 0.5) label = 7u;
-// facial hair
+#ifdef BEARD
 float bcov = (u_beard > 0 && front > 0.2 && r.y < -2.0) ? beard_cover(r.xy, front) : 0.0;
 if (bcov > 0.0) {
     float strand = fbm(vec2(r.x * 30.0, r.y * 9.0));
@@ -258,8 +276,10 @@ if (bcov > 0.0) {
     skin = mix(skin, u_hair * (0.6 + 0.5 * strand), dens);
     if (u_beard > 1 && bcov > 0.5) label = 2u;
 }
-// scalp under short hair
+#endif
+#ifdef SCALP
 skin = mix(skin, u_hair * 0.8, u_scalp * smoothstep(u_hairline.x - 0.3, u_hairline.x + 0.8, r.y + 2.5 * smoothstep(4.0, 6.5, ax)) * (1.0 - smoothstep(-2.0, 1.0, -r.z + 2.0 * (1.0 - front))) );
+#endif
 col = light(n, skin, shine, 26.0, 0.35, vec3(1.0, 0.55, 0.45));
 """
 
@@ -332,11 +352,12 @@ label = 0u;
 """
 
 
-def fragment(material: int) -> str:
-    """Fragment shader source of one material (`geometry.MATERIALS` ids)."""
+def fragment(material: int, features: tuple[str, ...] = ()) -> str:
+    """Fragment shader source of one material (`geometry.MATERIALS` ids) and skin features."""
     body = (_SKIN, _EAR, _EYE, _MOUTH, _HAIR, _BODY)[material]
+    defines = "".join(f"#define {name}\n" for name in features)
     return (
-        _LIBRARY
+        _LIBRARY.replace("#version 330\n", "#version 330\n" + defines, 1)
         + """
 void main() {
     vec3 n = normalize(v_normal);
@@ -351,3 +372,94 @@ void main() {
 }
 """
     )
+
+
+# Edge anti-aliasing as games do it (FXAA, after T. Lottes): one full-screen pass that
+# blends each pixel along the local luma edge. It replaces 4x multisampling, which doubled
+# the rasterizer's cost on llvmpipe; labels are not filtered (they stay class ids).
+POST_VERTEX = """
+#version 330
+out vec2 v_uv;
+void main() {
+    // one triangle that covers the screen
+    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
+    v_uv = 0.5 * p + 0.5;
+    gl_Position = vec4(p, 0.0, 1.0);
+}
+"""
+
+POST_FXAA = """
+#version 330
+uniform sampler2D u_src;
+uniform vec2 u_texel;
+in vec2 v_uv;
+out vec4 f_color;
+
+const float REDUCE_MIN = 1.0 / 128.0;
+const float REDUCE_MUL = 1.0 / 8.0;
+const float SPAN_MAX = 8.0;
+
+float luma(vec3 c) { return dot(c, vec3(0.299, 0.587, 0.114)); }
+
+vec3 tap(vec2 offset) { return texture(u_src, v_uv + offset * u_texel).rgb; }
+
+void main() {
+    vec3 m = tap(vec2(0.0));
+    float l_nw = luma(tap(vec2(-1.0, -1.0)));
+    float l_ne = luma(tap(vec2(1.0, -1.0)));
+    float l_sw = luma(tap(vec2(-1.0, 1.0)));
+    float l_se = luma(tap(vec2(1.0, 1.0)));
+    float l_m = luma(m);
+    float l_min = min(l_m, min(min(l_nw, l_ne), min(l_sw, l_se)));
+    float l_max = max(l_m, max(max(l_nw, l_ne), max(l_sw, l_se)));
+    // the edge runs across the strongest luma gradient
+    vec2 dir = vec2(-((l_nw + l_ne) - (l_sw + l_se)), (l_nw + l_sw) - (l_ne + l_se));
+    float reduce = max(0.25 * REDUCE_MUL * (l_nw + l_ne + l_sw + l_se), REDUCE_MIN);
+    float scale = 1.0 / (min(abs(dir.x), abs(dir.y)) + reduce);
+    dir = clamp(dir * scale, vec2(-SPAN_MAX), vec2(SPAN_MAX));
+    vec3 near = 0.5 * (tap(dir * (1.0 / 3.0 - 0.5)) + tap(dir * (2.0 / 3.0 - 0.5)));
+    vec3 wide = 0.5 * near + 0.25 * (tap(dir * -0.5) + tap(dir * 0.5));
+    float l_wide = luma(wide);
+    // the wide blend overshoots where the edge is a thin line: keep the near one there
+    f_color = vec4((l_wide < l_min || l_wide > l_max) ? near : wide, 1.0);
+}
+"""
+
+
+SKIN_FEATURES = ("EYES", "MOUTH", "BROWS", "BEARD", "SCALP")
+_MARGIN = 0.05  # cm beyond each region's bounds in the GLSL above
+
+
+def _lowest_scalp_line() -> float:
+    """The lowest rest-pose y where the scalp tint of `_SKIN` can be non-zero."""
+    from facefit.rig import geometry
+
+    lowest = min(style.hairline for style in geometry.HAIRSTYLES.values() if style is not None)
+    # hairline_height moves it by +-1.5 cm, the smoothstep starts 0.3 below it, and the
+    # temples lift the test point by up to 2.5 cm
+    return lowest - 1.5 - 0.3 - 2.5
+
+
+def skin_features(rest: np.ndarray, front: np.ndarray) -> list[tuple[str, ...]]:
+    """The `SKIN_FEATURES` each skin triangle needs; rest (T, 3, 3) cm, front (T, 3).
+
+    A feature is needed where the triangle's rest-pose bounding box meets the region in
+    which that part of `_SKIN` can change a pixel (with `_MARGIN` to spare).
+    """
+    m = _MARGIN
+    x_lo, x_hi = rest[..., 0].min(1), rest[..., 0].max(1)
+    y_lo, y_hi = rest[..., 1].min(1), rest[..., 1].max(1)
+    ax_lo = np.where((x_lo < 0) & (x_hi > 0), 0.0, np.minimum(abs(x_lo), abs(x_hi)))
+    ax_hi = np.maximum(abs(x_lo), abs(x_hi))
+    front_hi = front.max(1)
+    eye_x = shapes.EYE_X
+    has = {
+        "EYES": (y_lo < 1.6 + m) & (y_hi > -1.6 - m)
+        & (ax_hi > eye_x - 2.0 - m) & (ax_lo < eye_x + 2.0 + m),
+        "MOUTH": (y_lo < -5.0 + m) & (y_hi > -8.5 - m)
+        & (ax_lo < shapes.MOUTH_HALF_WIDTH + 0.3 + m),
+        "BROWS": (y_lo < 4.5 + m) & (y_hi > 0.3 - m) & (front_hi > 0.5 - m),
+        "BEARD": (y_lo < -2.0 + m) & (front_hi > 0.2 - m),
+        "SCALP": y_hi > _lowest_scalp_line() - m,
+    }  # fmt: skip
+    return [tuple(name for name in SKIN_FEATURES if has[name][i]) for i in range(len(rest))]

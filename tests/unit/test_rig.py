@@ -227,9 +227,11 @@ def test_reference_file_matches_renderer(spec):
     assert reference_rig_id() == spec.rig_id
     np.testing.assert_allclose(stored, rendered, atol=0.01)
     np.testing.assert_allclose(reference_landmarks68(256), stored / 2, atol=1e-4)
-    # framed like a portrait: face centred, eyes above the middle, chin in the lower half
+    # framed tightly: face centred, eyes just above the middle, chin near the bottom edge
     assert abs(stored[:, 0].mean() - 256) < 5
-    assert 180 < stored[36:48, 1].mean() < 256 < stored[8, 1] < 420
+    assert 230 < stored[36:48, 1].mean() < 256 < 440 < stored[8, 1] < 490
+    # the face spans over half the frame's width, so eyes are several pixels tall at 128 px
+    assert stored[16, 0] - stored[0, 0] > 0.45 * REFERENCE_SIZE
 
 
 # --- shards and imports ---------------------------------------------------------------------
@@ -306,3 +308,12 @@ def test_cli_spec_and_render(tmp_path, capsys, spec):
     params.write_text(json.dumps({"continuous": {"eye_size": 9}}))
     assert main(args) == 2
     assert "BAD_PARAMS" in capsys.readouterr().out
+
+
+def test_renderers_of_two_sizes_in_one_process_do_not_disturb_each_other(spec, renderer):
+    vec = spec.mean_vector()
+    before = renderer.render(vec)
+    Renderer(size=96).render(vec)
+    after = renderer.render(vec)
+    assert np.array_equal(before.image, after.image)
+    assert np.array_equal(before.labels, after.labels)
