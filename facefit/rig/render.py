@@ -44,6 +44,7 @@ class _Part:
     table: bones.BoneTable
     offsets: tuple[int, ...]
     draws: tuple[tuple[ProgramKey, int, int], ...]  # (program, first index, index count)
+    mouth_unit: np.ndarray  # (N,) float64: vertical lip offsets per cm of mouth opening
 
 
 ProgramKey = tuple[int, tuple[str, ...]]  # (material, skin features)
@@ -93,21 +94,22 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
         indices=np.concatenate(tris).astype(np.uint32).reshape(-1),
         table=bones.build_table(rest_all.astype(np.float64), np.concatenate(parts)),
         offsets=tuple(offsets),
+        mouth_unit=_mouth_open_offset(rest_all, 1.0, np.float64),
         draws=tuple(draws),
     )
 
 
-def _mouth_open_offset(rest: np.ndarray, gap: float) -> np.ndarray:
+def _mouth_open_offset(rest: np.ndarray, gap: float, dtype=np.float32) -> np.ndarray:
     """Vertical offsets that part the lips: upper lip up, lower lip down, fading away."""
     if gap <= 0:
-        return np.zeros(len(rest), np.float32)
+        return np.zeros(len(rest), dtype)
     x, y = rest[:, 0], rest[:, 1]
     ml = shapes.LipShape.mouth_line(x)
     window = np.exp(-((x / (shapes.MOUTH_HALF_WIDTH + 0.6)) ** 6)) * np.exp(
         -(((y - ml) / 2.0) ** 2)
     )
     window *= rest[:, 2] > 5.0
-    return (0.5 * gap * np.tanh((y - ml) / 0.1) * window).astype(np.float32)
+    return (0.5 * gap * np.tanh((y - ml) / 0.1) * window).astype(dtype)
 
 
 class Renderer:
@@ -211,7 +213,8 @@ class Renderer:
     # --- per render --------------------------------------------------------------------------
     def _deform(self, part: _Part, values: dict[str, float], gap: float) -> np.ndarray:
         pos = bones.apply_table(part.rest, part.table, values)
-        pos[:, 1] += _mouth_open_offset(part.rest, gap)
+        if gap > 0:  # offsets are linear in the gap: the window over the mesh is computed once
+            pos[:, 1] += (gap * part.mouth_unit).astype(np.float32)
         out = np.empty((len(pos), 6), np.float32)
         out[:, :3] = pos
         for mesh, start in zip(part.meshes, part.offsets, strict=True):
