@@ -416,7 +416,9 @@ def train_extractor(
     if data is not None and tcfg.class_balance > 0:
         counted = data.labels[np.sort(render_train[:2000])]
         weights = torch.from_numpy(class_weights(counted, len(labels), tcfg.class_balance))
-        logger.info("class weights %s", dict(zip(labels, weights.round(decimals=2).tolist(), strict=True)))
+        logger.info(
+            "class weights %s", dict(zip(labels, weights.round(decimals=2).tolist(), strict=True))
+        )
     weights = weights.to(device)
     model = build_extractor(cfg, len(labels)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
