@@ -62,9 +62,16 @@ def temperature_at(step: int, cfg: FitConfig) -> float:
 
 
 def to_extractor_size(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (B, 3, S, S) renders to the extractor's input side."""
+    """Resize (B, 3, S, S) images to the extractor's input side.
+
+    Shrinking averages areas, as the training data was made (shards are area-resized,
+    photos area-averaged before warping): bilinear sampling of a 512 px frame at 128 px
+    would alias thin brows and lash lines into noise the networks never saw.
+    """
     if images.shape[-1] == size:
         return images
+    if images.shape[-1] > size:
+        return F.interpolate(images, size=(size, size), mode="area")
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
 
 
