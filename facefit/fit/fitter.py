@@ -20,10 +20,10 @@ from facefit.fit.config import FitConfig
 from facefit.fit.losses import similarity_from_loss
 from facefit.fit.optimize import (
     OnStep,
+    PhotoTargets,
     loss_terms,
     photo_targets,
     search,
-    to_extractor_size,
     total_loss,
 )
 from facefit.fit.params import ParamLayout
@@ -147,7 +147,7 @@ class Fitter:
             [torch.as_tensor(f.aligned_landmarks68 / size, dtype=torch.float32) for f in faces]
         ).to(self.device)
         targets = photo_targets(m.extractor, images, landmarks, self.labels, m.extractor_size)
-        init = self._initial_vectors(images, cfg)
+        init = self._initial_vectors(targets, len(faces), cfg)
         search_cfg = replace(cfg, max_iters=0) if cfg.mode == "fast" else cfg
         found = search(
             m.imitator,
@@ -198,9 +198,12 @@ class Fitter:
             )
         return results
 
-    def _initial_vectors(self, images: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
-        """Patent init (mean face) or the amortised predictor's guess, (B, D)."""
-        batch = images.shape[0]
+    def _initial_vectors(self, targets: PhotoTargets, batch: int, cfg: FitConfig) -> torch.Tensor:
+        """Patent init (mean face) or the amortised predictor's guess, (B, D).
+
+        The predictor reads the photo features the loss targets were made from: the
+        extractor runs once per photo.
+        """
         mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
         if cfg.mode == "patent":
             return mean.clone()
@@ -209,7 +212,7 @@ class Fitter:
                 raise ModelError("mode 'fast' needs the predictor network; none is installed")
             return mean.clone()  # said once, when the networks were loaded
         with torch.no_grad():
-            return self.models.predictor(to_extractor_size(images, self.models.extractor_size))
+            return self.models.predictor.from_features(targets.features)
 
     def _check_with_real_rig(self, vectors, found, targets, cfg):
         """Score the final parameters with the real rig; try close runner-up options.
@@ -219,6 +222,8 @@ class Fitter:
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
+        if cfg.mode == "fast":  # the predictor's answer as is: one render, to score and show it
+            return vectors, renders, real_loss
         for g, (_group, start, stop) in enumerate(self.layout.discrete_slices):
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)

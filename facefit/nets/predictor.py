@@ -88,8 +88,11 @@ class Predictor(nn.Module):
 
     def raw(self, image: torch.Tensor) -> torch.Tensor:
         """(B, D) unconstrained outputs, for the training losses."""
-        out = self.extractor(image)
-        f2, f4 = out.features[1], out.features[3]  # both at 1/8 resolution
+        return self.raw_from_features(self.extractor(image).features)
+
+    def raw_from_features(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """(B, D) unconstrained outputs from the extractor's features of the image."""
+        f2, f4 = features[1], features[3]  # both at 1/8 resolution
         return self.head(torch.cat([f2.detach(), f4.detach()], dim=1))
 
     def split(self, raw: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -101,7 +104,15 @@ class Predictor(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, D) vector: continuous values and per-group probabilities."""
-        continuous, logits = self.split(self.raw(image))
+        return self.vector(self.raw(image))
+
+    def from_features(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """As `forward`, from the extractor's features when the caller already has them."""
+        return self.vector(self.raw_from_features(features))
+
+    def vector(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw outputs -> (B, D) vector: continuous values and per-group probabilities."""
+        continuous, logits = self.split(raw)
         return torch.cat([continuous, *[F.softmax(lg, dim=1) for lg in logits]], dim=1)
 
     def head_state_dict(self) -> dict[str, torch.Tensor]:

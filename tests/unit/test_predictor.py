@@ -56,6 +56,15 @@ def test_predictor_outputs_a_vector_in_the_rig_layout(trained):
         assert torch.allclose(vec[:, sl].sum(1), torch.ones(3), atol=1e-5)
 
 
+def test_predictor_from_precomputed_features_equals_the_forward_pass(trained):
+    extractor = load_extractor(trained / "extractor-lite.pt")
+    model = build_predictor("tiny", extractor, ParamLayout.from_spec(load_spec())).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        features = extractor(images).features
+        assert torch.equal(model.from_features(features), model(images))
+
+
 def test_trained_predictor_loads_and_refuses_another_extractor(trained, tmp_path):
     extractor = load_extractor(trained / "extractor-lite.pt")
     path = trained / "predictor-lite.pt"
