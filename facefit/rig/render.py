@@ -113,7 +113,7 @@ def _mouth_open_offset(rest: np.ndarray, gap: float, dtype=np.float32) -> np.nda
 
 
 class Renderer:
-    """Renders parameter vectors of the reference rig; one instance per process (owns a GL context)."""
+    """Renders parameter vectors of the reference rig; each instance owns a GL context."""
 
     def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
         self.size = int(size)
@@ -189,16 +189,16 @@ class Renderer:
         return part
 
     def _vao(self, key: str, part: _Part):
-        """(draws, dynamic buffer) of a part: one vertex array per material program."""
+        """(draws, dynamic buffer) of a part, made once: one vertex array per program."""
         if key not in self._vaos:
             ctx = self._ctx
             dyn = ctx.buffer(reserve=len(part.rest) * 24)
             static = ctx.buffer(part.static.tobytes())
             ibo = ctx.buffer(part.indices.tobytes())
             draws = []
-            for key, first, count in part.draws:
+            for program, first, count in part.draws:
                 vao = ctx.vertex_array(
-                    self._progs[key],
+                    self._progs[program],
                     [
                         (dyn, "3f 3f", "in_pos", "in_normal"),
                         (static, "3f 2f", "in_rest", "in_attr"),

@@ -317,3 +317,13 @@ def test_renderers_of_two_sizes_in_one_process_do_not_disturb_each_other(spec, r
     after = renderer.render(vec)
     assert np.array_equal(before.image, after.image)
     assert np.array_equal(before.labels, after.labels)
+
+
+def test_geometry_buffers_are_made_once_per_part(spec):
+    renderer = Renderer(size=64)
+    for _ in range(3):
+        renderer.render(spec.mean_vector())
+    made = dict(renderer._vaos)
+    renderer.render(spec.mean_vector())
+    assert set(made) == {"core", spec.discrete[0].options[0]}  # the default hairstyle
+    assert all(renderer._vaos[k] is made[k] for k in made)
