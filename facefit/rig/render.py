@@ -286,9 +286,11 @@ class Renderer:
         self._label_only.clear(0.0, 0.0, 0.0, 0.0)
         self._color_only.clear(*BACKGROUND, 0.0)  # alpha 0 until a surface is drawn
         ctx.enable(ctx.DEPTH_TEST | ctx.CULL_FACE)
+        # Hair first: the skin it hides then fails the early depth test instead of being
+        # shaded and overdrawn (no two surfaces share a depth, so the order changes no pixel).
         parts = [("core", core, core_data)]
         if hair is not None:
-            parts.append((hair_key, hair, hair_data))
+            parts.insert(0, (hair_key, hair, hair_data))
         self._scene_fbo.use()
         for key, part, data in parts:
             draws, dyn = self._vao(key, part)
