@@ -212,7 +212,15 @@ class Fitter:
                 raise ModelError("mode 'fast' needs the predictor network; none is installed")
             return mean.clone()  # said once, when the networks were loaded
         with torch.no_grad():
-            return self.models.predictor.from_features(targets.features)
+            guess = self.models.predictor.from_features(targets.features)
+        if cfg.mode == "fast":
+            return guess
+        # The search starts from the predictor's discrete choices and from its continuous
+        # guess pulled toward the average face by `predictor_continuous_weight`.
+        c = self.layout.continuous_size
+        w = cfg.predictor_continuous_weight
+        guess[:, :c] = mean[:, :c] + w * (guess[:, :c] - mean[:, :c])
+        return guess
 
     def _check_with_real_rig(self, vectors, found, targets, cfg):
         """Score the final parameters with the real rig; try close runner-up options.
