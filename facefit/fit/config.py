@@ -15,7 +15,7 @@ class FitConfig:
     (`bench/calibrate_fit.py`), never on single photos.
     """
 
-    mode: str = "full"  # full: predictor init + refinement; fast: predictor only; patent: mean init
+    mode: str = "full"  # full: predictor's start + refinement; fast: predictor only; patent: mean
     max_iters: int = 12  # with 1.5 s per face on two CPU cores as the budget
     # Stop once similarity >= threshold (patent claim 2). Calibrated by bench/calibrate_fit.py:
     # the earliest stop whose mean loss excess over the full run stays under 0.2 % (median of

@@ -199,7 +199,7 @@ class Fitter:
         return results
 
     def _initial_vectors(self, targets: PhotoTargets, batch: int, cfg: FitConfig) -> torch.Tensor:
-        """Patent init (mean face) or the amortised predictor's guess, (B, D).
+        """Patent init (mean face), the predictor's guess (fast) or full's start, (B, D).
 
         The predictor reads the photo features the loss targets were made from: the
         extractor runs once per photo.
@@ -223,10 +223,13 @@ class Fitter:
         return guess
 
     def _check_with_real_rig(self, vectors, found, targets, cfg):
-        """Score the final parameters with the real rig; try close runner-up options.
+        """Score the final parameters with the real rig; try close runner-ups and the default.
 
         The imitator can be fooled (a vector it renders well but the game does not), so the
-        answer is judged by the game's own render through the same loss.
+        answer is judged by the game's own render through the same loss. Per discrete group
+        the runner-up is tried where the soft choice was close, and option 0 (no beard, the
+        default hairstyle) wherever something else was chosen: an option the game's render
+        does not support over the default is not kept.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
@@ -236,17 +239,20 @@ class Fitter:
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
             for i in range(vectors.shape[0]):
-                if top2.values.shape[1] < 2:
-                    continue
-                if float(top2.values[i, 0] - top2.values[i, 1]) >= cfg.runner_up_margin:
-                    continue
-                candidate = vectors[i].clone()
-                candidate[start:stop] = 0.0
-                candidate[start + int(top2.indices[i, 1])] = 1.0
-                render = self._renderer.render(candidate.cpu().numpy())
-                loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
-                if loss < real_loss[i]:
-                    vectors[i], renders[i], real_loss[i] = candidate, render, loss
+                options = []
+                close = float(top2.values[i, 0] - top2.values[i, -1]) < cfg.runner_up_margin
+                if top2.values.shape[1] == 2 and close:
+                    options.append(int(top2.indices[i, 1]))
+                if int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
+                    options.append(0)
+                for option in options:
+                    candidate = vectors[i].clone()
+                    candidate[start:stop] = 0.0
+                    candidate[start + option] = 1.0
+                    render = self._renderer.render(candidate.cpu().numpy())
+                    loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
+                    if loss < real_loss[i]:
+                        vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss
 
     def _real_loss(self, vectors, renders, targets, cfg) -> list[float]:

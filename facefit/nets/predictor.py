@@ -2,7 +2,8 @@
 
 As in the published fast variant of face-to-parameter, a small head reads the frozen
 extractor's features and regresses the parameter vector. `--mode fast` uses it alone;
-`--mode full` starts the iterative search from its guess, so the search needs few steps.
+`--mode full` starts the iterative search from its discrete choices (and, as configured,
+from its continuous guess).
 The head is trained on rig renders (parameters known) and, optionally, self-supervised on
 real photos through the imitator (`facefit.train.predictor`).
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -103,3 +104,60 @@ def test_calibration_applies_only_to_the_networks_it_was_measured_on(tmp_path):
     write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75}, {**installed, "x": "y"})
     stale = load_fitter(settings).config
     assert (stale.loss_scale, stale.threshold) == (default.loss_scale, default.threshold)
+
+
+def test_real_rig_check_keeps_the_default_option_when_the_game_render_prefers_it(fitter):
+    import torch
+
+    from facefit.align import align_photo, load_photo
+    from facefit.fit.fitter import image_to_tensor
+    from facefit.fit.optimize import photo_targets
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    lm = torch.as_tensor(face.aligned_landmarks68 / fitter.aligned_size, dtype=torch.float32)
+    m = fitter.models
+    targets = photo_targets(
+        m.extractor, image_to_tensor(face.image, fitter.device), lm[None], fitter.labels,
+        m.extractor_size,
+    )  # fmt: skip
+    spec = fitter.spec
+    chosen = torch.as_tensor(spec.encode({"discrete": {"hairstyle": spec.discrete[0].options[3]}}))
+    default = torch.as_tensor(spec.mean_vector())
+    # confident soft choices: no runner-up is tried, only option 0 of the hairstyle group
+    confident = SimpleNamespace(
+        discrete_probabilities=[
+            chosen[None, start:stop] for _, start, stop in fitter.layout.discrete_slices
+        ]
+    )
+    cfg = replace(fitter.config, mode="full")
+    losses = [
+        fitter._real_loss(v[None], [fitter._renderer.render(v.numpy())], targets, cfg)[0]
+        for v in (chosen, default)
+    ]
+    rendered = []
+    render = fitter._renderer.render
+
+    def recording_render(vec):
+        rendered.append(vec.copy())
+        return render(vec)
+
+    fitter._renderer.render = recording_render
+    try:
+        vectors, _, real = fitter._check_with_real_rig(
+            chosen[None].clone(), confident, targets, cfg
+        )
+        tried_full = [v.copy() for v in rendered]
+        rendered.clear()
+        fast, _, _ = fitter._check_with_real_rig(
+            chosen[None].clone(), confident, targets, replace(cfg, mode="fast")
+        )
+    finally:
+        fitter._renderer.render = render
+    # full: the choice and the default were both rendered, and the better one kept
+    assert [np.array_equal(v, chosen.numpy()) for v in tried_full] == [True, False]
+    assert np.array_equal(tried_full[1], default.numpy())
+    expected = default if losses[1] < losses[0] else chosen
+    assert torch.equal(vectors[0], expected)
+    assert real[0] == pytest.approx(min(losses))
+    # fast: the predictor's answer as is, one render
+    assert len(rendered) == 1 and torch.equal(fast[0], chosen)
