@@ -43,7 +43,8 @@ class FitConfig:
     # that the average face (the patent's start) scores 0.5 on the median training photo.
     loss_scale: float = 1.75
     # Real-rig check of the discrete choice: groups whose top-2 soft weights differ by less
-    # than this are re-scored with the runner-up option rendered by the real rig.
+    # than this are re-scored with the runner-up option rendered by the real rig (option 0
+    # is re-scored wherever another option was chosen).
     runner_up_margin: float = 0.2
 
     def __post_init__(self) -> None:

@@ -240,8 +240,8 @@ class Fitter:
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
             for i in range(vectors.shape[0]):
                 options = []
-                close = float(top2.values[i, 0] - top2.values[i, -1]) < cfg.runner_up_margin
-                if top2.values.shape[1] == 2 and close:
+                values = top2.values[i]
+                if len(values) == 2 and float(values[0] - values[1]) < cfg.runner_up_margin:
                     options.append(int(top2.indices[i, 1]))
                 if int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
                     options.append(0)
