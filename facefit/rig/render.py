@@ -50,19 +50,19 @@ class _Part:
 ProgramKey = tuple[int, tuple[str, ...]]  # (material, skin features)
 
 
-def _program_groups(
-    mesh: geometry.GridMesh, tris: np.ndarray
-) -> list[tuple[ProgramKey, np.ndarray]]:
-    """The mesh's triangles grouped by the program that draws them (skin: by its features)."""
+def _program_groups(mesh: geometry.GridMesh) -> list[tuple[ProgramKey, np.ndarray]]:
+    """The mesh's triangles (its own vertex indices) grouped by the program that draws them.
+
+    Skin triangles are grouped by the shader features their rest-pose region needs.
+    """
     material = geometry.MATERIALS[mesh.part]
+    tris = mesh.triangles()
     if mesh.part != geometry.HEAD:
         return [((material, ()), tris)]
-    local = tris - tris.min()
-    rest = mesh.rest.reshape(-1, 3)[local]
-    front = mesh.attr.reshape(-1, 2)[local][..., 1]
-    features = shaders.skin_features(rest, front)
+    rest = mesh.rest.reshape(-1, 3)[tris]
+    front = mesh.attr.reshape(-1, 2)[tris][..., 1]
     groups: dict[tuple[str, ...], list[int]] = {}
-    for i, key in enumerate(features):
+    for i, key in enumerate(shaders.skin_features(rest, front)):
         groups.setdefault(key, []).append(i)
     return [((material, key), tris[idx]) for key, idx in sorted(groups.items())]
 
@@ -75,8 +75,8 @@ def _make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
         a = mesh.attr.reshape(-1, 2)
         rest.append(r)
         static.append(np.concatenate([r, a], axis=1))
-        for key, group in _program_groups(mesh, mesh.triangles() + start):
-            tris.append(group)
+        for key, group in _program_groups(mesh):
+            tris.append(group + start)
             count = group.size
             if draws and draws[-1][0] == key:  # consecutive meshes of a program: one draw
                 draws[-1] = (key, draws[-1][1], draws[-1][2] + count)
