@@ -4,8 +4,9 @@ A ResNet encoder whose later stages are dilated instead of strided (as in the pu
 F2P), so the deepest features stay at 1/8 of the input, and a 1x1 classifier to the rig's
 11 classes. `forward` returns the feature maps of several depths and the class
 probabilities: the fitter compares photo and render features by an L1 loss weighted by them.
-The classifier also reads the 1/4-resolution features (a DeepLabv3+-style skip) because
-brows, eyes and lips are only a few pixels wide at 1/8 of a 128 px face.
+The classifier also reads the 1/4-resolution features (a DeepLabv3+-style skip) and, in
+`lite`, refines them with the stem's 1/2-resolution features, because brows, eyes and lips
+are only two or three pixels thick on a 128 px face: at 1/4 they are under one cell.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ class ExtractorConfig:
     blocks: tuple[int, ...] = (2, 2, 2, 2)
     skip: bool = True  # classifier also reads the 1/4 features
     head: int = 64
+    fine: int = 0  # channels of a 1/2-resolution refinement on the stem features (0: none)
 
 
 CONFIGS: dict[str, ExtractorConfig] = {
     # Patent §0081 input size; wider stages.
     "f2p": ExtractorConfig(size=256, stem=32, widths=(64, 128, 192, 256), blocks=(2, 2, 2, 2)),
     # Two-core CPU budget.
-    "lite": ExtractorConfig(size=128),
+    "lite": ExtractorConfig(size=128, fine=24),
     "tiny": ExtractorConfig(size=32, stem=8, widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), head=8),
 }
 DEFAULT_CONFIG = "lite"
@@ -119,7 +121,16 @@ class Extractor(nn.Module):
             nn.BatchNorm2d(cfg.head),
             nn.ReLU(inplace=True),
         )
-        self.classifier = nn.Conv2d(cfg.head, cfg.n_classes, 1)
+        self.fine = self.fine_in = None
+        if cfg.fine:
+            # projected before upsampling, so the 1/2-resolution convolution stays narrow
+            self.fine_in = nn.Conv2d(cfg.head, cfg.fine, 1, bias=False)
+            self.fine = nn.Sequential(
+                nn.Conv2d(cfg.fine + cfg.stem, cfg.fine, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(cfg.fine),
+                nn.ReLU(inplace=True),
+            )
+        self.classifier = nn.Conv2d(cfg.fine or cfg.head, cfg.n_classes, 1)
         self.register_buffer("pixel_mean", torch.tensor([0.5, 0.45, 0.4]).view(1, 3, 1, 1))
         self.register_buffer("pixel_std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
 
@@ -139,6 +150,11 @@ class Extractor(nn.Module):
             )  # (B, w3 + w0, S/4, S/4) -> (B, head, S/4, S/4)
         else:
             h = self.head(f4)  # (B, head, S/8, S/8)
+        if self.fine is not None:
+            up = F.interpolate(
+                self.fine_in(h), size=f0.shape[-2:], mode="bilinear", align_corners=False
+            )
+            h = self.fine(torch.cat([up, f0], dim=1))  # -> (B, fine, S/2, S/2)
         logits = F.interpolate(self.classifier(h), size=size, mode="bilinear", align_corners=False)
         return ExtractorOutput([f1, f2, f3, f4], logits, logits.softmax(dim=1))
 

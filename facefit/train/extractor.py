@@ -164,7 +164,11 @@ class PhotoSet:
         if rng is not None:
             matrix = jitter_matrix(rng, self.size) @ matrix
         image = warp_to_frame(self.photos[i], matrix[:2], self.size)
-        labels = photo_label_map(self.points[i], matrix[:2], self.size, self.masks, self.labels)
+        # Training labels resolve hair by colour; evaluation keeps the template's ground truth.
+        labels = photo_label_map(
+            self.points[i], matrix[:2], self.size, self.masks, self.labels,
+            image=image if rng is not None else None,
+        )  # fmt: skip
         if rng is not None:
             image = photometric(image, rng)
             if rng.random() < 0.5:

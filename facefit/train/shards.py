@@ -23,9 +23,30 @@ from facefit.rig.shards import ShardFolderMeta, ShardWriter, read_meta, shard_na
 logger = logging.getLogger(__name__)
 
 
+def _majority_labels(stack: np.ndarray, factor: int) -> np.ndarray:
+    """(N, S, S) labels shrunk by an integer `factor`: the most frequent class of each block.
+
+    Nearest-neighbour shrinking would take each block's top-left pixel, a quarter pixel off
+    the block the area-averaged image shows. Ties go to the higher class index, the small
+    facial parts (brows, eyes, lips) over skin and background.
+    """
+    n, side = stack.shape[:2]
+    blocks = stack.reshape(n, side // factor, factor, side // factor, factor)
+    best = np.zeros((n, side // factor, side // factor), stack.dtype)
+    best_count = np.zeros(best.shape, np.int32)
+    for c in np.unique(stack):  # ascending, so `>=` hands ties to the higher index
+        count = (blocks == c).sum(axis=(2, 4))
+        take = count >= best_count
+        best[take], best_count[take] = c, count[take]
+    return best
+
+
 def _resize_stack(stack: np.ndarray, size: int, nearest: bool) -> np.ndarray:
     import cv2
 
+    side = stack.shape[1]
+    if nearest and side % size == 0 and side != size:
+        return _majority_labels(stack, side // size)
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
     out = np.empty((len(stack), size, size, *stack.shape[3:]), dtype=stack.dtype)
     for i, item in enumerate(stack):

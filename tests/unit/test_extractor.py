@@ -27,6 +27,31 @@ def test_features_stay_at_one_eighth_and_probabilities_are_per_pixel():
     assert torch.allclose(out.probs.sum(dim=1), torch.ones(2, 32, 32), atol=1e-5)
 
 
+def test_fine_head_classifies_at_half_resolution_from_the_stem():
+    model = build_extractor("lite", 11).eval()
+    out = model(torch.rand(1, 3, 64, 64))
+    assert [f.shape[-1] for f in out.features] == [16, 8, 8, 8]
+    assert out.logits.shape == (1, 11, 64, 64)
+    # the logits move with a single input pixel's neighbourhood at 1/2 resolution
+    base = torch.full((1, 3, 64, 64), 0.5)
+    poked = base.clone()
+    poked[..., 30:32, 30:32] = 1.0
+    with torch.no_grad():
+        delta = (model(poked).logits - model(base).logits).abs().sum(dim=1)[0]
+    assert delta[30, 30] > delta[20, 20] * 2
+
+
+def test_shrinking_labels_keeps_thin_parts_and_the_image_centre():
+    from facefit.train.shards import _resize_stack
+
+    labels = np.zeros((1, 16, 16), np.uint8)
+    labels[0, 6:8, 2:14] = 3  # a brow two pixels thick on even rows
+    labels[0, 9, 2:14] = 5  # one pixel thick: half of each block, a tie
+    small = _resize_stack(labels, 8, nearest=True)[0]
+    assert (small[3, 1:7] == 3).all() and (small[4, 1:7] == 5).all()
+    assert (small[:3] == 0).all() and (small[5:] == 0).all()
+
+
 def test_confusion_tally_iou_ignores_unlabelled_pixels():
     tally = ConfusionTally(3)
     target = torch.tensor([[0, 0, 1, 255]])
@@ -52,6 +77,32 @@ def test_template_label_map_puts_regions_where_the_face_is():
     right_x = np.nonzero(labels == index["right_eye"])[1].mean()
     assert left_x < right_x  # "left" is image-left, as in the templates and iBUG-68
     assert (labels == 255).any() and not (labels == index["hair"]).any()
+
+
+@needs_faces
+def test_training_labels_find_hair_by_colour_above_the_mouth_only():
+    import cv2
+
+    from facefit.data.faces import read_pts189
+
+    root = faces_dir()
+    points = read_pts189(root / "london" / "001_neutral.pts189")  # dark hair, plain wall
+    photo = cv2.cvtColor(cv2.imread(str(root / "london" / "001_neutral.jpg")), cv2.COLOR_BGR2RGB)
+    scale = 256 / photo.shape[1]
+    matrix = np.array([[scale, 0, 0], [0, scale, 0]])
+    image = cv2.warpAffine(photo, matrix, (256, 256), flags=cv2.INTER_AREA)
+    masks = read_masks(root / "frl189_masks.csv")
+    truth = photo_label_map(points, matrix, 256, masks)
+    labels = photo_label_map(points, matrix, 256, masks, image=image)
+    index = {n: k for k, n in enumerate(RIG_LABELS)}
+    hair = labels == index["hair"]
+    assert hair.sum() > 2000
+    mouth_row = (points[[87, 93], 1] * scale).mean()
+    assert not hair[int(np.ceil(mouth_row)) :].any()
+    # the template's own regions are untouched; only hair and background are resolved
+    template = (truth != 255) & (truth != index["background"])
+    assert (labels[template] == truth[template]).all()
+    assert ((labels == index["background"]) & (truth == index["skin"])).sum() == 0
 
 
 @needs_faces
