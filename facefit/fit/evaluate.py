@@ -3,7 +3,8 @@
 `evaluate_synthetic` fits random rig renders, whose parameters are known; `evaluate_photos`
 fits the shared studio photos and compares the fitted face's landmarks, mapped back into the
 photo, with the human-placed template points, and asks whether the fitted parameters
-recognise a person across expressions.
+recognise a person across expressions, and how far the fitted skin colour is from the
+photo's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from facefit.fit.fitter import Fitter
 logger = logging.getLogger(__name__)
 
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
+# Cheek patches, each centred on the mean of three iBUG-68 points (jaw, nose wing, lower lid):
+# skin that hair, brows, beards and shadows rarely cover, in photos and renders alike.
+CHEEKS = ((2, 31, 41), (14, 35, 46))
 Progress = Callable[[int], None]
 
 
@@ -30,6 +34,25 @@ def nme(points: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -
     mask = np.ones(len(truth), bool) if mask is None else mask
     iod = float(np.linalg.norm(truth[LEFT_EYE_OUTER] - truth[RIGHT_EYE_OUTER]))
     return float(np.linalg.norm(points[mask] - truth[mask], axis=1).mean() / iod)
+
+
+def cheek_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
+    """(H, W) bool: two discs on the cheeks, radius 7 % of the outer-eye-corner distance."""
+    radius = 0.07 * np.linalg.norm(landmarks68[LEFT_EYE_OUTER] - landmarks68[RIGHT_EYE_OUTER])
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    mask = np.zeros(shape, bool)
+    for points in CHEEKS:
+        cx, cy = landmarks68[list(points)].mean(axis=0)
+        mask |= (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+    return mask
+
+
+def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab (L in 0-100) of the cheek patches of an (S, S, 3) uint8 RGB face."""
+    import cv2
+
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return lab[cheek_mask(image.shape[:2], landmarks68)].mean(axis=0)
 
 
 def synthetic_face(render, transform: np.ndarray | None = None) -> AlignedFace:
@@ -127,6 +150,11 @@ def evaluate_photos(
                 row["nme_fit"] = nme(fitted, truth, mask)
                 row["nme_reference"] = nme(mean_face, truth, mask)
                 row["nme_dlib"] = nme(result.photo_landmarks68, truth, mask)
+        photo_lm = result.photo_landmarks68 @ result.transform[:, :2].T + result.transform[:, 2]
+        photo_skin = cheek_lab(result.aligned, photo_lm)
+        render_skin = cheek_lab(result.real_render, result.real_landmarks68)
+        row["skin_delta_e"] = float(np.linalg.norm(photo_skin - render_skin))
+        row["skin_chroma"] = [float(np.hypot(*c[1:])) for c in (photo_skin, render_skin)]
         rows.append(row)
         descriptors[(record.identity, record.expression)] = result.params
         if progress:
@@ -158,6 +186,11 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
         for key in ("nme_fit", "nme_reference", "nme_dlib"):
             summary[key] = float(np.mean([r[key] for r in with_truth]))
         summary["nme_ratio_fit_to_reference"] = summary["nme_fit"] / summary["nme_reference"]
+    if ok:
+        # CIE76 distance of the cheeks' mean Lab colour, photo vs the real render of the fit
+        summary["skin_delta_e"] = float(np.mean([r["skin_delta_e"] for r in ok]))
+        chroma = np.array([r["skin_chroma"] for r in ok])
+        summary["skin_chroma_photo_vs_fit"] = [float(v) for v in chroma.mean(axis=0)]
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),

@@ -10,7 +10,14 @@ import pytest
 
 from facefit.data.faces import read_manifest
 from facefit.fit.config import FitConfig
-from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic, identity_scores, nme
+from facefit.fit.evaluate import (
+    cheek_lab,
+    cheek_mask,
+    evaluate_photos,
+    evaluate_synthetic,
+    identity_scores,
+    nme,
+)
 from facefit.fit.fitter import load_fitter
 from facefit.settings import CoreSettings
 from tests.tiny_weights import write_tiny_weights
@@ -75,3 +82,21 @@ def test_photo_evaluation_compares_with_the_human_templates(fitter):
         report["nme_dlib"] < report["nme_reference"]
     )  # dlib sits on the face, the mean face less so
     assert {r["photo"] for r in report["rows"]} == {r.name for r in records}
+    assert 0.0 <= report["skin_delta_e"] < 100.0
+
+
+def test_cheek_patches_sit_on_skin_and_measure_its_colour():
+    from facefit.rig.render import Renderer
+    from facefit.rig.spec import load_spec
+
+    spec = load_spec()
+    render = Renderer(128, spec).render(spec.mean_vector())
+    mask = cheek_mask(render.labels.shape, render.landmarks68)
+    skin = spec.labels.index("skin")
+    assert mask.sum() > 20 and (render.labels[mask] == skin).mean() > 0.95
+    flat = np.zeros_like(render.image)
+    flat[...] = (200, 150, 120)
+    tinted = flat.copy()
+    tinted[..., 2] = 90  # bluer -> yellower: only b* moves much
+    delta = cheek_lab(tinted, render.landmarks68) - cheek_lab(flat, render.landmarks68)
+    assert abs(delta[0]) < 3 and delta[2] > 10
