@@ -156,18 +156,24 @@ class PhotoSet:
     def __len__(self) -> int:
         return len(self.records)
 
-    def sample(self, i: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-        """Aligned (S, S, 3) uint8 image and (S, S) uint8 labels; augmented when `rng` is given."""
+    def sample(
+        self, i: int, rng: np.random.Generator | None, hair_by_colour: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Aligned (S, S, 3) uint8 image and (S, S) uint8 labels; augmented when `rng` is given.
+
+        Training labels (`hair_by_colour`, the default with `rng`) resolve hair and background
+        by colour; evaluation keeps the template's ground truth.
+        """
         from facefit.align.photo import warp_to_frame
 
         matrix = self.matrices[i]
         if rng is not None:
             matrix = jitter_matrix(rng, self.size) @ matrix
         image = warp_to_frame(self.photos[i], matrix[:2], self.size)
-        # Training labels resolve hair by colour; evaluation keeps the template's ground truth.
+        by_colour = rng is not None if hair_by_colour is None else hair_by_colour
         labels = photo_label_map(
             self.points[i], matrix[:2], self.size, self.masks, self.labels,
-            image=image if rng is not None else None,
+            image=image if by_colour else None,
         )  # fmt: skip
         if rng is not None:
             image = photometric(image, rng)
@@ -333,7 +339,10 @@ def evaluate_extractor(
     result.update(feature_agreement(model, agreement_images[:64]))
     result["forward_ms"] = round(time_forward(model), 2)
     if picture is not None:
-        write_extractor_picture(model, photo_pairs[:6], picture)
+        training = [
+            photos.sample(i, None, hair_by_colour=True)[1] for i in range(len(photo_pairs[:6]))
+        ]
+        write_extractor_picture(model, photo_pairs[:6], picture, training)
         result["picture"] = str(picture)
     return result
 
@@ -365,8 +374,10 @@ def colourise(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_extractor_picture(model: Extractor, pairs: list, path: Path) -> None:
-    """Rows of photo | predicted labels | template labels."""
+def write_extractor_picture(
+    model: Extractor, pairs: list, path: Path, training: list[np.ndarray] | None = None
+) -> None:
+    """Rows of photo | predicted labels | template labels [| training labels]."""
     from PIL import Image
 
     pred = segment(model, pairs).numpy().astype(np.uint8)
@@ -374,6 +385,10 @@ def write_extractor_picture(model: Extractor, pairs: list, path: Path) -> None:
         np.concatenate([im, colourise(p), colourise(t)], axis=1)
         for (im, t), p in zip(pairs, pred, strict=True)
     ]
+    if training is not None:
+        rows = [
+            np.concatenate([r, colourise(t)], axis=1) for r, t in zip(rows, training, strict=True)
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 

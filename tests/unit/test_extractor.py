@@ -124,3 +124,20 @@ def test_training_writes_weights_that_parse_cli_uses(tmp_path):
     written = Image.open(out)
     assert written.mode == "L" and written.size == (48, 48)
     assert np.asarray(written).max() < 11
+
+
+@needs_faces
+def test_evaluation_reports_both_domains_and_draws_training_labels(tmp_path):
+    from facefit.train.extractor import evaluate_extractor
+
+    shards = toy.write_toy_shards(tmp_path / "renders", n=20, size=32, seed=3)
+    model = build_extractor("tiny", len(toy.LABELS)).eval()
+    picture = tmp_path / "sheet.png"
+    report = evaluate_extractor(
+        model, list(RIG_LABELS), renders=shards, faces=None, n=4, picture=picture
+    )
+    assert report["photos"]["identities"] > 0 and report["renders"]["n"] == 4
+    assert 0.0 <= report["photos"]["miou"] <= 1.0 and report["forward_ms"] > 0
+    # photo | predicted | template labels | training labels, one row per person
+    width, height = Image.open(picture).size
+    assert (width, height) == (4 * 32, 6 * 32)
