@@ -26,6 +26,7 @@ LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 # Cheek patches, each centred on the mean of three iBUG-68 points (jaw, nose wing, lower lid):
 # skin that hair, brows, beards and shadows rarely cover, in photos and renders alike.
 CHEEKS = ((2, 31, 41), (14, 35, 46))
+FACIAL_HAIR = "facial_hair"
 Progress = Callable[[int], None]
 
 
@@ -155,6 +156,8 @@ def evaluate_photos(
         render_skin = cheek_lab(result.real_render, result.real_landmarks68)
         row["skin_delta_e"] = float(np.linalg.norm(photo_skin - render_skin))
         row["skin_chroma"] = [float(np.hypot(*c[1:])) for c in (photo_skin, render_skin)]
+        row["gender"] = record.gender
+        row["discrete"] = result.params["discrete"]
         rows.append(row)
         descriptors[(record.identity, record.expression)] = result.params
         if progress:
@@ -191,6 +194,14 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
         summary["skin_delta_e"] = float(np.mean([r["skin_delta_e"] for r in ok]))
         chroma = np.array([r["skin_chroma"] for r in ok])
         summary["skin_chroma_photo_vs_fit"] = [float(v) for v in chroma.mean(axis=0)]
+    women = [r for r in ok if r.get("gender") == "female"]
+    groups = {g.name: g for g in fitter.spec.discrete}
+    if women and FACIAL_HAIR in groups:
+        # a false positive the manifest can prove: facial hair fitted to a woman's photo
+        none = groups[FACIAL_HAIR].options[0]
+        summary["facial_hair_on_women"] = float(
+            np.mean([r["discrete"][FACIAL_HAIR] != none for r in women])
+        )
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),

@@ -83,6 +83,10 @@ def test_photo_evaluation_compares_with_the_human_templates(fitter):
     )  # dlib sits on the face, the mean face less so
     assert {r["photo"] for r in report["rows"]} == {r.name for r in records}
     assert 0.0 <= report["skin_delta_e"] < 100.0
+    women = [r for r in report["rows"] if r["gender"] == "female"]
+    assert women  # london 001
+    share = np.mean([r["discrete"]["facial_hair"] != "none" for r in women])
+    assert report["facial_hair_on_women"] == share
 
 
 def test_cheek_patches_sit_on_skin_and_measure_its_colour():
