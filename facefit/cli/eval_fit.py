@@ -31,12 +31,23 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--max-iters", type=int, default=None)
+    parser.add_argument(
+        "--default-margin",
+        type=float,
+        default=None,
+        help="relative real-render loss a non-default discrete option must win by",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {"mode": args.mode, "threshold": args.threshold, "max_iters": args.max_iters}
+    return {
+        "mode": args.mode,
+        "threshold": args.threshold,
+        "max_iters": args.max_iters,
+        "default_margin": args.default_margin,
+    }
 
 
 def _emit(report: dict, args: argparse.Namespace) -> int:

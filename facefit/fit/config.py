@@ -46,11 +46,17 @@ class FitConfig:
     # than this are re-scored with the runner-up option rendered by the real rig (option 0
     # is re-scored wherever another option was chosen).
     runner_up_margin: float = 0.2
+    # The default option (no beard, the default hairstyle and brows) is kept unless the chosen
+    # option's real-render loss is lower by more than this fraction: an option the photo
+    # barely supports is not worth showing the player (stubble on a clean-shaven face).
+    default_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if self.default_margin < 0.0:
+            raise ValueError("default_margin must be >= 0")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be in [0, 1]")

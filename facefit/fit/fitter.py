@@ -229,7 +229,7 @@ class Fitter:
         answer is judged by the game's own render through the same loss. Per discrete group
         the runner-up is tried where the soft choice was close, and option 0 (no beard, the
         default hairstyle) wherever something else was chosen: an option the game's render
-        does not support over the default is not kept.
+        does not support over the default by `default_margin` is not kept.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
@@ -251,7 +251,8 @@ class Fitter:
                     candidate[start + option] = 1.0
                     render = self._renderer.render(candidate.cpu().numpy())
                     loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
-                    if loss < real_loss[i]:
+                    bonus = 1.0 - cfg.default_margin if option == 0 else 1.0
+                    if loss * bonus < real_loss[i]:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss
 

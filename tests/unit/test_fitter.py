@@ -161,3 +161,8 @@ def test_real_rig_check_keeps_the_default_option_when_the_game_render_prefers_it
     assert real[0] == pytest.approx(min(losses))
     # fast: the predictor's answer as is, one render
     assert len(rendered) == 1 and torch.equal(fast[0], chosen)
+    # with a margin the default wins unless the choice is clearly better; its true loss is kept
+    margin = replace(cfg, default_margin=0.99)
+    vectors, _, real = fitter._check_with_real_rig(chosen[None].clone(), confident, targets, margin)
+    assert torch.equal(vectors[0], default)
+    assert real[0] == pytest.approx(losses[1])
