@@ -32,11 +32,13 @@ def _linear(srgb: np.ndarray) -> tuple[float, float, float]:
 def palette(values: dict[str, float]) -> dict[str, tuple[float, float, float]]:
     """Shader colour uniforms (linear RGB) for the colour controls."""
     skin = _path(_SKIN, values["skin_tone"])
-    warm = 2.0 * values["skin_warmth"] - 1.0
-    skin = skin * (
-        1.0 + 0.05 * np.array([-0.2 * warm - 0.3 * min(warm, 0), 0.5 * warm, -1.2 * warm])
-    )
-    skin[0] *= 1.0 - 0.06 * min(warm, 0.0)
+    # Warmth scales the skin's chroma around its own grey: studio photos of real skin are far
+    # less saturated than the anchors (photo skin R/G about 1.15, B/G 0.9; anchors 1.33, 0.8),
+    # so the cool end must reach muted, near-neutral skin and the warm end a saturated tan.
+    warm = values["skin_warmth"]
+    grey = float(skin @ np.array([0.3, 0.59, 0.11]))
+    skin = grey + (skin - grey) * (0.35 + 0.95 * warm)
+    skin = skin * (1.0 + 0.04 * (2.0 * warm - 1.0) * np.array([0.0, 0.5, -1.0]))
     hair = _path(_HAIR, values["hair_color"])
     red = 2.0 * values["hair_redness"] - 1.0
     if red > 0:
