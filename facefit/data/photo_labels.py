@@ -5,7 +5,7 @@ are warped into the aligned frame and rasterised into the rig's 11 classes. Pixe
 cannot be labelled are `IGNORE` (255): the band between the head oval and the face, which
 is hair or background, and a thin band around the head oval itself.
 
-For training, `hair_from_colour` resolves part of that band from the photo itself: the
+For training, `photo_label_map(..., image=...)` resolves part of that band from the photo itself: the
 studio backgrounds are plain, so a pixel far in colour from both the background and the
 face's skin is hair, a pixel close to the background is background, and anything in between
 (blond hair against a pale wall, bald scalp, soft edges) stays ignored. Evaluation uses the
@@ -109,9 +109,9 @@ def _hair_from_colour(
     """`labels` with the pixels the template leaves open resolved by colour (module docstring).
 
     Only pixels that are `IGNORE` or background change: near the background colour ->
-    background; far from it and from the skin colour, and where hair may be (`may_be_hair`: above
-    the mouth; lower down a collar looks the same) -> hair; otherwise ignored. So long hair outside the head oval is no
-    longer called background.
+    background; far from it and from the skin colour, and where hair may be (`may_be_hair`:
+    above the mouth; lower down a collar looks the same) -> hair; otherwise ignored. So long
+    hair outside the head oval is no longer called background.
     """
     import cv2
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from facefit.align import AlignedFace
+from facefit.align.transform import apply_transform
 from facefit.errors import FacefitError
 from facefit.fit.fitter import Fitter
 
@@ -151,7 +152,7 @@ def evaluate_photos(
                 row["nme_fit"] = nme(fitted, truth, mask)
                 row["nme_reference"] = nme(mean_face, truth, mask)
                 row["nme_dlib"] = nme(result.photo_landmarks68, truth, mask)
-        photo_lm = result.photo_landmarks68 @ result.transform[:, :2].T + result.transform[:, 2]
+        photo_lm = apply_transform(result.photo_landmarks68, result.transform)
         photo_skin = cheek_lab(result.aligned, photo_lm)
         render_skin = cheek_lab(result.real_render, result.real_landmarks68)
         row["skin_delta_e"] = float(np.linalg.norm(photo_skin - render_skin))

@@ -157,12 +157,12 @@ class PhotoSet:
         return len(self.records)
 
     def sample(
-        self, i: int, rng: np.random.Generator | None, hair_by_colour: bool | None = None
+        self, i: int, rng: np.random.Generator | None, hair_by_colour: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Aligned (S, S, 3) uint8 image and (S, S) uint8 labels; augmented when `rng` is given.
 
-        Training labels (`hair_by_colour`, the default with `rng`) resolve hair and background
-        by colour; evaluation keeps the template's ground truth.
+        Training asks for `hair_by_colour` labels (hair and background resolved by colour);
+        evaluation keeps the template's ground truth.
         """
         from facefit.align.photo import warp_to_frame
 
@@ -170,10 +170,9 @@ class PhotoSet:
         if rng is not None:
             matrix = jitter_matrix(rng, self.size) @ matrix
         image = warp_to_frame(self.photos[i], matrix[:2], self.size)
-        by_colour = rng is not None if hair_by_colour is None else hair_by_colour
         labels = photo_label_map(
             self.points[i], matrix[:2], self.size, self.masks, self.labels,
-            image=image if by_colour else None,
+            image=image if hair_by_colour else None,
         )  # fmt: skip
         if rng is not None:
             image = photometric(image, rng)
@@ -445,7 +444,10 @@ def train_extractor(
 
     def step_loss() -> torch.Tensor:
         n_photos = int(round(tcfg.batch_size * photo_share))
-        pairs = [photos.sample(int(i), rng) for i in rng.integers(len(photos), size=n_photos)]
+        pairs = [
+            photos.sample(int(i), rng, hair_by_colour=True)
+            for i in rng.integers(len(photos), size=n_photos)
+        ]
         if data is not None:
             pairs += [
                 render_sample(data, int(i), rng)

@@ -34,7 +34,8 @@ def _majority_labels(stack: np.ndarray, factor: int) -> np.ndarray:
     blocks = stack.reshape(n, side // factor, factor, side // factor, factor)
     best = np.zeros((n, side // factor, side // factor), stack.dtype)
     best_count = np.zeros(best.shape, np.int32)
-    for c in np.unique(stack):  # ascending, so `>=` hands ties to the higher index
+    present = np.flatnonzero(np.bincount(stack.ravel()))  # one pass, unlike a sort
+    for c in present:  # ascending, so `>=` hands ties to the higher index
         count = (blocks == c).sum(axis=(2, 4))
         take = count >= best_count
         best[take], best_count[take] = c, count[take]
