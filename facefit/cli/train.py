@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     extractor.add_argument(
         "--class-balance", type=float, default=0.5, help="class weight exponent (0: plain CE)"
     )
+    extractor.add_argument(
+        "--dice", type=float, default=1.0, help="weight of the soft Dice term (0: CE only)"
+    )
     extractor.add_argument("--limit", type=int, default=None, help="use the first N renders only")
     extractor.set_defaults(func=run_extractor)
 
@@ -142,6 +145,7 @@ def run_extractor(args: argparse.Namespace) -> int:
         lr=args.lr,
         photo_fraction=args.photo_fraction,
         class_balance=args.class_balance,
+        dice=args.dice,
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,

@@ -1,7 +1,8 @@
 """The judge's calibrated stopping rule, kept beside the networks it was measured with.
 
 `bench/calibrate_fit.py --save` writes `calibration.json` into the weights folder: the loss
-scale and threshold, and the sha256 of every network the fits ran on. `load_fitter` applies
+scale, the threshold and the iteration budget, and the sha256 of every network the fits ran
+on. `load_fitter` applies
 it when those are exactly the networks installed, so a studio that retrains on its own game
 client re-calibrates with one command and no code change; with other networks the file is
 ignored (with a warning) and `FitConfig`'s defaults hold.
@@ -20,7 +21,8 @@ from facefit.fit.config import FitConfig
 logger = logging.getLogger(__name__)
 
 FILE = "calibration.json"
-CALIBRATED = ("loss_scale", "threshold")  # the FitConfig fields the file sets
+CALIBRATED = ("loss_scale", "threshold")  # the FitConfig fields the file must set
+OPTIONAL = {"max_iters": int}  # ... and may set (files written before it was calibrated lack it)
 
 
 def write_calibration(weights_dir: Path, values: dict[str, Any], models: dict[str, str]) -> Path:
@@ -46,4 +48,6 @@ def calibrated_config(weights_dir: Path, models: dict[str, str], config: FitConf
             path,
         )
         return config
-    return replace(config, **{name: float(stored[name]) for name in CALIBRATED})
+    values = {name: float(stored[name]) for name in CALIBRATED}
+    values |= {name: cast(stored[name]) for name, cast in OPTIONAL.items() if name in stored}
+    return replace(config, **values)

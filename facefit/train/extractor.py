@@ -42,6 +42,7 @@ class ExtractorTrainConfig:
     weight_decay: float = 1e-4
     photo_fraction: float = 0.5  # share of each batch drawn from real photos
     class_balance: float = 0.5  # exponent of median-frequency class weights (0: plain CE)
+    dice: float = 1.0  # weight of the soft Dice term added to cross-entropy (0: CE only)
     holdout_fold: int = 0  # identity fold of the photos held out (of 5, seed 0)
     val_renders: int = 200
     val_every: int = 500
@@ -71,6 +72,26 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarra
     weights = np.ones(n_classes)
     weights[present] = (np.median(freq[present]) / freq[present]) ** power
     return np.clip(weights, 0.2, 10.0).astype(np.float32)
+
+
+def soft_dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1 - mean soft Dice over the classes present in the batch, ignored pixels left out.
+
+    Cross-entropy scores pixels; mIoU scores overlap per class. A brow two pixels thick
+    loses half its IoU to a one-pixel shift that costs cross-entropy almost nothing, and
+    Dice (the overlap measure IoU is monotone in) puts that back into the gradient. Summed
+    over the whole batch ("batch Dice"), so a class absent from one image adds no noise.
+    """
+    probs = logits.softmax(dim=1)  # (B, K, S, S)
+    valid = targets != IGNORE
+    onehot = F.one_hot(targets.where(valid, 0), probs.shape[1]).permute(0, 3, 1, 2)
+    mask = valid[:, None].to(probs.dtype)
+    onehot = onehot.to(probs.dtype) * mask
+    inter = (probs * onehot).sum(dim=(0, 2, 3))
+    total = (probs * mask).sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
+    present = onehot.sum(dim=(0, 2, 3)) > 0
+    dice = (2.0 * inter + 1.0) / (total + 1.0)
+    return 1.0 - dice[present].mean()
 
 
 # --- augmentation (uint8 HxWx3 RGB in, uint8 out) --------------------------------------------
@@ -455,7 +476,11 @@ def train_extractor(
             ]
         images, targets = to_tensors(pairs)
         out = model(images.to(device))
-        return F.cross_entropy(out.logits, targets.to(device), weight=weights, ignore_index=IGNORE)
+        targets = targets.to(device)
+        loss = F.cross_entropy(out.logits, targets, weight=weights, ignore_index=IGNORE)
+        if tcfg.dice > 0:
+            loss = loss + tcfg.dice * soft_dice_loss(out.logits, targets)
+        return loss
 
     def validate() -> dict[str, Any]:
         val = {"photos": iou_on(model, val_photo_pairs, labels, PHOTO_CLASSES)}

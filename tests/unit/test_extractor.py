@@ -12,7 +12,12 @@ from facefit.data.faces import faces_dir
 from facefit.data.photo_labels import RIG_LABELS, photo_label_map, read_masks
 from facefit.nets.extractor import build_extractor, load_extractor_with_info
 from facefit.train import toy
-from facefit.train.extractor import ConfusionTally, ExtractorTrainConfig, train_extractor
+from facefit.train.extractor import (
+    ConfusionTally,
+    ExtractorTrainConfig,
+    soft_dice_loss,
+    train_extractor,
+)
 
 needs_faces = pytest.mark.skipif(
     not (faces_dir() / "manifest.csv").exists(), reason="shared face photos not present"
@@ -62,6 +67,20 @@ def test_confusion_tally_iou_ignores_unlabelled_pixels():
 
 
 @needs_faces
+def test_dice_loss_scores_overlap_and_ignores_unlabelled_pixels():
+    labels = torch.zeros(2, 16, 16, dtype=torch.long)
+    labels[:, 6:8, 4:12] = 3  # a thin "brow"
+    labels[0, :2] = 255  # unlabelled rows
+    exact = torch.nn.functional.one_hot(labels.clamp(max=10), 11).permute(0, 3, 1, 2) * 40.0
+    assert float(soft_dice_loss(exact.float(), labels)) < 1e-3
+    shifted = exact.roll(1, dims=2)  # the brow one pixel off: half its overlap gone
+    assert float(soft_dice_loss(shifted.float(), labels)) > 0.2
+    # whatever is predicted under unlabelled pixels does not count
+    noisy = exact.clone()
+    noisy[0, :, :2] = torch.randn(11, 2, 16) * 40
+    assert float(soft_dice_loss(noisy.float(), labels)) < 1e-3
+
+
 def test_template_label_map_puts_regions_where_the_face_is():
     from facefit.data.faces import read_pts189
 

@@ -97,13 +97,16 @@ def test_calibration_applies_only_to_the_networks_it_was_measured_on(tmp_path):
     write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75}, installed)
     calibrated = load_fitter(settings).config
     assert (calibrated.loss_scale, calibrated.threshold) == (3.5, 0.75)
-    assert calibrated.max_iters == default.max_iters
+    assert calibrated.max_iters == default.max_iters  # a file without the iteration budget
+    write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75, "max_iters": 7}, installed)
+    assert load_fitter(settings).config.max_iters == 7
     # An explicit config is the caller's: the file does not touch it.
     assert load_fitter(settings, FitConfig(threshold=0.9)).config.threshold == 0.9
     # Retrained networks: the stale calibration is ignored, the defaults hold.
     write_calibration(folder, {"loss_scale": 3.5, "threshold": 0.75}, {**installed, "x": "y"})
     stale = load_fitter(settings).config
     assert (stale.loss_scale, stale.threshold) == (default.loss_scale, default.threshold)
+    assert stale.max_iters == default.max_iters
 
 
 def test_real_rig_check_keeps_the_default_option_when_the_game_render_prefers_it(fitter):

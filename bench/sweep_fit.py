@@ -1,0 +1,98 @@
+"""Compare fit settings on the training folds' people: landmarks, identity, false beards, time.
+
+The fit's defaults are chosen here, by cross-validation over identities: every setting is
+scored on the people of identity folds 1-4 only (fold 0 is never used to choose), with the
+same measures `facefit eval photos` reports. Each `--set FIELD=V1,V2` names a `FitConfig`
+field and its candidate values; several `--set` options are crossed.
+
+    OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/sweep_fit.py \\
+        --set max_iters=4,8,12 --out var/bench/sweep_iters.json
+
+prints one markdown row per setting (and writes the summaries as JSON with `--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from facefit.data.faces import faces_dir, fold_identities, read_manifest
+from facefit.fit.config import FitConfig
+from facefit.fit.evaluate import evaluate_photos
+from facefit.fit.fitter import load_fitter
+
+FIELDS = {f.name: f.type for f in fields(FitConfig)}
+
+
+def parse_set(text: str) -> tuple[str, list[Any]]:
+    """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the FitConfig field."""
+    name, _, values = text.partition("=")
+    if name not in FIELDS or not values:
+        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2 with a FitConfig field: {text}")
+    cast = {"int": int, "float": float, "str": str}[str(FIELDS[name])]
+    return name, [cast(v) for v in values.split(",")]
+
+
+def row(overrides: dict[str, Any], summary: dict[str, Any]) -> str:
+    """One markdown table row of a training-fold summary."""
+
+    def scores(kind: str) -> str:
+        found = summary["identity"][kind]  # None with under 3 people photographed twice
+        return f"{found['top1']:.3f} / {found['verification']:.3f}" if found else "-"
+
+    iterations = summary.get("iterations_mean")
+    cells = [
+        ", ".join(f"{k}={v}" for k, v in overrides.items()),
+        f"{summary['nme_ratio_fit_to_reference']:.3f}",
+        scores("shape_controls"),
+        scores("all_controls"),
+        f"{summary.get('facial_hair_on_women', float('nan')):.2f}",
+        f"{iterations:.1f}" if iterations is not None else "",
+        f"{summary['seconds_per_face_median']:.2f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True)
+    parser.add_argument("--photo-sets", default="london", help="comma-separated sets to fit")
+    parser.add_argument("--limit", type=int, default=None, help="first N photos only (a smoke run)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+
+    fitter = load_fitter()
+    photo_sets = set(args.photo_sets.split(","))
+    records = [r for r in read_manifest(faces_dir()) if r.set in photo_sets][: args.limit]
+    names = [name for name, _ in args.sets]
+    grid = [dict(zip(names, values, strict=True)) for values in itertools.product(
+        *[values for _, values in args.sets]
+    )]  # fmt: skip
+    print(
+        "| setting | NME ratio | top-1 / verification, shape | top-1 / verification, all "
+        "| women with facial hair | iterations | s/face |\n|---|---|---|---|---|---|---|",
+        flush=True,
+    )
+    report = []
+    for overrides in grid:
+        with tqdm(total=len(records), desc=str(overrides), unit="photo", leave=False) as bar:
+            summary = evaluate_photos(fitter, records, progress=bar.update, **overrides)
+        training = summary["training_folds"]
+        held = fold_identities(0)
+        ok = [r for r in summary["rows"] if "error" not in r and r["identity"] not in held]
+        training["iterations_mean"] = sum(r["iterations"] for r in ok) / max(len(ok), 1)
+        print(row(overrides, training), flush=True)
+        report.append({"overrides": overrides, "training_folds": training})
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
