@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
-# script can be re-run after an interruption. On the 2-core development machine: about
-# 2 h 15 min (sampling 3 minutes, imitator 55, extractor 50, predictor 35), each network on
-# both cores in turn.
+# script can be re-run after an interruption. On the 2-core development machine: at most
+# 2 h 30 min (sampling 3 minutes, imitator at most 55, extractor 50, predictor 35), each
+# network on both cores in turn.
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
@@ -38,5 +38,5 @@ OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$
   --steps 4000 --max-minutes "$MINUTES" --resume 2> var/train/predictor.log
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
-echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=1 .venv/bin/python bench/calibrate_fit.py --max-iters 12 --save" >&2
+echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2
 echo "(writes $OUT/calibration.json, which the fitter applies to these networks)" >&2

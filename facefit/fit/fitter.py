@@ -160,10 +160,13 @@ class Fitter:
             m.extractor_size,
             on_step=on_step,
         )
-        vectors = found.vectors.detach()
+        vectors = found.vectors.detach().clone()  # the real-rig check may change options
         vectors, renders, real_loss = self._check_with_real_rig(vectors, found, targets, cfg)
-        with torch.no_grad():
-            imitated, _ = m.imitator(vectors)
+        if found.images is not None and torch.equal(vectors, found.vectors):
+            imitated = found.images  # fast: the imitator already drew exactly these
+        else:
+            with torch.no_grad():
+                imitated, _ = m.imitator(vectors)
         results = []
         for i, face in enumerate(faces):
             decoded = self.spec.decode(vectors[i].cpu().numpy())

@@ -43,6 +43,9 @@ class SearchResult:
     discrete_probabilities: list[torch.Tensor]  # per group (B, K)
     history: list[list[tuple[int, float, float]]] = field(default_factory=list)
     terms: list[dict[str, float]] = field(default_factory=list)
+    # The imitator's render of `vectors` (B, 3, S, S) when that is what was judged last (a
+    # search of no iterations), so the caller need not render it again; else None.
+    images: torch.Tensor | None = None
 
 
 def lr_at(step: int, cfg: FitConfig) -> float:
@@ -158,9 +161,11 @@ def search(
     final_loss = [math.inf] * batch
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
 
-    def judge(step: int, temperature: float) -> torch.Tensor:
-        vector = state.vector(temperature)
+    last_image: list[torch.Tensor] = []
+
+    def judge(step: int, vector: torch.Tensor) -> torch.Tensor:
         image, landmarks = imitator(vector)
+        last_image[:] = [image]
         terms = loss_terms(
             extractor,
             image,
@@ -194,7 +199,12 @@ def search(
                 )
         return loss
 
-    loss = judge(0, temperature_at(0, cfg))
+    # With no update to make, the answer is the projected start (one option per group):
+    # judge exactly that, so the reported loss is the answer's.
+    if cfg.max_iters == 0:
+        loss = judge(0, state.projected())
+    else:
+        loss = judge(0, state.vector(temperature_at(0, cfg)))
     for step in range(1, cfg.max_iters + 1):
         if not bool(active.any()):
             break
@@ -208,7 +218,7 @@ def search(
         with torch.no_grad():
             for p, old in zip(state.parameters(), before, strict=True):
                 p[~active] = old[~active]
-        loss = judge(step, temperature_at(step, cfg))
+        loss = judge(step, state.vector(temperature_at(step, cfg)))
     sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]
     return SearchResult(
         vectors=state.projected(),
@@ -219,4 +229,5 @@ def search(
         discrete_probabilities=state.discrete_probabilities(),
         history=history,
         terms=final_terms,
+        images=last_image[0].detach() if cfg.max_iters == 0 else None,
     )

@@ -73,3 +73,27 @@ def test_search_stops_each_face_at_the_threshold_and_freezes_it():
     assert result.iterations == [0, 0]
     assert result.stopped_early == [True, True]
     assert torch.allclose(result.vectors[:, :6], init[:, :6], atol=1e-3)
+
+
+def test_a_search_of_no_iterations_judges_and_draws_the_answer_it_returns():
+    from facefit.fit.optimize import loss_terms, total_loss
+
+    imitator, extractor, targets, init = _setup()
+    cfg = FitConfig(max_iters=0)
+    result = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32)
+    with torch.no_grad():
+        image, landmarks = imitator(result.vectors)
+        terms = loss_terms(
+            extractor, image, landmarks, result.vectors, targets, LABELS, 32, LAYOUT.continuous_size
+        )
+        expected = total_loss(terms, cfg)
+    # the one-hot answer, not the softened start, is what the loss and the image are of
+    assert torch.allclose(torch.tensor(result.losses), expected, atol=1e-5)
+    assert result.images is not None and torch.allclose(result.images, image, atol=1e-6)
+    # with iterations the last judged image is of a relaxed vector: none is handed back
+    assert (
+        search(
+            imitator, extractor, targets, init, LAYOUT, LABELS, FitConfig(max_iters=2), 32
+        ).images
+        is None
+    )
