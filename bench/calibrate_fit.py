@@ -1,4 +1,4 @@
-"""Choose the judge's similarity scale, iteration budget and stopping threshold by cross-validation.
+"""Choose the fit's similarity scale, iteration budget and stopping threshold by cross-validation.
 
 1. `loss_scale`: the median loss of the average face (the patent's initialisation) over the
    training identities, divided by ln 2, so that the average face scores similarity 0.5 on a
@@ -18,9 +18,9 @@
 
     .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --out var/bench/calibration.json --save
 
-`--save` stores the loss scale, iteration budget and threshold as `calibration.json` in the weights folder, tied
-to the networks' sha256; `load_fitter` applies it to those networks (no code change when a
-studio retrains on its own game client).
+`--save` stores the loss scale, iteration budget and threshold as `calibration.json` in the
+weights folder, tied to the networks' sha256; `load_fitter` applies it to those networks (no
+code change when a studio retrains on its own game client).
 """
 
 from __future__ import annotations
@@ -71,13 +71,13 @@ def excess_at(threshold: float, runs: list[list[float]], scale: float) -> tuple[
     return float(np.mean(excess)), float(np.mean(iters))
 
 
-def identity_by_budget(fitter, records, budgets: list[int]) -> dict[int, dict]:
+def identity_by_budget(fitter, records, mode: str, budgets: list[int]) -> dict[int, dict]:
     """Shape-control identity scores of the training folds' people for each iteration budget."""
     scores = {}
     for budget in budgets:
         with tqdm(total=len(records), desc=f"identity, {budget} iterations", unit="photo") as bar:
             summary = evaluate_photos(
-                fitter, records, progress=bar.update, threshold=1.0, max_iters=budget
+                fitter, records, progress=bar.update, mode=mode, threshold=1.0, max_iters=budget
             )
         found = summary["training_folds"]["identity"]["shape_controls"]
         scores[budget] = {
@@ -122,7 +122,8 @@ def main() -> None:
         pairs = [
             r for r in read_manifest() if r.set == "london" and r.identity not in held
         ]  # fmt: skip
-        by_budget = identity_by_budget(fitter, pairs, [int(n) for n in args.iters.split(",")])
+        budgets = [int(n) for n in args.iters.split(",")]
+        by_budget = identity_by_budget(fitter, pairs, args.mode, budgets)
         # best top-1 + verification; ties go to the smaller budget (sorted ascending, max
         # keeps the first)
         max_iters = max(

@@ -2,10 +2,9 @@
 
 `bench/calibrate_fit.py --save` writes `calibration.json` into the weights folder: the loss
 scale, the threshold and the iteration budget, and the sha256 of every network the fits ran
-on. `load_fitter` applies
-it when those are exactly the networks installed, so a studio that retrains on its own game
-client re-calibrates with one command and no code change; with other networks the file is
-ignored (with a warning) and `FitConfig`'s defaults hold.
+on. `load_fitter` applies it when those are exactly the networks installed, so a studio that
+retrains on its own game client re-calibrates with one command and no code change; with
+other networks the file is ignored (with a warning) and `FitConfig`'s defaults hold.
 """
 
 from __future__ import annotations
