@@ -105,8 +105,9 @@ def main() -> None:
     settings = CoreSettings.from_env()
     fitter = load_fitter(settings)
     # The networks' identity folds (over everyone with a template), applied to all photos.
+    manifest = read_manifest()
     records = [
-        r for r in read_manifest()
+        r for r in manifest
         if r.set in ("london", "canada") and (args.all_expressions or r.expression == "neutral")
     ]  # fmt: skip
     fold_of = {p: k for k in range(5) for p in fold_identities(k)}
@@ -119,9 +120,7 @@ def main() -> None:
     max_iters, by_budget = args.max_iters, None
     if args.iters:
         held = fold_identities(HOLDOUT)
-        pairs = [
-            r for r in read_manifest() if r.set == "london" and r.identity not in held
-        ]  # fmt: skip
+        pairs = [r for r in manifest if r.set == "london" and r.identity not in held]
         budgets = [int(n) for n in args.iters.split(",")]
         by_budget = identity_by_budget(fitter, pairs, args.mode, budgets)
         # best top-1 + verification; ties go to the smaller budget (sorted ascending, max

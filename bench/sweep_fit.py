@@ -69,7 +69,11 @@ def main() -> None:
 
     fitter = load_fitter()
     photo_sets = set(args.photo_sets.split(","))
-    records = [r for r in read_manifest(faces_dir()) if r.set in photo_sets][: args.limit]
+    # Only the training folds' people are fitted: fold 0 is never used to choose.
+    held = fold_identities(0)
+    records = [
+        r for r in read_manifest(faces_dir()) if r.set in photo_sets and r.identity not in held
+    ][: args.limit]
     names = [name for name, _ in args.sets]
     grid = [dict(zip(names, values, strict=True)) for values in itertools.product(
         *[values for _, values in args.sets]
@@ -84,8 +88,7 @@ def main() -> None:
         with tqdm(total=len(records), desc=str(overrides), unit="photo", leave=False) as bar:
             summary = evaluate_photos(fitter, records, progress=bar.update, **overrides)
         training = summary["training_folds"]
-        held = fold_identities(0)
-        ok = [r for r in summary["rows"] if "error" not in r and r["identity"] not in held]
+        ok = [r for r in summary["rows"] if "error" not in r]
         training["iterations_mean"] = sum(r["iterations"] for r in ok) / max(len(ok), 1)
         print(row(overrides, training), flush=True)
         report.append({"overrides": overrides, "training_folds": training})

@@ -5,11 +5,11 @@ are warped into the aligned frame and rasterised into the rig's 11 classes. Pixe
 cannot be labelled are `IGNORE` (255): the band between the head oval and the face, which
 is hair or background, and a thin band around the head oval itself.
 
-For training, `photo_label_map(..., image=...)` resolves part of that band from the photo itself: the
-studio backgrounds are plain, so a pixel far in colour from both the background and the
-face's skin is hair, a pixel close to the background is background, and anything in between
-(blond hair against a pale wall, bald scalp, soft edges) stays ignored. Evaluation uses the
-template labels only, so its numbers measure against human-placed ground truth.
+For training, `photo_label_map(..., image=...)` resolves part of that band from the photo
+itself: the studio backgrounds are plain, so a pixel far in colour from both the background
+and the face's skin is hair, a pixel close to the background is background, and anything in
+between (blond hair against a pale wall, bald scalp, soft edges) stays ignored. Evaluation
+uses the template labels only, so its numbers measure against human-placed ground truth.
 """
 
 from __future__ import annotations

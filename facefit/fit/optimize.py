@@ -161,11 +161,8 @@ def search(
     final_loss = [math.inf] * batch
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
 
-    last_image: list[torch.Tensor] = []
-
-    def judge(step: int, vector: torch.Tensor) -> torch.Tensor:
+    def judge(step: int, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         image, landmarks = imitator(vector)
-        last_image[:] = [image]
         terms = loss_terms(
             extractor,
             image,
@@ -197,14 +194,14 @@ def search(
                 on_step(
                     step, sum(d[1] for d in done) / len(done), sum(d[2] for d in done) / len(done)
                 )
-        return loss
+        return loss, image
 
     # With no update to make, the answer is the projected start (one option per group):
     # judge exactly that, so the reported loss is the answer's.
     if cfg.max_iters == 0:
-        loss = judge(0, state.projected())
+        loss, first_image = judge(0, state.projected())
     else:
-        loss = judge(0, state.vector(temperature_at(0, cfg)))
+        loss, first_image = judge(0, state.vector(temperature_at(0, cfg)))
     for step in range(1, cfg.max_iters + 1):
         if not bool(active.any()):
             break
@@ -218,7 +215,7 @@ def search(
         with torch.no_grad():
             for p, old in zip(state.parameters(), before, strict=True):
                 p[~active] = old[~active]
-        loss = judge(step, state.vector(temperature_at(step, cfg)))
+        loss, _ = judge(step, state.vector(temperature_at(step, cfg)))
     sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]
     return SearchResult(
         vectors=state.projected(),
@@ -229,5 +226,5 @@ def search(
         discrete_probabilities=state.discrete_probabilities(),
         history=history,
         terms=final_terms,
-        images=last_image[0].detach() if cfg.max_iters == 0 else None,
+        images=first_image.detach() if cfg.max_iters == 0 else None,
     )
