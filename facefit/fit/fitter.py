@@ -17,7 +17,7 @@ import torch
 from facefit.errors import FacefitError, ModelError
 from facefit.fit.calibration import calibrated_config
 from facefit.fit.config import FitConfig
-from facefit.fit.losses import similarity_from_loss
+from facefit.fit.losses import color_vector, similarity_from_loss
 from facefit.fit.optimize import (
     OnStep,
     PhotoTargets,
@@ -215,7 +215,8 @@ class Fitter:
                 raise ModelError("mode 'fast' needs the predictor network; none is installed")
             return mean.clone()  # said once, when the networks were loaded
         with torch.no_grad():
-            guess = self.models.predictor.from_features(targets.features)
+            colors = color_vector(targets.colors)
+            guess = self.models.predictor(targets.features, targets.probs, colors)
         if cfg.mode == "fast":
             return guess
         # The search starts from the predictor's discrete choices and from its continuous
@@ -283,6 +284,7 @@ def _take(targets, i: int):
     """The targets of face `i` alone, as a batch of one."""
     return type(targets)(
         features=[f[i : i + 1] for f in targets.features],
+        probs=targets.probs[i : i + 1],
         weight_map=targets.weight_map[i : i + 1],
         colors={k: v[i : i + 1] for k, v in targets.colors.items()},
         landmarks=targets.landmarks[i : i + 1],

@@ -76,6 +76,11 @@ def region_colors(
     return colors
 
 
+def color_vector(colors: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Region colours (`region_colors`) as one (B, 3 * regions) tensor, the predictor's input."""
+    return torch.cat([colors[r] for r in COLOR_REGIONS], dim=1)
+
+
 def color_loss(
     photo_colors: dict[str, torch.Tensor], render_colors: dict[str, torch.Tensor]
 ) -> torch.Tensor:

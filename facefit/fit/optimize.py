@@ -26,6 +26,7 @@ class PhotoTargets:
     """What the aligned photos contribute to the loss, computed once before the loop."""
 
     features: list[torch.Tensor]
+    probs: torch.Tensor  # (B, L, S, S) class probabilities, for the predictor
     weight_map: torch.Tensor  # (B, 1, h, w)
     colors: dict[str, torch.Tensor]  # region -> (B, 3)
     landmarks: torch.Tensor  # (B, 68, 2) in [0, 1] of the aligned frame
@@ -91,6 +92,7 @@ def photo_targets(
         out = extractor(x)
         return PhotoTargets(
             features=[f.detach() for f in out.features],
+            probs=out.probs.detach(),
             weight_map=losses.region_weight_map(out.probs, labels),
             colors=losses.region_colors(x, out.probs, labels),
             landmarks=landmarks,

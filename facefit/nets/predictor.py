@@ -34,11 +34,20 @@ class PredictorConfig:
     discrete_sizes: tuple[int, ...] = ()
     width: int = 128  # channels of the two strided convs over the extractor's 1/8 features
     hidden: int = 512
+    # Channels of three strided convs that bring the extractor's full-resolution class
+    # probabilities down to 1/8 beside its features (0: none). The 1/8 features blur the
+    # outline of a brow or an eyelid, a pixel or two at 128 px, which is what the brow style
+    # and the eye controls change.
+    probs_width: int = 0
+    # Length of the photo's mean colour per colour region (`facefit.fit.losses.color_vector`)
+    # fed to the MLP (0: none). The extractor is trained to ignore colour casts, so its
+    # features cannot tell skin warmth, eye or lip colour apart; the fit's colour term can.
+    color_size: int = 0
 
 
 CONFIGS: dict[str, PredictorConfig] = {
-    "lite": PredictorConfig(),
-    "tiny": PredictorConfig(width=8, hidden=32),
+    "lite": PredictorConfig(probs_width=32, color_size=12),
+    "tiny": PredictorConfig(width=8, hidden=32, probs_width=4, color_size=12),
 }
 DEFAULT_CONFIG = "lite"
 
@@ -50,13 +59,28 @@ def config_from_dict(data: dict) -> PredictorConfig:
 
 
 class PredictorHead(nn.Module):
-    """Extractor features (1/8 resolution, two depths) -> parameter logits."""
+    """Extractor features (1/8 resolution, two depths), class probabilities and region
+    colours -> parameter logits."""
 
-    def __init__(self, cfg: PredictorConfig, feature_channels: int) -> None:
+    def __init__(self, cfg: PredictorConfig, feature_channels: int, n_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
+        self.probs = None
+        if cfg.probs_width:
+            pw = cfg.probs_width
+            self.probs = nn.Sequential(
+                *[
+                    layer
+                    for c_in in (n_classes, pw, pw)
+                    for layer in (
+                        nn.Conv2d(c_in, pw, 3, 2, 1, bias=False),
+                        nn.BatchNorm2d(pw),
+                        nn.ReLU(inplace=True),
+                    )
+                ]
+            )
         self.reduce = nn.Sequential(
-            nn.Conv2d(feature_channels, cfg.width, 3, 2, 1, bias=False),
+            nn.Conv2d(feature_channels + cfg.probs_width, cfg.width, 3, 2, 1, bias=False),
             nn.BatchNorm2d(cfg.width),
             nn.ReLU(inplace=True),
             nn.Conv2d(cfg.width, cfg.width, 3, 2, 1, bias=False),
@@ -65,36 +89,47 @@ class PredictorHead(nn.Module):
             nn.AdaptiveAvgPool2d(4),
         )
         out = cfg.continuous_size + sum(cfg.discrete_sizes)
+        # The Flatten stays first (a no-op on the flat input) so that heads saved before the
+        # colour input existed keep their parameter names.
         self.mlp = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(cfg.width * 16, cfg.hidden),
+            nn.Linear(cfg.width * 16 + cfg.color_size, cfg.hidden),
             nn.ReLU(inplace=True),
             nn.Linear(cfg.hidden, out),
         )
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B, D) raw outputs (continuous logits, then discrete logits)."""
-        return self.mlp(self.reduce(features))  # (B, C, h, w) -> (B, width, 4, 4) -> (B, D)
+    def forward(
+        self, features: torch.Tensor, probs: torch.Tensor, colors: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, C, h, w), (B, L, S, S), (B, color_size) -> (B, D) raw outputs (continuous
+        logits, then discrete logits)."""
+        if self.probs is not None:
+            p = self.probs(probs)  # (B, L, S, S) -> (B, probs_width, S/8, S/8)
+            features = torch.cat([features, F.adaptive_avg_pool2d(p, features.shape[-2:])], 1)
+        x = self.reduce(features).flatten(1)  # -> (B, width * 16)
+        if self.cfg.color_size:
+            x = torch.cat([x, colors], dim=1)
+        return self.mlp(x)
 
 
 class Predictor(nn.Module):
-    """A frozen extractor and a trainable head: image (B, 3, S, S) -> parameter vector."""
+    """A frozen extractor and a trainable head: what the extractor made of an image ->
+    parameter vector."""
 
     def __init__(self, extractor: nn.Module, cfg: PredictorConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.extractor = extractor.requires_grad_(False)
         widths = extractor.cfg.widths
-        self.head = PredictorHead(cfg, widths[1] + widths[3])
+        self.head = PredictorHead(cfg, widths[1] + widths[3], extractor.cfg.n_classes)
 
-    def raw(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, D) unconstrained outputs, for the training losses."""
-        return self.raw_from_features(self.extractor(image).features)
-
-    def raw_from_features(self, features: list[torch.Tensor]) -> torch.Tensor:
-        """(B, D) unconstrained outputs from the extractor's features of the image."""
+    def raw(
+        self, features: list[torch.Tensor], probs: torch.Tensor, colors: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, D) unconstrained outputs from the extractor's output for an image (its features
+        and class probabilities) and the image's region colours (`color_vector`)."""
         f2, f4 = features[1], features[3]  # both at 1/8 resolution
-        return self.head(torch.cat([f2.detach(), f4.detach()], dim=1))
+        return self.head(torch.cat([f2.detach(), f4.detach()], dim=1), probs.detach(), colors)
 
     def split(self, raw: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Raw outputs -> continuous values in [0, 1] (B, C) and per-group logits [(B, K)]."""
@@ -103,13 +138,11 @@ class Predictor(nn.Module):
         logits = list(torch.split(raw[:, c:], list(self.cfg.discrete_sizes), dim=1))
         return continuous, logits
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) -> (B, D) vector: continuous values and per-group probabilities."""
-        return self.vector(self.raw(image))
-
-    def from_features(self, features: list[torch.Tensor]) -> torch.Tensor:
-        """As `forward`, from the extractor's features when the caller already has them."""
-        return self.vector(self.raw_from_features(features))
+    def forward(
+        self, features: list[torch.Tensor], probs: torch.Tensor, colors: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, D) vector: continuous values and per-group probabilities (arguments as `raw`)."""
+        return self.vector(self.raw(features, probs, colors))
 
     def vector(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw outputs -> (B, D) vector: continuous values and per-group probabilities."""

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from facefit.fit.config import FitConfig
+from facefit.fit.losses import color_vector, region_colors
 from facefit.fit.optimize import loss_terms, photo_targets, total_loss
 from facefit.fit.params import ParamLayout
 from facefit.nets.predictor import NETWORK, Predictor, build_predictor
@@ -52,11 +53,36 @@ class PredictorTrainConfig:
     max_minutes: float | None = None
 
 
+def predict_raw(
+    model: Predictor,
+    images: torch.Tensor,
+    labels: list[str],
+    color_images: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(B, D) raw outputs for images (B, 3, S, S) at the extractor's size, read the way the
+    fitter reads a photo. `color_images` (default: `images`) are where the region colours
+    are measured."""
+    out = model.extractor(images)
+    source = images if color_images is None else color_images
+    colors = color_vector(region_colors(source, out.probs, labels))
+    return model.raw(out.features, out.probs, colors)
+
+
 def supervised_loss(
-    model: Predictor, images: torch.Tensor, params: torch.Tensor, tcfg: PredictorTrainConfig
+    model: Predictor,
+    images: torch.Tensor,
+    clean: torch.Tensor,
+    params: torch.Tensor,
+    labels: list[str],
+    tcfg: PredictorTrainConfig,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, continuous MAE) of predictions for renders with known parameters (B, D)."""
-    continuous, logits = model.split(model.raw(images))
+    """(loss, continuous MAE) of predictions for renders with known parameters (B, D).
+
+    The extractor reads the photo-like `images`; the colours come from the `clean` renders,
+    because the colour jitter that makes the features robust would make the colour controls
+    unlearnable (the fit's colour term, too, compares the photo's colours as they are).
+    """
+    continuous, logits = model.split(predict_raw(model, images, labels, color_images=clean))
     c = model.cfg.continuous_size
     mae = (continuous - params[:, :c]).abs().mean()
     ce, start = 0.0, c
@@ -68,14 +94,17 @@ def supervised_loss(
 
 
 @torch.no_grad()
-def validate(model: Predictor, data: ShardArrays, index: np.ndarray, device) -> dict[str, Any]:
+def validate(
+    model: Predictor, data: ShardArrays, index: np.ndarray, labels: list[str], device
+) -> dict[str, Any]:
     """Continuous MAE and discrete accuracy per group on held-out renders (no augmentation)."""
     model.eval()
     c = model.cfg.continuous_size
     preds, truths = [], []
     for start in range(0, len(index), 64):
         batch = data.batch(index[start : start + 64])
-        preds.append(model(batch["image"].to(device)).cpu())
+        raw = predict_raw(model, batch["image"].to(device), labels)
+        preds.append(model.vector(raw).cpu())
         truths.append(batch["params"])
     model.head.train()
     pred, truth = torch.cat(preds), torch.cat(truths)
@@ -158,13 +187,14 @@ def train_predictor(
             torch.from_numpy(photometric(np.asarray(img), rng)).permute(2, 0, 1).float().div(255.0)
             for img in data.images[index]
         ]).to(device)  # fmt: skip
-        loss, _ = supervised_loss(model, images, batch["params"].to(device), tcfg)
+        clean = batch["image"].to(device)
+        loss, _ = supervised_loss(model, images, clean, batch["params"].to(device), labels, tcfg)
         if photos is None:
             return loss
         pick = torch.from_numpy(rng.choice(len(photos), size=tcfg.photo_batch, replace=False))
         real, lm = photos[pick].to(device), landmarks[pick].to(device)
         targets = photo_targets(extractor, real, lm, labels, size)
-        vector = model(real)
+        vector = model(targets.features, targets.probs, color_vector(targets.colors))
         image, pred_lm = imitator(vector)
         terms = loss_terms(
             extractor, image, pred_lm, vector, targets, labels, size, layout.continuous_size
@@ -173,10 +203,10 @@ def train_predictor(
 
     # Only the head trains: the extractor under it stays frozen (and in eval mode).
     run = run_training(
-        tcfg, model.head, opt, rng, step_loss, lambda step: validate(model, data, val_idx, device),
+        tcfg, model.head, opt, rng, step_loss, lambda step: validate(model, data, val_idx, labels, device),
         checkpoint=checkpoint, resume=resume, on_step=on_step,
     )  # fmt: skip
-    metrics = validate(model, data, val_idx, device)
+    metrics = validate(model, data, val_idx, labels, device)
     path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
     save_weights(
         path,

@@ -11,13 +11,15 @@ import torch
 from facefit.errors import ModelError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
+from facefit.fit.losses import color_vector
+from facefit.fit.optimize import photo_targets
 from facefit.fit.params import ParamLayout
 from facefit.nets.extractor import load_extractor
 from facefit.nets.predictor import build_predictor, load_predictor
 from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
-from facefit.train.predictor import PredictorTrainConfig, train_predictor
+from facefit.train.predictor import PredictorTrainConfig, predict_raw, train_predictor
 from tests.tiny_weights import write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
@@ -45,24 +47,49 @@ def trained(tmp_path_factory) -> Path:
     return weights
 
 
+def _read(extractor, model, images):
+    """The fitter's way in: the photo targets' features, probabilities and colours."""
+    spec = load_spec()
+    targets = photo_targets(extractor, images, torch.rand(len(images), 68, 2), spec.labels, 32)
+    return model(targets.features, targets.probs, color_vector(targets.colors))
+
+
 def test_predictor_outputs_a_vector_in_the_rig_layout(trained):
     spec = load_spec()
     extractor = load_extractor(trained / "extractor-lite.pt")
     model = build_predictor("tiny", extractor, ParamLayout.from_spec(spec)).eval()
-    vec = model(torch.rand(3, 3, 32, 32))
+    with torch.no_grad():
+        vec = _read(extractor, model, torch.rand(3, 3, 32, 32))
     assert vec.shape == (3, spec.vector_size)
     assert bool(((vec >= 0) & (vec <= 1)).all())
     for sl in spec.discrete_slices.values():
         assert torch.allclose(vec[:, sl].sum(1), torch.ones(3), atol=1e-5)
 
 
-def test_predictor_from_precomputed_features_equals_the_forward_pass(trained):
+def test_training_reads_an_image_as_the_fitter_does(trained):
+    spec = load_spec()
     extractor = load_extractor(trained / "extractor-lite.pt")
-    model = build_predictor("tiny", extractor, ParamLayout.from_spec(load_spec())).eval()
+    model = build_predictor("tiny", extractor, ParamLayout.from_spec(spec)).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        features = extractor(images).features
-        assert torch.equal(model.from_features(features), model(images))
+        trained_on = model.vector(predict_raw(model, images, list(spec.labels)))
+        assert torch.allclose(_read(extractor, model, images), trained_on, atol=1e-6)
+
+
+def test_predictor_sees_the_region_colours(trained):
+    """The colour controls need the photo's colours: the same features with other colours
+    must give another answer."""
+    spec = load_spec()
+    extractor = load_extractor(trained / "extractor-lite.pt")
+    torch.manual_seed(0)
+    model = build_predictor("tiny", extractor, ParamLayout.from_spec(spec)).eval()
+    images = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        out = extractor(images)
+        colors = torch.rand(1, model.cfg.color_size)
+        a = model(out.features, out.probs, colors)
+        b = model(out.features, out.probs, colors.flip(1))
+    assert not torch.allclose(a, b)
 
 
 def test_trained_predictor_loads_and_refuses_another_extractor(trained, tmp_path):
