@@ -2,7 +2,7 @@
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
 # script can be re-run after an interruption. On the 2-core development machine: at most
-# 2 h 30 min (sampling 3 minutes, imitator at most 55, extractor 50, predictor 35), each
+# 2 h 50 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55), each
 # network on both cores in turn.
 #
 #   tools/train_all.sh                 # the reference rig
@@ -32,10 +32,11 @@ OMP_NUM_THREADS=2 $FACEFIT train imitator --config lite --data "$DATA" --out "$O
 OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
   --steps 11000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log
 
-# The predictor reads the extractor's features, so it trains after it, on both cores (about
-# 0.5 s a step on the development machine, 4,000 steps in 35 minutes).
+# The predictor reads the extractor's features and class probabilities, so it trains after
+# it, on both cores (about 0.7 s a step, 4,500 steps in 54 minutes on the slower of the
+# development machines).
 OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
-  --steps 4000 --max-minutes "$MINUTES" --resume 2> var/train/predictor.log
+  --steps 4500 --max-minutes "$MINUTES" --resume 2> var/train/predictor.log
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
 echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2
