@@ -1,11 +1,13 @@
 """The amortised predictor: aligned photo -> game parameters in one forward pass.
 
 As in the published fast variant of face-to-parameter, a small head reads the frozen
-extractor's features and regresses the parameter vector. `--mode fast` uses it alone;
-`--mode full` starts the iterative search from its discrete choices (and, as configured,
-from its continuous guess).
-The head is trained on rig renders (parameters known) and, optionally, self-supervised on
-real photos through the imitator (`facefit.train.predictor`).
+extractor's features (here also its class probabilities and the photo's mean colour per
+colour region, as the fit measures them) and regresses the parameter vector. The caller
+runs the extractor: the fitter already has its output as the loss targets (`PhotoTargets`).
+`--mode fast` uses it alone; `--mode full` starts the iterative search from its discrete
+choices (and, as configured, from its continuous guess). The head is trained on rig
+renders (parameters known) and, optionally, self-supervised on real photos through the
+imitator (`facefit.train.predictor`).
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class PredictorConfig:
     # outline of a brow or an eyelid, a pixel or two at 128 px, which is what the brow style
     # and the eye controls change.
     probs_width: int = 0
-    # Length of the photo's mean colour per colour region (`facefit.fit.losses.color_vector`)
-    # fed to the MLP (0: none). The extractor is trained to ignore colour casts, so its
-    # features cannot tell skin warmth, eye or lip colour apart; the fit's colour term can.
+    # Length of the photo's mean colour per colour region (`facefit.fit.losses.color_vector`:
+    # RGB of each of the fit's 4 regions) fed to the MLP (0: none). The extractor is trained
+    # to ignore colour casts, so its features cannot tell skin warmth, eye or lip colour
+    # apart. Fed raw, these vary by hundredths between faces, and the shipped head learned
+    # only skin tone from them (docs/benchmarks.md): standardise them in the next version.
     color_size: int = 0
 
 
