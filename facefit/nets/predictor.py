@@ -44,8 +44,8 @@ class PredictorConfig:
     # Length of the photo's mean colour per colour region (`facefit.fit.losses.color_vector`:
     # RGB of each of the fit's 4 regions) fed to the MLP (0: none). The extractor is trained
     # to ignore colour casts, so its features cannot tell skin warmth, eye or lip colour
-    # apart. Fed raw, these vary by hundredths between faces, and the shipped head learned
-    # only skin tone from them (docs/benchmarks.md): standardise them in the next version.
+    # apart. The shipped head learned only skin tone from them, although the colours
+    # determine more (docs/benchmarks.md).
     color_size: int = 0
 
 
