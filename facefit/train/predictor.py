@@ -201,9 +201,12 @@ def train_predictor(
         )
         return loss + tcfg.photo_weight * total_loss(terms, fit_cfg).mean()
 
+    def check(step: int) -> dict[str, Any]:
+        return validate(model, data, val_idx, labels, device)
+
     # Only the head trains: the extractor under it stays frozen (and in eval mode).
     run = run_training(
-        tcfg, model.head, opt, rng, step_loss, lambda step: validate(model, data, val_idx, labels, device),
+        tcfg, model.head, opt, rng, step_loss, check,
         checkpoint=checkpoint, resume=resume, on_step=on_step,
     )  # fmt: skip
     metrics = validate(model, data, val_idx, labels, device)
