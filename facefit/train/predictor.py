@@ -95,9 +95,15 @@ def supervised_loss(
 
 @torch.no_grad()
 def validate(
-    model: Predictor, data: ShardArrays, index: np.ndarray, labels: list[str], device
+    model: Predictor,
+    data: ShardArrays,
+    index: np.ndarray,
+    labels: list[str],
+    device,
+    control_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Continuous MAE and discrete accuracy per group on held-out renders (no augmentation)."""
+    """Continuous MAE and discrete accuracy per group on held-out renders (no augmentation);
+    with `control_names`, also the MAE of each continuous control."""
     model.eval()
     c = model.cfg.continuous_size
     preds, truths = [], []
@@ -108,7 +114,13 @@ def validate(
         truths.append(batch["params"])
     model.head.train()
     pred, truth = torch.cat(preds), torch.cat(truths)
-    out: dict[str, Any] = {"continuous_mae": float((pred[:, :c] - truth[:, :c]).abs().mean())}
+    errors = (pred[:, :c] - truth[:, :c]).abs()
+    out: dict[str, Any] = {"continuous_mae": float(errors.mean())}
+    if control_names is not None:
+        per_control = errors.mean(0).tolist()
+        out["continuous_mae_per_control"] = {
+            name: round(v, 4) for name, v in zip(control_names, per_control, strict=True)
+        }
     start = c
     accs = []
     for size in model.cfg.discrete_sizes:
@@ -209,7 +221,8 @@ def train_predictor(
         tcfg, model.head, opt, rng, step_loss, check,
         checkpoint=checkpoint, resume=resume, on_step=on_step,
     )  # fmt: skip
-    metrics = validate(model, data, val_idx, labels, device)
+    controls = [control.name for control in spec.continuous]
+    metrics = validate(model, data, val_idx, labels, device, controls)
     path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
     save_weights(
         path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,6 +65,17 @@ def test_predictor_outputs_a_vector_in_the_rig_layout(trained):
     assert bool(((vec >= 0) & (vec <= 1)).all())
     for sl in spec.discrete_slices.values():
         assert torch.allclose(vec[:, sl].sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_manifest_records_the_error_of_every_control(trained):
+    """An engineer retraining on their own game sees which controls the head cannot read."""
+    spec = load_spec()
+    validation = json.loads((trained / "manifest.json").read_text())["weights"][
+        "predictor-lite.pt"
+    ]["validation"]
+    per_control = validation["continuous_mae_per_control"]
+    assert sorted(per_control) == sorted(control.name for control in spec.continuous)
+    assert all(0.0 <= v <= 1.0 for v in per_control.values())
 
 
 def test_training_reads_an_image_as_the_fitter_does(trained):
