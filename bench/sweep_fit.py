@@ -30,12 +30,18 @@ from facefit.fit.fitter import load_fitter
 FIELDS = {f.name: f.type for f in fields(FitConfig)}
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """'a+b' -> ('a', 'b'): the value of a tuple field (',' separates candidates)."""
+    return tuple(name for name in text.split("+") if name)
+
+
 def parse_set(text: str) -> tuple[str, list[Any]]:
     """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the FitConfig field."""
     name, _, values = text.partition("=")
     if name not in FIELDS or not values:
         raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2 with a FitConfig field: {text}")
-    cast = {"int": int, "float": float, "str": str}[str(FIELDS[name])]
+    kind = str(FIELDS[name])
+    cast = _names if kind.startswith("tuple") else {"int": int, "float": float, "str": str}[kind]
     return name, [cast(v) for v in values.split(",")]
 
 

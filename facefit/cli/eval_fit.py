@@ -37,6 +37,12 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="relative real-render loss a non-default discrete option must win by",
     )
+    parser.add_argument(
+        "--default-margin-groups",
+        type=lambda text: tuple(g for g in text.split(",") if g),
+        default=None,
+        help="comma-separated discrete groups the margin applies to",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
 
@@ -47,6 +53,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "threshold": args.threshold,
         "max_iters": args.max_iters,
         "default_margin": args.default_margin,
+        "default_margin_groups": args.default_margin_groups,
     }
 
 

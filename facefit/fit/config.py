@@ -60,6 +60,11 @@ class FitConfig:
     # 0.03 chosen on the training folds' people: without it 77 % of their women's photos got
     # stubble, with it none, and no identity score dropped (docs/benchmarks.md).
     default_margin: float = 0.03
+    # The discrete groups the margin (and the re-scoring of option 0) applies to; None: all.
+    # Where option 0 is not an absence (the default brows), the margin is a bias, but on the
+    # training folds' photos every group with it fitted the landmarks and all controls'
+    # identity best; on rig renders it costs brow-style accuracy (docs/benchmarks.md).
+    default_margin_groups: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

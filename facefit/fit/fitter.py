@@ -73,6 +73,12 @@ class Fitter:
         self.labels = list(self.spec.labels)
         self.aligned_size = REFERENCE_SIZE
         self._renderer = Renderer(size=REFERENCE_SIZE)
+        groups = {g for g, _, _ in self.layout.discrete_slices}
+        unknown = set(config.default_margin_groups or ()) - groups
+        if unknown:  # another game's rig names its groups differently
+            raise ValueError(
+                f"default_margin_groups names no discrete group of this rig: {unknown}"
+            )
 
     def fit_photo(
         self, photo: bytes | np.ndarray, on_step: OnStep | None = None, **overrides: Any
@@ -231,15 +237,17 @@ class Fitter:
 
         The imitator can be fooled (a vector it renders well but the game does not), so the
         answer is judged by the game's own render through the same loss. Per discrete group
-        the runner-up is tried where the soft choice was close, and option 0 (no beard, the
-        default hairstyle) wherever something else was chosen: an option the game's render
-        does not support over the default by `default_margin` is not kept.
+        the runner-up is tried where the soft choice was close, and, in the groups of
+        `default_margin_groups` (all by default), option 0 (no beard, the default hairstyle)
+        wherever something else was chosen: an option the game's render does not support
+        over the default by `default_margin` is not kept.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
         if cfg.mode == "fast":  # the predictor's answer as is: one render, to score and show it
             return vectors, renders, real_loss
-        for g, (_group, start, stop) in enumerate(self.layout.discrete_slices):
+        for g, (group, start, stop) in enumerate(self.layout.discrete_slices):
+            margin_group = cfg.default_margin_groups is None or group in cfg.default_margin_groups
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
             for i in range(vectors.shape[0]):
@@ -247,7 +255,7 @@ class Fitter:
                 values = top2.values[i]
                 if len(values) == 2 and float(values[0] - values[1]) < cfg.runner_up_margin:
                     options.append(int(top2.indices[i, 1]))
-                if int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
+                if margin_group and int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
                     options.append(0)
                 for option in options:
                     candidate = vectors[i].clone()
@@ -255,7 +263,7 @@ class Fitter:
                     candidate[start + option] = 1.0
                     render = self._renderer.render(candidate.cpu().numpy())
                     loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
-                    bonus = 1.0 - cfg.default_margin if option == 0 else 1.0
+                    bonus = 1.0 - cfg.default_margin if option == 0 and margin_group else 1.0
                     if loss * bonus < real_loss[i]:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss

@@ -169,3 +169,16 @@ def test_real_rig_check_keeps_the_default_option_when_the_game_render_prefers_it
     vectors, _, real = fitter._check_with_real_rig(chosen[None].clone(), confident, targets, margin)
     assert torch.equal(vectors[0], default)
     assert real[0] == pytest.approx(losses[1])
+    # ... but only in the groups it is set for: elsewhere the confident choice stands as is
+    beards_only = replace(margin, default_margin_groups=("facial_hair",))
+    vectors, _, real = fitter._check_with_real_rig(
+        chosen[None].clone(), confident, targets, beards_only
+    )
+    assert torch.equal(vectors[0], chosen)
+    assert real[0] == pytest.approx(losses[0])
+
+
+def test_margin_groups_must_exist_in_the_rig(weights_dir):
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights_dir)
+    with pytest.raises(ValueError, match="no discrete group"):
+        load_fitter(settings, FitConfig(default_margin_groups=("glasses",)))
