@@ -73,12 +73,23 @@ class Fitter:
         self.labels = list(self.spec.labels)
         self.aligned_size = REFERENCE_SIZE
         self._renderer = Renderer(size=REFERENCE_SIZE)
+        self._check_config(config)
+
+    def _check_config(self, cfg: FitConfig) -> FitConfig:
+        """`cfg` if it fits this rig: its margin groups must be groups of this rig."""
         groups = {g for g, _, _ in self.layout.discrete_slices}
-        unknown = set(config.default_margin_groups or ()) - groups
+        unknown = set(cfg.default_margin_groups or ()) - groups
         if unknown:  # another game's rig names its groups differently
             raise ValueError(
                 f"default_margin_groups names no discrete group of this rig: {unknown}"
             )
+        return cfg
+
+    def _config(self, overrides: dict[str, Any]) -> FitConfig:
+        """The loaded config with a call's overrides (None: keep), checked like the loaded one."""
+        return self._check_config(
+            replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        )
 
     def fit_photo(
         self, photo: bytes | np.ndarray, on_step: OnStep | None = None, **overrides: Any
@@ -98,7 +109,7 @@ class Fitter:
         """Fit a batch in one optimisation; a photo that fails intake yields its error."""
         from facefit.align import align_photo, load_photo
 
-        cfg = replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        cfg = self._config(overrides)
         t0 = time.perf_counter()
         aligned: list[Any] = []
         for photo in photos:
@@ -136,7 +147,7 @@ class Fitter:
         **overrides: Any,
     ) -> list[FitResult]:
         """Fit faces that are already aligned, as (photo pixels, AlignedFace) pairs."""
-        cfg = replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        cfg = self._config(overrides)
         t0 = time.perf_counter()
         results = self._search_aligned(photos_faces, cfg, on_step)
         seconds = {"fit": round((time.perf_counter() - t0) / max(len(results), 1), 4)}

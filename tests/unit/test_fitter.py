@@ -182,3 +182,10 @@ def test_margin_groups_must_exist_in_the_rig(weights_dir):
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights_dir)
     with pytest.raises(ValueError, match="no discrete group"):
         load_fitter(settings, FitConfig(default_margin_groups=("glasses",)))
+
+
+def test_margin_groups_of_a_call_are_checked_too(fitter):
+    """A misspelt group given for one fit (`facefit eval --default-margin-groups`) must not
+    silently apply the margin nowhere."""
+    with pytest.raises(ValueError, match="no discrete group"):
+        fitter.fit_photo(PHOTO.read_bytes(), default_margin_groups=("beard",))
