@@ -45,7 +45,8 @@ class PredictorConfig:
     # RGB of each of the fit's 4 regions) fed to the MLP (0: none). The extractor is trained
     # to ignore colour casts, so its features cannot tell skin warmth, eye or lip colour
     # apart. The shipped head learned only skin tone from them, although the colours
-    # determine more (docs/benchmarks.md).
+    # determine more: its BatchNorm statistics end up half photos, because the photo term's
+    # forward passes update them too (docs/benchmarks.md).
     color_size: int = 0
 
 
