@@ -53,6 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--photo-batch", type=int, default=8, help="real photos per step (0: off)"
     )
     predictor.add_argument("--batch-size", type=int, default=32)
+    predictor.add_argument(
+        "--photo-label",
+        action="append",
+        default=None,
+        metavar="FIELD=VALUE:GROUP=OPTION",
+        help="option label for training photos by manifest field, repeatable "
+        "(default: gender=female:facial_hair=none; another rig names its own groups)",
+    )
+    predictor.add_argument(
+        "--photo-label-weight", type=float, default=None, help="weight of the labels (0: off)"
+    )
     predictor.set_defaults(func=run_predictor)
 
 
@@ -165,6 +176,12 @@ def run_predictor(args: argparse.Namespace) -> int:
         config=args.config,
         batch_size=args.batch_size,
         photo_batch=args.photo_batch,
+        **({"photo_labels": tuple(args.photo_label)} if args.photo_label else {}),
+        **(
+            {"photo_label_weight": args.photo_label_weight}
+            if args.photo_label_weight is not None
+            else {}
+        ),
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,

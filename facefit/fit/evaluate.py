@@ -200,14 +200,16 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
         summary["skin_delta_e"] = float(np.mean([r["skin_delta_e"] for r in ok]))
         chroma = np.array([r["skin_chroma"] for r in ok])
         summary["skin_chroma_photo_vs_fit"] = [float(v) for v in chroma.mean(axis=0)]
-    women = [r for r in ok if r.get("gender") == "female"]
     groups = {g.name: g for g in fitter.spec.discrete}
-    if women and FACIAL_HAIR in groups:
-        # a false positive the manifest can prove: facial hair fitted to a woman's photo
+    if FACIAL_HAIR in groups:
         none = groups[FACIAL_HAIR].options[0]
-        summary["facial_hair_on_women"] = float(
-            np.mean([r["discrete"][FACIAL_HAIR] != none for r in women])
-        )
+        # women: a false positive the manifest can prove; men: no truth (many have stubble
+        # or a beard), shown so that a fix for the women is seen not to shave everyone
+        for gender in ("female", "male"):
+            picked = [r["discrete"][FACIAL_HAIR] != none for r in ok if r.get("gender") == gender]
+            if picked:
+                key = "facial_hair_on_women" if gender == "female" else "facial_hair_on_men"
+                summary[key] = float(np.mean(picked))
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),

@@ -87,6 +87,10 @@ def test_photo_evaluation_compares_with_the_human_templates(fitter):
     assert women  # london 001
     share = np.mean([r["discrete"]["facial_hair"] != "none" for r in women])
     assert report["facial_hair_on_women"] == share
+    men = [r for r in report["rows"] if r["gender"] == "male"]
+    assert men  # london 024
+    share = np.mean([r["discrete"]["facial_hair"] != "none" for r in men])
+    assert report["facial_hair_on_men"] == share
 
 
 def test_cheek_patches_sit_on_skin_and_measure_its_colour():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from facefit.data.faces import read_manifest
 from facefit.errors import ModelError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
@@ -16,11 +17,17 @@ from facefit.fit.losses import color_vector
 from facefit.fit.optimize import photo_targets
 from facefit.fit.params import ParamLayout
 from facefit.nets.extractor import load_extractor
-from facefit.nets.predictor import build_predictor, load_predictor
+from facefit.nets.predictor import CONFIGS, build_predictor, load_predictor
 from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
-from facefit.train.predictor import PredictorTrainConfig, predict_raw, train_predictor
+from facefit.train.predictor import (
+    PredictorTrainConfig,
+    photo_label_loss,
+    photo_option_labels,
+    predict_raw,
+    train_predictor,
+)
 from tests.tiny_weights import write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
@@ -102,6 +109,58 @@ def test_predictor_sees_the_region_colours(trained):
         a = model(out.features, out.probs, colors)
         b = model(out.features, out.probs, colors.flip(1))
     assert not torch.allclose(a, b)
+
+
+def test_colour_mlp_reads_standardised_colours_that_photos_cannot_move(trained):
+    """The colour MLP's input statistics are set once from renders and saved with the head;
+    forward passes in training mode (photos included) leave them as they are."""
+    spec = load_spec()
+    extractor = load_extractor(trained / "extractor-lite.pt")
+    cfg = replace(CONFIGS["tiny"], color_hidden=8)
+    model = build_predictor(cfg, extractor, ParamLayout.from_spec(spec))
+    colors = torch.rand(50, cfg.color_size) * 0.2 + 0.4
+    model.head.set_color_stats(colors)
+    assert torch.allclose(model.head.color_mean, colors.mean(0))
+    out = extractor(torch.rand(4, 3, 32, 32))
+    before = {k: v.clone() for k, v in model.head.state_dict().items() if "color_" in k}
+    model.head.train()
+    model(out.features, out.probs, torch.rand(4, cfg.color_size)).sum().backward()
+    after = {k: v for k, v in model.head.state_dict().items() if "color_" in k}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert model.head.color_mlp[0].weight.grad.abs().sum() > 0
+    assert {"color_mean", "color_std"} <= set(model.head_state_dict())
+
+
+def test_photo_labels_follow_the_manifest_and_refuse_unknown_names():
+    spec = load_spec()
+    records = [r for r in read_manifest() if r.set == "london"][:20]
+    labels = photo_option_labels(records, ("gender=female:facial_hair=none",), spec)
+    group = [g.name for g in spec.discrete].index("facial_hair")
+    women = torch.tensor([r.gender == "female" for r in records])
+    assert 0 < int(women.sum()) < len(records)
+    assert bool((labels[women, group] == 0).all())  # "none" is option 0
+    assert bool((labels[~women] == -1).all()) and bool((labels[:, :group] == -1).all())
+    for bad in (
+        "gender=female:beard=none",  # a group the rig does not have
+        "gender=female:facial_hair=mutton_chops",  # an option it does not have
+        "sex=female:facial_hair=none",  # a field the manifest does not have
+        "gender:facial_hair",
+    ):
+        with pytest.raises(ValueError, match="photo label"):
+            photo_option_labels(records, (bad,), spec)
+
+
+def test_photo_label_loss_pulls_labelled_photos_only():
+    logits = [torch.zeros(3, 4, requires_grad=True), torch.zeros(3, 5, requires_grad=True)]
+    labels = torch.tensor([[-1, 2], [-1, -1], [1, -1]])
+    loss = photo_label_loss(logits, labels)
+    assert loss.item() == pytest.approx(
+        float(torch.log(torch.tensor(4.0)) + torch.log(torch.tensor(5.0))) / 2
+    )
+    loss.backward()
+    assert logits[1].grad[0, 2] < 0 and logits[0].grad[2, 1] < 0  # toward the labels
+    assert not logits[0].grad[:2].any() and not logits[1].grad[1:].any()  # unlabelled: nothing
+    assert photo_label_loss(logits, torch.full((3, 2), -1)).item() == 0.0
 
 
 def test_trained_predictor_loads_and_refuses_another_extractor(trained, tmp_path):
