@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FIELD=VALUE:GROUP=OPTION",
         help="option label for training photos by manifest field, repeatable "
-        "(default: gender=female:facial_hair=none; another rig names its own groups)",
+        "(e.g. gender=female:facial_hair=none; default: none)",
     )
     predictor.add_argument(
         "--photo-label-weight", type=float, default=None, help="weight of the labels (0: off)"

@@ -45,11 +45,12 @@ class PredictorTrainConfig:
     photo_batch: int = 8  # real photos per step for the self-supervised term (0: off)
     photo_weight: float = 0.5
     # Option labels of training photos, "field=value:group=option" over the photo manifest's
-    # fields: a matching photo is pulled toward that option by cross-entropy, the others carry
-    # no label. Renders show the head what a rig's beard looks like but never a real chin
-    # without one, and a head trained without this read photo skin as stubble on 97 % of the
-    # women's photos. Names are the reference rig's: another rig passes its own or none.
-    photo_labels: tuple[str, ...] = ("gender=female:facial_hair=none",)
+    # fields (`--photo-label`): a matching photo is pulled toward that option by
+    # cross-entropy, the others carry no label. Off by default: the one rule the shared
+    # manifest supports, "gender=female:facial_hair=none", ends the stubble that `fast`
+    # gives women's photos, but with no labelled beards among the photos the head learns
+    # "photo, so no facial hair" and shaves the men too (docs/benchmarks.md).
+    photo_labels: tuple[str, ...] = ()
     photo_label_weight: float = 0.1
     discrete_weight: float = 0.2
     lr: float = 1e-3
