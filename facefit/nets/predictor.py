@@ -48,13 +48,6 @@ class PredictorConfig:
     # determine more: its BatchNorm statistics end up half photos, because the photo term's
     # forward passes update them too (docs/benchmarks.md).
     color_size: int = 0
-    # Hidden units of a small MLP of its own from the standardised colours straight to the
-    # outputs, added to the head's (0: none). In the wide MLP the 12 colours are a few inputs
-    # among 2,000 and the head learns little beyond skin tone from them; alone, the same
-    # colours give skin warmth, eye and lip colour. They are standardised by statistics
-    # measured once on renders before training (`set_color_stats`), not by BatchNorm, whose
-    # running statistics the photo term would move.
-    color_hidden: int = 0
 
 
 CONFIGS: dict[str, PredictorConfig] = {
@@ -101,15 +94,6 @@ class PredictorHead(nn.Module):
             nn.AdaptiveAvgPool2d(4),
         )
         out = cfg.continuous_size + sum(cfg.discrete_sizes)
-        self.color_mlp = None
-        if cfg.color_size and cfg.color_hidden:
-            self.register_buffer("color_mean", torch.zeros(cfg.color_size))
-            self.register_buffer("color_std", torch.ones(cfg.color_size))
-            self.color_mlp = nn.Sequential(
-                nn.Linear(cfg.color_size, cfg.color_hidden),
-                nn.ReLU(inplace=True),
-                nn.Linear(cfg.color_hidden, out),
-            )
         # The Flatten stays first (a no-op on the flat input) so that heads saved before the
         # colour input existed keep their parameter names.
         self.mlp = nn.Sequential(
@@ -130,16 +114,7 @@ class PredictorHead(nn.Module):
         x = self.reduce(features).flatten(1)  # -> (B, width * 16)
         if self.cfg.color_size:
             x = torch.cat([x, colors], dim=1)
-        if self.color_mlp is None:
-            return self.mlp(x)
-        return self.mlp(x) + self.color_mlp((colors - self.color_mean) / self.color_std)
-
-    @torch.no_grad()
-    def set_color_stats(self, colors: torch.Tensor) -> None:
-        """Standardise the colour MLP's input by these colours' statistics (N, color_size)."""
-        if self.color_mlp is not None:
-            self.color_mean.copy_(colors.mean(0))
-            self.color_std.copy_(colors.std(0).clamp_min(1e-3))
+        return self.mlp(x)
 
 
 class Predictor(nn.Module):

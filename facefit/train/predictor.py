@@ -104,18 +104,6 @@ def supervised_loss(
 
 
 @torch.no_grad()
-def render_colors(
-    model: Predictor, data: ShardArrays, index: np.ndarray, labels: list[str], device
-) -> torch.Tensor:
-    """(N, color_size) region colours of clean renders, measured as the fitter measures a photo."""
-    out = []
-    for start in range(0, len(index), 64):
-        images = data.batch(index[start : start + 64])["image"].to(device)
-        out.append(color_vector(region_colors(images, model.extractor(images).probs, labels)))
-    return torch.cat(out).cpu()
-
-
-@torch.no_grad()
 def validate(
     model: Predictor,
     data: ShardArrays,
@@ -259,8 +247,6 @@ def train_predictor(
             "self-supervised term on %d aligned training photos, %d with option labels",
             len(photos), int((photo_options >= 0).any(1).sum()),
         )  # fmt: skip
-    # (a resumed run then restores them with the rest of the head's state)
-    model.head.set_color_stats(render_colors(model, data, train_idx[:1024], labels, device))
     fit_cfg = FitConfig()
     opt = torch.optim.Adam(model.head.parameters(), lr=tcfg.lr)
     rng = np.random.default_rng(tcfg.seed)

@@ -17,7 +17,7 @@ from facefit.fit.losses import color_vector
 from facefit.fit.optimize import photo_targets
 from facefit.fit.params import ParamLayout
 from facefit.nets.extractor import load_extractor
-from facefit.nets.predictor import CONFIGS, build_predictor, load_predictor
+from facefit.nets.predictor import build_predictor, load_predictor
 from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
@@ -109,26 +109,6 @@ def test_predictor_sees_the_region_colours(trained):
         a = model(out.features, out.probs, colors)
         b = model(out.features, out.probs, colors.flip(1))
     assert not torch.allclose(a, b)
-
-
-def test_colour_mlp_reads_standardised_colours_that_photos_cannot_move(trained):
-    """The colour MLP's input statistics are set once from renders and saved with the head;
-    forward passes in training mode (photos included) leave them as they are."""
-    spec = load_spec()
-    extractor = load_extractor(trained / "extractor-lite.pt")
-    cfg = replace(CONFIGS["tiny"], color_hidden=8)
-    model = build_predictor(cfg, extractor, ParamLayout.from_spec(spec))
-    colors = torch.rand(50, cfg.color_size) * 0.2 + 0.4
-    model.head.set_color_stats(colors)
-    assert torch.allclose(model.head.color_mean, colors.mean(0))
-    out = extractor(torch.rand(4, 3, 32, 32))
-    before = {k: v.clone() for k, v in model.head.state_dict().items() if "color_" in k}
-    model.head.train()
-    model(out.features, out.probs, torch.rand(4, cfg.color_size)).sum().backward()
-    after = {k: v for k, v in model.head.state_dict().items() if "color_" in k}
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    assert model.head.color_mlp[0].weight.grad.abs().sum() > 0
-    assert {"color_mean", "color_std"} <= set(model.head_state_dict())
 
 
 def test_photo_labels_follow_the_manifest_and_refuse_unknown_names():
