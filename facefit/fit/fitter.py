@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from facefit.errors import FacefitError, ModelError
+from facefit.errors import FacefitError, ModelError, SpecError
 from facefit.fit.calibration import calibrated_config
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import color_vector, similarity_from_loss
@@ -80,9 +80,7 @@ class Fitter:
         groups = {g for g, _, _ in self.layout.discrete_slices}
         unknown = set(cfg.default_margin_groups or ()) - groups
         if unknown:  # another game's rig names its groups differently
-            raise ValueError(
-                f"default_margin_groups names no discrete group of this rig: {unknown}"
-            )
+            raise SpecError(f"default_margin_groups names no discrete group of this rig: {unknown}")
         return cfg
 
     def _config(self, overrides: dict[str, Any]) -> FitConfig:

@@ -145,11 +145,12 @@ def validate(
 
 def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Tensor:
     """(N, G) option index per photo and discrete group of the rig, from `photo_labels` rules
-    ("field=value:group=option"); -1 where no rule applies. Refuses names the rig or the
-    manifest does not have, so that a rule written for another rig fails loudly."""
+    ("field=value:group=option"); -1 where no rule applies. Refuses (`SpecError`) names the
+    rig or the manifest does not have, so that a rule written for another rig fails loudly."""
     from dataclasses import fields
 
     from facefit.data.faces import FaceRecord
+    from facefit.errors import SpecError
 
     groups = [g.name for g in spec.discrete]
     record_fields = {f.name for f in fields(FaceRecord)}
@@ -160,14 +161,14 @@ def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Te
             field, value = match.split("=")
             group, option = target.split("=")
         except ValueError:
-            raise ValueError(f"photo label {rule!r} is not 'field=value:group=option'") from None
+            raise SpecError(f"photo label {rule!r} is not 'field=value:group=option'") from None
         if field not in record_fields:
-            raise ValueError(f"photo label {rule!r}: the manifest has no field {field!r}")
+            raise SpecError(f"photo label {rule!r}: the manifest has no field {field!r}")
         if group not in groups:
-            raise ValueError(f"photo label {rule!r}: the rig has no group {group!r} ({groups})")
+            raise SpecError(f"photo label {rule!r}: the rig has no group {group!r} ({groups})")
         options = list(spec.discrete[groups.index(group)].options)
         if option not in options:
-            raise ValueError(f"photo label {rule!r}: {group} has no option {option!r} ({options})")
+            raise SpecError(f"photo label {rule!r}: {group} has no option {option!r} ({options})")
         for i, record in enumerate(records):
             if str(getattr(record, field)) == value:
                 out[i, groups.index(group)] = options.index(option)
@@ -231,6 +232,7 @@ def train_predictor(
 
     torch.manual_seed(tcfg.seed)
     spec = load_spec()
+    photo_option_labels([], tcfg.photo_labels, spec)  # a bad rule fails now, not after aligning
     layout = ParamLayout.from_spec(spec)
     labels = list(spec.labels)
     extractor = load_extractor(extractor_path, device)

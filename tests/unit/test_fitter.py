@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from facefit.cli import main
-from facefit.errors import IntakeError, ModelError
+from facefit.errors import IntakeError, ModelError, SpecError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
 from facefit.rig.spec import load_spec
@@ -180,12 +180,12 @@ def test_real_rig_check_keeps_the_default_option_when_the_game_render_prefers_it
 
 def test_margin_groups_must_exist_in_the_rig(weights_dir):
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights_dir)
-    with pytest.raises(ValueError, match="no discrete group"):
+    with pytest.raises(SpecError, match="no discrete group"):
         load_fitter(settings, FitConfig(default_margin_groups=("glasses",)))
 
 
 def test_margin_groups_of_a_call_are_checked_too(fitter):
     """A misspelt group given for one fit (`facefit eval --default-margin-groups`) must not
     silently apply the margin nowhere."""
-    with pytest.raises(ValueError, match="no discrete group"):
+    with pytest.raises(SpecError, match="no discrete group"):
         fitter.fit_photo(PHOTO.read_bytes(), default_margin_groups=("beard",))

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from facefit.cli import main
 from facefit.data.faces import read_manifest
-from facefit.errors import ModelError
+from facefit.errors import ModelError, SpecError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
 from facefit.fit.losses import color_vector
@@ -126,8 +127,20 @@ def test_photo_labels_follow_the_manifest_and_refuse_unknown_names():
         "sex=female:facial_hair=none",  # a field the manifest does not have
         "gender:facial_hair",
     ):
-        with pytest.raises(ValueError, match="photo label"):
+        with pytest.raises(SpecError, match="photo label"):
             photo_option_labels(records, (bad,), spec)
+
+
+def test_train_refuses_a_bad_photo_label_before_any_work(tmp_path, capsys):
+    """A misspelt rule is a user error (exit 2, code BAD_PARAMS), told before the photos are
+    aligned or the networks loaded."""
+    code = main([
+        "train", "predictor", "--data", str(tmp_path / "no-shards"), "--out", str(tmp_path),
+        "--photo-label", "gender=female:beard=none",
+    ])  # fmt: skip
+    assert code == 2
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert error["code"] == "BAD_PARAMS" and "beard" in error["message"]
 
 
 def test_photo_label_loss_pulls_labelled_photos_only():
