@@ -1,4 +1,4 @@
-"""Compare fit settings on the training folds' people: landmarks, identity, false beards, time.
+"""Compare fit settings on the training folds' people: landmarks, identity, beards, time.
 
 The fit's defaults are chosen here, by cross-validation over identities: every setting is
 scored on the people of identity folds 1-4 only (fold 0 is never used to choose), with the
@@ -59,6 +59,7 @@ def row(overrides: dict[str, Any], summary: dict[str, Any]) -> str:
         scores("shape_controls"),
         scores("all_controls"),
         f"{summary.get('facial_hair_on_women', float('nan')):.2f}",
+        f"{summary.get('facial_hair_on_men', float('nan')):.2f}",
         f"{iterations:.1f}" if iterations is not None else "",
         f"{summary['seconds_per_face_median']:.2f}",
     ]
@@ -86,7 +87,8 @@ def main() -> None:
     )]  # fmt: skip
     print(
         "| setting | NME ratio | top-1 / verification, shape | top-1 / verification, all "
-        "| women with facial hair | iterations | s/face |\n|---|---|---|---|---|---|---|",
+        "| women with facial hair | men with facial hair | iterations | s/face |\n"
+        "|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     report = []
