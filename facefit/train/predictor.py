@@ -275,7 +275,7 @@ def train_predictor(
             extractor, image, pred_lm, vector, targets, labels, size, layout.continuous_size
         )
         loss = loss + tcfg.photo_weight * total_loss(terms, fit_cfg).mean()
-        if tcfg.photo_label_weight:
+        if tcfg.photo_labels and tcfg.photo_label_weight:
             _, logits = model.split(raw)
             loss = loss + tcfg.photo_label_weight * photo_label_loss(
                 logits, photo_options[pick].to(device)
