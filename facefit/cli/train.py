@@ -166,6 +166,8 @@ def run_extractor(args: argparse.Namespace) -> int:
 
 
 def run_predictor(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
     from facefit.nets.imitator import DEFAULT_CONFIG as IMITATOR_CONFIG
     from facefit.nets.weights import weights_name
@@ -176,16 +178,13 @@ def run_predictor(args: argparse.Namespace) -> int:
         config=args.config,
         batch_size=args.batch_size,
         photo_batch=args.photo_batch,
-        **({"photo_labels": tuple(args.photo_label)} if args.photo_label else {}),
-        **(
-            {"photo_label_weight": args.photo_label_weight}
-            if args.photo_label_weight is not None
-            else {}
-        ),
+        photo_labels=tuple(args.photo_label or ()),
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_minutes=args.max_minutes,
     )
+    if args.photo_label_weight is not None:
+        tcfg = replace(tcfg, photo_label_weight=args.photo_label_weight)
     # The frozen networks are the shipped ones in the folder the predictor is written to.
     out = args.out or CoreSettings.from_env().weights_dir
     train = partial(

@@ -205,10 +205,9 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
         none = groups[FACIAL_HAIR].options[0]
         # women: a false positive the manifest can prove; men: no truth (many have stubble
         # or a beard), shown so that a fix for the women is seen not to shave everyone
-        for gender in ("female", "male"):
+        for gender, key in (("female", "facial_hair_on_women"), ("male", "facial_hair_on_men")):
             picked = [r["discrete"][FACIAL_HAIR] != none for r in ok if r.get("gender") == gender]
             if picked:
-                key = "facial_hair_on_women" if gender == "female" else "facial_hair_on_men"
                 summary[key] = float(np.mean(picked))
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),

@@ -166,24 +166,23 @@ def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Te
             raise SpecError(f"photo label {rule!r}: the manifest has no field {field!r}")
         if group not in groups:
             raise SpecError(f"photo label {rule!r}: the rig has no group {group!r} ({groups})")
-        options = list(spec.discrete[groups.index(group)].options)
+        g = groups.index(group)
+        options = list(spec.discrete[g].options)
         if option not in options:
             raise SpecError(f"photo label {rule!r}: {group} has no option {option!r} ({options})")
         for i, record in enumerate(records):
             if str(getattr(record, field)) == value:
-                out[i, groups.index(group)] = options.index(option)
+                out[i, g] = options.index(option)
     return out
 
 
 def photo_label_loss(logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the labelled (photo, group) pairs of a batch; 0 if none."""
-    total, count = logits[0].new_zeros(()), 0
-    for g, lg in enumerate(logits):
-        known = labels[:, g] >= 0
-        if known.any():
-            total = total + F.cross_entropy(lg[known], labels[known, g], reduction="sum")
-            count += int(known.sum())
-    return total / max(count, 1)
+    total = sum(
+        F.cross_entropy(lg, labels[:, g], ignore_index=-1, reduction="sum")
+        for g, lg in enumerate(logits)
+    )
+    return total / (labels >= 0).sum().clamp_min(1)
 
 
 def aligned_training_photos(
