@@ -45,6 +45,14 @@ def write_tiny_weights(folder: Path) -> Path:
     return folder
 
 
+def install_as_shipped(weights: Path, trained: str, shipped: str) -> None:
+    """Rename a test-trained file (`predictor-tiny.pt`) to the shipped config's name, in the
+    manifest too, so that `load_fitter` picks it up."""
+    (weights / trained).rename(weights / shipped)
+    manifest = weights / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(trained, shipped))
+
+
 @functools.cache
 def tiny_weights_dir() -> Path:
     """One tiny weights folder per test process, removed at exit."""

@@ -2,11 +2,12 @@
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
 # script can be re-run after an interruption. On the 2-core development machine: at most
-# 2 h 50 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55), each
-# network on both cores in turn.
+# 3 h 35 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
+# reader 45), each network on both cores in turn.
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
+#   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #
 # MINUTES bounds each training run (default 56); the step counts fit it.
 set -euo pipefail
@@ -37,6 +38,15 @@ OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out
 # development machines).
 OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
   --steps 4500 --max-minutes "$MINUTES" --resume 2> var/train/predictor.log
+
+# The brow reader reads the aligned frame itself, so it needs no other network (about 2
+# steps a second, 5,000 steps in 42 minutes). BROW_GROUP names the rig's brow-style group;
+# empty skips the reader (a rig without one).
+BROW_GROUP=${BROW_GROUP-eyebrow_style}
+if [[ -n "$BROW_GROUP" ]]; then
+  OMP_NUM_THREADS=2 $FACEFIT train detail --config brows --group "$BROW_GROUP" --data "$DATA" \
+    --out "$OUT" --steps 5000 --max-minutes "$MINUTES" --resume 2> var/train/detail.log
+fi
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
 echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2

@@ -1,4 +1,4 @@
-"""`facefit train imitator|extractor`: train a network and write its weights + manifest entry."""
+"""`facefit train NETWORK`: train a network and write its weights + manifest entry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train the imitator or the feature extractor")
+    parser = subparsers.add_parser("train", help="train one of the fit's networks")
     networks = parser.add_subparsers(dest="network", required=True, metavar="NETWORK")
 
     imitator = networks.add_parser("imitator", help="parameters -> render, on rig shards")
@@ -65,6 +65,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--photo-label-weight", type=float, default=None, help="weight of the labels (0: off)"
     )
     predictor.set_defaults(func=run_predictor)
+
+    detail = networks.add_parser("detail", help="one discrete group from a close crop (brows)")
+    _common(detail, default_config="brows")
+    detail.add_argument("--data", type=Path, required=True, help="shard folder of rig renders")
+    detail.add_argument(
+        "--group", default=None, help="the rig's discrete group to read (default: the config's)"
+    )
+    detail.add_argument("--batch-size", type=int, default=64)
+    detail.set_defaults(func=run_detail)
 
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
@@ -194,3 +203,17 @@ def run_predictor(args: argparse.Namespace) -> int:
         out / weights_name("extractor", EXTRACTOR_CONFIG),
     )
     return _train(args, "predictor", tcfg, train)
+
+
+def run_detail(args: argparse.Namespace) -> int:
+    from facefit.train.detail import DetailTrainConfig, train_detail
+
+    tcfg = DetailTrainConfig(
+        config=args.config,
+        group=args.group,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes,
+    )
+    return _train(args, "detail", tcfg, partial(train_detail, args.data))

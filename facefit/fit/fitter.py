@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from facefit.errors import FacefitError, ModelError, SpecError
 from facefit.fit.calibration import calibrated_config
@@ -44,6 +45,9 @@ class FitModels:
     predictor: torch.nn.Module | None  # aligned photo (B, 3, e, e) -> params (B, D)
     extractor_size: int
     models: dict[str, str]  # file name -> sha256
+    # Detail readers (`facefit.nets.detail`): aligned photo (B, 3, S, S) -> logits of one
+    # discrete group, read closer than the predictor can; each decides its group.
+    readers: tuple[torch.nn.Module, ...] = ()
 
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -162,7 +166,8 @@ class Fitter:
             [torch.as_tensor(f.aligned_landmarks68 / size, dtype=torch.float32) for f in faces]
         ).to(self.device)
         targets = photo_targets(m.extractor, images, landmarks, self.labels, m.extractor_size)
-        init = self._initial_vectors(targets, len(faces), cfg)
+        init = self._initial_vectors(targets, images, cfg)
+        read = self._read_groups(cfg)
         search_cfg = replace(cfg, max_iters=0) if cfg.mode == "fast" else cfg
         found = search(
             m.imitator,
@@ -174,9 +179,12 @@ class Fitter:
             search_cfg,
             m.extractor_size,
             on_step=on_step,
+            fixed_groups=read,
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
-        vectors, renders, real_loss = self._check_with_real_rig(vectors, found, targets, cfg)
+        vectors, renders, real_loss = self._check_with_real_rig(
+            vectors, found, targets, cfg, skip=read
+        )
         if found.images is not None and torch.equal(vectors, found.vectors):
             imitated = found.images  # fast: the imitator already drew exactly these
         else:
@@ -216,32 +224,49 @@ class Fitter:
             )
         return results
 
-    def _initial_vectors(self, targets: PhotoTargets, batch: int, cfg: FitConfig) -> torch.Tensor:
+    def _read_groups(self, cfg: FitConfig) -> tuple[str, ...]:
+        """The discrete groups the detail readers decide (none from the patent's start)."""
+        return () if cfg.mode == "patent" else tuple(r.cfg.group for r in self.models.readers)
+
+    def _initial_vectors(
+        self, targets: PhotoTargets, images: torch.Tensor, cfg: FitConfig
+    ) -> torch.Tensor:
         """Patent init (mean face), the predictor's guess (fast) or full's start, (B, D).
 
         The predictor reads the photo features the loss targets were made from: the
-        extractor runs once per photo.
+        extractor runs once per photo. The detail readers read the aligned photos and
+        replace the predictor's choice in their groups.
         """
+        batch = images.shape[0]
         mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
         if cfg.mode == "patent":
             return mean.clone()
         if self.models.predictor is None:
             if cfg.mode == "fast":
                 raise ModelError("mode 'fast' needs the predictor network; none is installed")
-            return mean.clone()  # said once, when the networks were loaded
-        with torch.no_grad():
-            colors = color_vector(targets.colors)
-            guess = self.models.predictor(targets.features, targets.probs, colors)
-        if cfg.mode == "fast":
-            return guess
-        # The search starts from the predictor's discrete choices and from its continuous
-        # guess pulled toward the average face by `predictor_continuous_weight`.
-        c = self.layout.continuous_size
-        w = cfg.predictor_continuous_weight
-        guess[:, :c] = mean[:, :c] + w * (guess[:, :c] - mean[:, :c])
+            guess = mean.clone()  # said once, when the networks were loaded
+        else:
+            with torch.no_grad():
+                colors = color_vector(targets.colors)
+                guess = self.models.predictor(targets.features, targets.probs, colors)
+            if cfg.mode == "full":
+                # The search starts from the predictor's discrete choices and from its
+                # continuous guess pulled toward the average face by
+                # `predictor_continuous_weight`.
+                c = self.layout.continuous_size
+                w = cfg.predictor_continuous_weight
+                guess[:, :c] = mean[:, :c] + w * (guess[:, :c] - mean[:, :c])
+        # A reader's choice is final (the search keeps it), so the search fits the other
+        # controls to that option drawn alone, not to a blend of options.
+        slices = {g: (start, stop) for g, start, stop in self.layout.discrete_slices}
+        for reader in self.models.readers:
+            start, stop = slices[reader.cfg.group]
+            with torch.no_grad():
+                choice = reader(images).argmax(dim=1)
+            guess[:, start:stop] = F.one_hot(choice, stop - start).to(guess.dtype)
         return guess
 
-    def _check_with_real_rig(self, vectors, found, targets, cfg):
+    def _check_with_real_rig(self, vectors, found, targets, cfg, skip=()):
         """Score the final parameters with the real rig; try close runner-ups and the default.
 
         The imitator can be fooled (a vector it renders well but the game does not), so the
@@ -249,13 +274,16 @@ class Fitter:
         the runner-up is tried where the soft choice was close, and, in the groups of
         `default_margin_groups` (all by default), option 0 (no beard, the default hairstyle)
         wherever something else was chosen: an option the game's render does not support
-        over the default by `default_margin` is not kept.
+        over the default by `default_margin` is not kept. The groups in `skip` (a detail
+        reader's) are kept as chosen.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
         if cfg.mode == "fast":  # the predictor's answer as is: one render, to score and show it
             return vectors, renders, real_loss
         for g, (group, start, stop) in enumerate(self.layout.discrete_slices):
+            if group in skip:
+                continue
             margin_group = cfg.default_margin_groups is None or group in cfg.default_margin_groups
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
@@ -318,6 +346,7 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     worker can fail a job with a clear code instead of producing parameters it cannot judge.
     """
     from facefit.device import resolve_device
+    from facefit.nets.detail import READERS, load_reader
     from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
     from facefit.nets.extractor import load_extractor
     from facefit.nets.imitator import DEFAULT_CONFIG as IMITATOR_CONFIG
@@ -348,12 +377,19 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         paths["predictor"] = predictor_path
     else:
         logger.warning("no predictor installed: mode full starts from the average face")
+    readers = []
+    for name in READERS:
+        path = settings.weights_dir / weights_name("detail", name)
+        if path.exists():  # optional: without one the predictor and the search decide
+            readers.append(load_reader(path, device))
+            paths[f"detail-{name}"] = path
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
         predictor=predictor,
         extractor_size=extractor.cfg.size,
         models={p.name: sha256_of(p) for p in paths.values()},
+        readers=tuple(readers),
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
         config = calibrated_config(settings.weights_dir, models.models, FitConfig())

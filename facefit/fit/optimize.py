@@ -144,17 +144,22 @@ def search(
     cfg: FitConfig,
     extractor_size: int,
     on_step: OnStep | None = None,
+    fixed_groups: tuple[str, ...] = (),
 ) -> SearchResult:
     """Optimise a batch of parameter vectors `init` (B, D) towards the photos' targets.
 
     Judge after every update (claim 2): a face whose similarity reaches `cfg.threshold`
     stops (its parameters are frozen); the loop ends when all stopped or at `max_iters`.
     `on_step(iteration, loss, similarity)` gets the batch means of the faces still running.
+    The discrete groups in `fixed_groups` keep their start (a detail reader chose them).
     """
     imitator.requires_grad_(False)
     extractor.requires_grad_(False)
     state = ParamState(layout, init.detach().float()).to(init.device)
-    optimizer = torch.optim.Adam(state.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    for (group, _, _), logits in zip(layout.discrete_slices, state.logits, strict=True):
+        logits.requires_grad_(group not in fixed_groups)
+    trainable = [p for p in state.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=cfg.lr, betas=(0.9, 0.99))
     batch = init.shape[0]
     active = torch.ones(batch, dtype=torch.bool, device=init.device)
     iterations = [0] * batch
@@ -211,11 +216,11 @@ def search(
             group["lr"] = lr_at(step - 1, cfg)
         optimizer.zero_grad(set_to_none=True)
         (loss * active.to(loss.dtype)).sum().backward()
-        before = [p.detach().clone() for p in state.parameters()]
+        before = [p.detach().clone() for p in trainable]
         optimizer.step()
         # Adam's momentum would keep moving faces that already stopped: put them back.
         with torch.no_grad():
-            for p, old in zip(state.parameters(), before, strict=True):
+            for p, old in zip(trainable, before, strict=True):
                 p[~active] = old[~active]
         loss, _ = judge(step, state.vector(temperature_at(step, cfg)))
     sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]

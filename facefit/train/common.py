@@ -31,6 +31,7 @@ class Progress:
 class LoopConfig(Protocol):
     """The fields of a network's training config (a dataclass) that `run_training` reads."""
 
+    config: str
     steps: int
     batch_size: int
     lr: float
@@ -62,6 +63,39 @@ class TrainRun:
             "validation": validation,
             "history": self.history[-20:],
         }
+
+    def save(
+        self,
+        out_dir: Path,
+        network: str,
+        tcfg: LoopConfig,
+        model_cfg: Any,
+        state_dict: dict[str, Any],
+        device: Any,
+        *,
+        rig: str,
+        layout: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+        **provenance: Any,
+    ) -> Path:
+        """Write the trained network as `out_dir/<network>-<config>.pt` with its manifest
+        entry: its config dataclass, the rig it serves and this run's `provenance`."""
+        from facefit.nets.weights import save_weights, weights_name
+
+        config_name = tcfg.config  # every network's training config names its model config
+        path = Path(out_dir) / weights_name(network, config_name)
+        save_weights(
+            path,
+            network=network,
+            config_name=config_name,
+            config=asdict(model_cfg),
+            rig=rig,
+            layout=layout,
+            state_dict=state_dict,
+            provenance=self.provenance(tcfg, device, **provenance),
+            extra=extra,
+        )
+        return path
 
 
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from facefit.data.photo_labels import IGNORE, PHOTO_CLASSES, RIG_LABELS, photo_label_map, read_masks
 from facefit.nets.extractor import NETWORK, Extractor, build_extractor
-from facefit.nets.weights import save_weights, weights_name
 from facefit.train.common import Progress, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
@@ -501,30 +500,18 @@ def train_extractor(
     )  # fmt: skip
     metrics = validate()
     model.eval()
-    path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
     samples = {
         "photos": len(photos),
         "photo_identities": len({r.identity for r in train_records}),
         "renders": len(render_train) if data is not None else 0,
     }
-    save_weights(
-        path,
-        network=NETWORK,
-        config_name=tcfg.config,
-        config=asdict(model.cfg),
-        rig=rig,
-        layout=layout,
-        state_dict=model.state_dict(),
-        provenance=run.provenance(
-            tcfg,
-            device,
-            train_samples=samples,
-            data={
-                "renders": str(renders) if renders is not None else None,
-                "photos": f"{root} (CC BY 4.0, Face Research Lab; see its README), identity "
-                f"fold {tcfg.holdout_fold} of 5 (seed 0) held out",
-            },
-            validation=metrics,
-        ),
-    )
+    sources = {
+        "renders": str(renders) if renders is not None else None,
+        "photos": f"{root} (CC BY 4.0, Face Research Lab; see its README), identity "
+        f"fold {tcfg.holdout_fold} of 5 (seed 0) held out",
+    }
+    path = run.save(
+        out_dir, NETWORK, tcfg, model.cfg, model.state_dict(), device,
+        rig=rig, layout=layout, train_samples=samples, data=sources, validation=metrics,
+    )  # fmt: skip
     return ExtractorTrainResult(path, run.step, run.elapsed, samples, metrics)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from facefit.nets.imitator import NETWORK, Imitator, build_imitator
-from facefit.nets.weights import save_weights, weights_name
 from facefit.train.common import Progress, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
@@ -238,30 +237,11 @@ def train_imitator(
     )  # fmt: skip
     metrics = evaluate_on(model, data, val_idx, device)
     metrics["mean_face_pixel_l1"] = mean_face_l1(data, val_idx, mean_image)
-    path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
-    save_weights(
-        path,
-        network=NETWORK,
-        config_name=tcfg.config,
-        config=asdict(model.cfg),
-        rig=data.meta.rig,
-        layout=data.meta.layout,
-        state_dict=model.state_dict(),
-        provenance=run.provenance(
-            tcfg,
-            device,
-            train_samples=len(train_idx),
-            val_samples=len(val_idx),
-            data={
-                "source": str(data_dir),
-                "rig": data.meta.rig,
-                "shard_size": data.meta.size,
-                "samples": len(data),
-                "split": "fixed permutation seed 0",
-            },
-            validation=metrics,
-        ),
-    )
+    path = run.save(
+        out_dir, NETWORK, tcfg, model.cfg, model.state_dict(), device,
+        rig=data.meta.rig, layout=data.meta.layout, train_samples=len(train_idx),
+        val_samples=len(val_idx), data=data.provenance(), validation=metrics,
+    )  # fmt: skip
     return ImitatorTrainResult(path, run.step, run.elapsed, len(train_idx), metrics)
 
 

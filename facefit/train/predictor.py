@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from facefit.fit.losses import color_vector, region_colors
 from facefit.fit.optimize import loss_terms, photo_targets, total_loss
 from facefit.fit.params import ParamLayout
 from facefit.nets.predictor import NETWORK, Predictor, build_predictor
-from facefit.nets.weights import save_weights, sha256_of, weights_name
+from facefit.nets.weights import sha256_of
 from facefit.train.common import Progress, run_training
 from facefit.train.extractor import photometric
 from facefit.train.shards import ShardArrays, split_indices
@@ -291,26 +291,14 @@ def train_predictor(
     )  # fmt: skip
     controls = [control.name for control in spec.continuous]
     metrics = validate(model, data, val_idx, labels, device, controls)
-    path = Path(out_dir) / weights_name(NETWORK, tcfg.config)
-    save_weights(
-        path,
-        network=NETWORK,
-        config_name=tcfg.config,
-        config=asdict(model.cfg),
-        rig=data.meta.rig,
-        layout=data.meta.layout,
-        state_dict=model.head_state_dict(),
-        provenance=run.provenance(
-            tcfg,
-            device,
-            train_samples=len(train_idx),
-            train_photos=0 if photos is None else len(photos),
-            data={"renders": str(data_dir), "photos": f"identity folds != {tcfg.holdout_fold}"},
-            validation=metrics,
-        ),
-        extra={
-            "extractor_sha256": sha256_of(Path(extractor_path)),
-            "imitator_sha256": sha256_of(Path(imitator_path)),
-        },
-    )
-    return path
+    trained_on = {
+        "extractor_sha256": sha256_of(Path(extractor_path)),
+        "imitator_sha256": sha256_of(Path(imitator_path)),
+    }
+    return run.save(
+        out_dir, NETWORK, tcfg, model.cfg, model.head_state_dict(), device,
+        rig=data.meta.rig, layout=data.meta.layout, extra=trained_on,
+        train_samples=len(train_idx), train_photos=0 if photos is None else len(photos),
+        data={"renders": str(data_dir), "photos": f"identity folds != {tcfg.holdout_fold}"},
+        validation=metrics,
+    )  # fmt: skip

@@ -101,6 +101,16 @@ class ShardArrays:
     def __len__(self) -> int:
         return len(self.params)
 
+    def provenance(self) -> dict[str, Any]:
+        """The manifest's account of these shards as a network's training data."""
+        return {
+            "source": str(self.root),
+            "rig": self.meta.rig,
+            "shard_size": self.meta.size,
+            "samples": len(self),
+            "split": "fixed permutation seed 0",  # `split_indices`
+        }
+
     def batch(self, index: np.ndarray) -> dict[str, Any]:
         """Tensors of the samples at `index` (sorted for memory-mapped reads)."""
         import torch

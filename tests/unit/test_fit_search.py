@@ -97,3 +97,16 @@ def test_a_search_of_no_iterations_judges_and_draws_the_answer_it_returns():
         ).images
         is None
     )
+
+
+def test_a_fixed_group_keeps_its_start_while_the_others_move():
+    imitator, extractor, targets, init = _setup()
+    cfg = FitConfig(max_iters=10, threshold=1.0, lr=0.5)
+    free = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32)
+    fixed = search(
+        imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32, fixed_groups=("brow",)
+    )
+    # the same start: the brow's logits never change when fixed, and both runs move the rest
+    assert not torch.allclose(free.discrete_probabilities[1], fixed.discrete_probabilities[1])
+    assert torch.allclose(fixed.discrete_probabilities[1], torch.softmax(init[:, 9:11] * 3, 1))
+    assert not torch.allclose(fixed.vectors[:, :6], init[:, :6], atol=1e-3)

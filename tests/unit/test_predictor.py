@@ -29,7 +29,7 @@ from facefit.train.predictor import (
     predict_raw,
     train_predictor,
 )
-from tests.tiny_weights import write_tiny_weights
+from tests.tiny_weights import install_as_shipped, write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
 
@@ -47,12 +47,7 @@ def trained(tmp_path_factory) -> Path:
         shards, weights / "imitator-lite.pt", weights / "extractor-lite.pt", weights, tcfg,
         device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "p.ckpt",
     )  # fmt: skip
-    # The shipped file name, so that `load_fitter` picks it up.
-    (weights / "predictor-tiny.pt").rename(weights / "predictor-lite.pt")
-    manifest = (
-        (weights / "manifest.json").read_text().replace("predictor-tiny.pt", "predictor-lite.pt")
-    )
-    (weights / "manifest.json").write_text(manifest)
+    install_as_shipped(weights, "predictor-tiny.pt", "predictor-lite.pt")
     return weights
 
 
