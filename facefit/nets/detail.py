@@ -6,8 +6,8 @@ frame around the reference face's brow landmarks (padded for what the brow contr
 split at the face's midline, the right half mirrored onto the left, one small CNN for both
 halves and their logits summed, so each brow is evidence for the one style the rig draws on
 both. The box comes from the reference face, not from the photo's landmarks: the aligner
-already puts every face in that frame, and a studio's rig with its own reference gets its
-own box when the reader is trained on its renders.
+already puts every face in that frame, and a box that followed each photo's landmarks would
+move with the brow's shape, which is what is being read.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ CONFIGS: dict[str, DetailConfig] = {
     "brows": DetailConfig(),
     "tiny": DetailConfig(widths=(4, 8)),  # tests
 }
-DEFAULT_CONFIG = "brows"
 READERS = ("brows",)  # the readers a fit uses where their weights are installed
 
 
@@ -68,6 +67,12 @@ def reader_box(cfg: DetailConfig, reference68: np.ndarray, frame: int) -> tuple[
     top = max(0, round((pts[:, 1].min() - cfg.pad_top) * cfg.size))
     bottom = min(cfg.size, round((pts[:, 1].max() + cfg.pad_bottom) * cfg.size))
     return top, bottom, cfg.size // 2 - half_px, cfg.size // 2 + half_px
+
+
+def mirrored_halves(boxes: torch.Tensor) -> torch.Tensor:
+    """(B, 3, h, w) boxes -> (2B, 3, h, w/2): left halves, then right halves mirrored."""
+    half = boxes.shape[-1] // 2
+    return torch.cat([boxes[..., :half], boxes[..., half:].flip(-1)])
 
 
 def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
@@ -100,9 +105,7 @@ class DetailReader(nn.Module):
         if images.shape[-1] != self.cfg.size:  # area: a 512 px frame averages into 256 px
             images = F.interpolate(images, size=(self.cfg.size,) * 2, mode="area")
         top, bottom, left, right = self.cfg.box
-        box = images[:, :, top:bottom, left:right]
-        half = box.shape[-1] // 2
-        return torch.cat([box[..., :half], box[..., half:].flip(-1)])
+        return mirrored_halves(images[:, :, top:bottom, left:right])
 
     def logits_of_crops(self, crops: torch.Tensor) -> torch.Tensor:
         """(2B, 3, h, w) halves as `crops` makes them -> (B, options), both halves summed."""

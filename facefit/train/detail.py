@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from facefit.errors import SpecError
-from facefit.nets.detail import CONFIGS, NETWORK, DetailReader, build_reader, reader_box
+from facefit.nets.detail import (
+    CONFIGS,
+    NETWORK,
+    DetailReader,
+    build_reader,
+    mirrored_halves,
+    reader_box,
+)
 from facefit.rig.shards import read_meta
 from facefit.train.common import Progress, run_training
 from facefit.train.shards import ShardArrays, split_indices
@@ -86,10 +93,15 @@ def padded_crops(data: ShardArrays, box: tuple[int, ...], margin: int) -> np.nda
 
 
 def crop_batch(
-    crops: np.ndarray, index: np.ndarray, margin: int, shift: int | None, rng: np.random.Generator
+    crops: np.ndarray,
+    index: np.ndarray,
+    margin: int,
+    shift: int | None = None,
+    rng: np.random.Generator | None = None,
 ) -> torch.Tensor:
-    """(B, 3, h, w) float crops of `index`; shifted by up to `shift` px (None: centred)."""
-    if shift is None:
+    """(B, 3, h, w) float crops of `index`; shifted by up to `shift` px drawn from `rng`
+    (None: centred)."""
+    if shift is None or rng is None:
         dy = dx = margin
     else:
         dy, dx = rng.integers(margin - shift, margin + shift + 1, 2)
@@ -98,24 +110,18 @@ def crop_batch(
     return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def _halves(box_images: torch.Tensor) -> torch.Tensor:
-    """(B, 3, h, w) boxes -> (2B, 3, h, w/2) as `DetailReader.crops` makes them."""
-    half = box_images.shape[-1] // 2
-    return torch.cat([box_images[..., :half], box_images[..., half:].flip(-1)])
-
-
 @torch.no_grad()
 def accuracy(
     model: DetailReader, crops: np.ndarray, index: np.ndarray, truth: np.ndarray, margin: int
 ) -> float:
     """Share of the faces at `index` whose centred crops the reader classifies right."""
     model.eval()
-    rng = np.random.default_rng(0)
+    device = next(model.parameters()).device
     right = 0
     for start in range(0, len(index), 200):
         idx = index[start : start + 200]
-        logits = model.logits_of_crops(_halves(crop_batch(crops, idx, margin, None, rng)))
-        right += int((logits.argmax(1).numpy() == truth[idx]).sum())
+        halves = mirrored_halves(crop_batch(crops, idx, margin)).to(device)
+        right += int((model.logits_of_crops(halves).argmax(1).cpu().numpy() == truth[idx]).sum())
     model.train()
     return right / max(len(index), 1)
 
@@ -157,7 +163,7 @@ def train_detail(
         gain = 1 + tcfg.brightness * (2 * torch.rand(len(idx), 1, 1, 1) - 1)
         tint = tcfg.tint * (2 * torch.rand(len(idx), 3, 1, 1) - 1)
         x = (x * gain + tint).clamp(0, 1).to(device)
-        return F.cross_entropy(model.logits_of_crops(_halves(x)), labels[idx].to(device))
+        return F.cross_entropy(model.logits_of_crops(mirrored_halves(x)), labels[idx].to(device))
 
     def validate(step: int) -> dict[str, Any]:
         acc = accuracy(model, crops, val_idx, truth, margin)
