@@ -95,10 +95,19 @@ def evaluate_synthetic(
     vecs = np.stack([spec.encode(r.params) for r in fitted])
     errors = np.abs(vecs[:, :c] - truths[:, :c])  # (n, C)
     mae = float(errors.mean())
-    per_group = {}
+    per_group, confusion = {}, {}
+    options = {g.name: g.options for g in spec.discrete}
     for group, start, stop in layout.discrete_slices:
-        hit = vecs[:, start:stop].argmax(1) == truths[:, start:stop].argmax(1)
-        per_group[group] = float(hit.mean())
+        chosen, true = vecs[:, start:stop].argmax(1), truths[:, start:stop].argmax(1)
+        per_group[group] = float((chosen == true).mean())
+        # true option -> {chosen option: faces}: which options a fit mistakes for which
+        confusion[group] = {
+            options[group][t]: {
+                options[group][int(c)]: int(k)
+                for c, k in zip(*np.unique(chosen[true == t], return_counts=True), strict=True)
+            }
+            for t in sorted(set(true.tolist()))
+        }
     lm_err = [
         nme(r.real_landmarks68, t.landmarks68) for r, t in zip(fitted, renders_in, strict=True)
     ]
@@ -116,6 +125,7 @@ def evaluate_synthetic(
         },
         "discrete_accuracy": per_group,
         "discrete_accuracy_mean": float(np.mean(list(per_group.values()))) if per_group else None,
+        "discrete_confusion": confusion,
         "landmark_nme": float(np.mean(lm_err)),
         "pixel_l1": float(np.mean(pix)),
         "iterations_mean": float(np.mean([r.fit["iterations"] for r in fitted])),

@@ -70,6 +70,11 @@ def test_synthetic_evaluation_reports_the_issue_metrics(fitter):
     assert 0.0 <= report["continuous_mae"] <= 1.0
     assert set(report["discrete_accuracy"]) == {g.name for g in fitter.spec.discrete}
     assert report["landmark_nme"] >= 0.0 and 0.0 <= report["pixel_l1"] <= 1.0
+    # the confusion counts every face once per group, and its diagonal is the accuracy
+    for group, rows in report["discrete_confusion"].items():
+        assert sum(sum(row.values()) for row in rows.values()) == 2
+        right = sum(row.get(true, 0) for true, row in rows.items())
+        assert right / 2 == report["discrete_accuracy"][group]
 
 
 def test_photo_evaluation_compares_with_the_human_templates(fitter):
