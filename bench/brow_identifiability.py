@@ -79,18 +79,13 @@ def draw_sheet(path: str) -> None:
         v * REFERENCE_SIZE // cfg.size
         for v in reader_box(cfg, reference_landmarks68(), REFERENCE_SIZE)
     )
-    names = [c.name for c in spec.continuous]
     renderer = Renderer(size=REFERENCE_SIZE)
     rows = []
     for style in BROW_STYLES:
         cells = []
         for arch, thick in ((0.5, 0.5), alike_controls(style)):
-            vec = spec.mean_vector()
-            vec[names.index("brow_arch")], vec[names.index("brow_thickness")] = arch, thick
-            vec[names.index("brow_darkness")] = 0.8
-            sl = spec.discrete_slices["eyebrow_style"]
-            vec[sl] = 0.0
-            vec[sl.start + list(BROW_STYLES).index(style)] = 1.0
+            controls = {"brow_arch": arch, "brow_thickness": thick, "brow_darkness": 0.8}
+            vec = spec.encode({"continuous": controls, "discrete": {"eyebrow_style": style}})
             cells.append(renderer.render(vec).image[top:bottom, left:right])
         row = np.concatenate([cells[0], np.full((bottom - top, 8, 3), 255, np.uint8), cells[1]], 1)
         label = np.full((bottom - top, 150, 3), 255, np.uint8)

@@ -81,15 +81,19 @@ def group_slice(meta_spec: dict[str, Any], group: str) -> tuple[int, int, list[s
 
 def padded_crops(data: ShardArrays, box: tuple[int, ...], margin: int) -> np.ndarray:
     """(N, h + 2m, w + 2m, 3) uint8: every sample's box with `margin` px around it, so that
-    a shifted crop is a slice, not a resample."""
+    a shifted crop is a slice, not a resample. Where the margin runs off the frame, the
+    frame's edge pixels repeat."""
     top, bottom, left, right = box
-    pad = ((0, 0), (margin, margin), (margin, margin), (0, 0))
-    frames = data.images
-    out = np.empty((len(data), bottom - top + 2 * margin, right - left + 2 * margin, 3), np.uint8)
-    for start in range(0, len(data), 500):  # memory-mapped shards: read a block at a time
-        block = np.pad(np.asarray(frames[start : start + 500]), pad, mode="edge")
-        out[start : start + 500] = block[:, top : bottom + 2 * margin, left : right + 2 * margin]
-    return out
+    side = data.images.shape[1]
+    y0, y1 = max(top - margin, 0), min(bottom + margin, side)
+    x0, x1 = max(left - margin, 0), min(right + margin, side)
+    pad = (
+        (0, 0),
+        (y0 - (top - margin), bottom + margin - y1),
+        (x0 - (left - margin), right + margin - x1),
+        (0, 0),
+    )
+    return np.pad(np.asarray(data.images[:, y0:y1, x0:x1]), pad, mode="edge")
 
 
 def crop_batch(
