@@ -43,6 +43,12 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated discrete groups the margin applies to",
     )
+    parser.add_argument(
+        "--silhouette-groups",
+        type=lambda text: tuple(tuple(p.split(":", 1)) for p in text.split(",") if p),
+        default=None,
+        help="comma-separated GROUP:LABEL pairs chosen by outline ('' for none)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
 
@@ -54,6 +60,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "max_iters": args.max_iters,
         "default_margin": args.default_margin,
         "default_margin_groups": args.default_margin_groups,
+        "silhouette_groups": args.silhouette_groups,
     }
 
 

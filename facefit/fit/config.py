@@ -67,12 +67,38 @@ class FitConfig:
     # group a detail reader decides (the brows, where `detail-brows.pt` is installed) is
     # neither re-scored nor held to the margin.
     default_margin_groups: tuple[str, ...] | None = None
+    # Discrete groups decided by an outline, as (group, label class) pairs: in `full` the real
+    # rig draws every option of the group on the searched face, and an option whose class
+    # mask matches the photo's parse clearly better than the searched one replaces it
+    # (`Fitter._silhouette_choice`). A hairstyle is mostly an outline, which the loss weighs
+    # too little to choose one: 110 of the 134 shared photos got the default short crop and
+    # eleven came out bald. Empty: none. Not in `fast` (ten renders a face cost more than
+    # its whole budget) nor `patent`.
+    silhouette_groups: tuple[tuple[str, str], ...] = (("hairstyle", "hair"),)
+    # ... by how much (a fraction of the searched option's disagreement) an outline must be
+    # better to replace it. 0.2 chosen by the training folds' hair overlap with the template
+    # labels and the hairstyle accuracy on rig renders: smaller margins overlap photos'
+    # hair slightly better and recover the rig's own hairstyles worse (docs/benchmarks.md).
+    silhouette_margin: float = 0.2
+    # Colour controls set, in `full`, by matching a colour region's mean colour (a key of
+    # `facefit.fit.losses.COLOR_REGIONS`) on real renders, one control after the other at
+    # `color_steps` values each (`Fitter._color_match`). The predictor reads hair colour
+    # poorly (its hair-red error is near chance on rig renders) and a few updates of the
+    # search barely move it: dark brown hair came out copper, blond grey (docs/benchmarks.md).
+    color_matches: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("hair", ("hair_color", "hair_redness")),
+    )
+    color_steps: int = 9
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if self.color_steps < 2:
+            raise ValueError("color_steps must be >= 2")
+        if not 0.0 <= self.silhouette_margin < 1.0:
+            raise ValueError("silhouette_margin must be in [0, 1)")
         if self.default_margin < 0.0:
             raise ValueError("default_margin must be >= 0")
         if not 0.0 <= self.threshold <= 1.0:

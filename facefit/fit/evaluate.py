@@ -57,6 +57,43 @@ def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     return lab[cheek_mask(image.shape[:2], landmarks68)].mean(axis=0)
 
 
+def hair_agreement(record, result, labels: list[str]) -> dict[str, float]:
+    """How the real render's hair matches the photo's, where a 189-point template says.
+
+    The photo's hair is the template's label map with the band around the head resolved by
+    colour (`facefit.data.photo_labels`): hair above the mouth that stands out from the
+    plain studio wall and from the skin; pixels it cannot decide (blond hair on a pale wall)
+    are left out of both masks. `hair_iou`: intersection over union of the hair masks.
+    `hair_delta_e`: CIE76 distance of their mean Lab colours (absent if either has no hair).
+    """
+    from facefit.data.faces import faces_dir, read_pts189
+    from facefit.data.photo_labels import IGNORE, photo_label_map, read_masks
+
+    size = result.aligned.shape[0]
+    photo = photo_label_map(
+        read_pts189(record.landmarks189), result.transform, size,
+        read_masks(faces_dir() / "frl189_masks.csv"), labels, image=result.aligned,
+    )  # fmt: skip
+    hair = labels.index("hair")
+    known = photo != IGNORE
+    photo_hair, render_hair = (photo == hair) & known, (result.real_labels == hair) & known
+    union = int((photo_hair | render_hair).sum())
+    out = {"hair_iou": float((photo_hair & render_hair).sum() / union) if union else 1.0}
+    if photo_hair.any() and render_hair.any():
+        photo_lab, render_lab = (
+            _mean_lab(image, mask)
+            for image, mask in ((result.aligned, photo_hair), (result.real_render, render_hair))
+        )
+        out["hair_delta_e"] = float(np.linalg.norm(photo_lab - render_lab))
+    return out
+
+
+def _mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
+
+
 def synthetic_face(render, transform: np.ndarray | None = None) -> AlignedFace:
     """A rig render as an already aligned face: its landmarks are exact, no detector needed."""
     eye = np.array([[1.0, 0, 0], [0, 1.0, 0]]) if transform is None else transform
@@ -167,6 +204,8 @@ def evaluate_photos(
                 row["nme_fit"] = nme(fitted, truth, mask)
                 row["nme_reference"] = nme(mean_face, truth, mask)
                 row["nme_dlib"] = nme(result.photo_landmarks68, truth, mask)
+        if record.landmarks189 is not None:
+            row.update(hair_agreement(record, result, fitter.labels))
         photo_lm = apply_transform(result.photo_landmarks68, result.transform)
         photo_skin = cheek_lab(result.aligned, photo_lm)
         render_skin = cheek_lab(result.real_render, result.real_landmarks68)
@@ -210,6 +249,10 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
         summary["skin_delta_e"] = float(np.mean([r["skin_delta_e"] for r in ok]))
         chroma = np.array([r["skin_chroma"] for r in ok])
         summary["skin_chroma_photo_vs_fit"] = [float(v) for v in chroma.mean(axis=0)]
+    for key in ("hair_iou", "hair_delta_e"):  # photos with a 189-point template only
+        values = [r[key] for r in ok if key in r]
+        if values:
+            summary[key] = float(np.mean(values))
     groups = {g.name: g for g in fitter.spec.discrete}
     if FACIAL_HAIR in groups:
         none = groups[FACIAL_HAIR].options[0]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from facefit.errors import FacefitError, ModelError, SpecError
 from facefit.fit.calibration import calibrated_config
 from facefit.fit.config import FitConfig
-from facefit.fit.losses import color_vector, similarity_from_loss
+from facefit.fit.losses import COLOR_REGIONS, color_vector, similarity_from_loss
 from facefit.fit.optimize import (
     OnStep,
     PhotoTargets,
@@ -77,14 +77,34 @@ class Fitter:
         self.labels = list(self.spec.labels)
         self.aligned_size = REFERENCE_SIZE
         self._renderer = Renderer(size=REFERENCE_SIZE)
+        # outlines are compared at the extractor's resolution: drawing them there is cheaper
+        self._probe_renderer = Renderer(size=models.extractor_size)
         self._check_config(config)
 
     def _check_config(self, cfg: FitConfig) -> FitConfig:
-        """`cfg` if it fits this rig: its margin groups must be groups of this rig."""
+        """`cfg` if it fits this rig: the groups and classes it names must be this rig's."""
         groups = {g for g, _, _ in self.layout.discrete_slices}
-        unknown = set(cfg.default_margin_groups or ()) - groups
-        if unknown:  # another game's rig names its groups differently
-            raise SpecError(f"default_margin_groups names no discrete group of this rig: {unknown}")
+        # another game's rig names its groups differently
+        for field_name, named in (
+            ("default_margin_groups", set(cfg.default_margin_groups or ())),
+            ("silhouette_groups", {g for g, _ in cfg.silhouette_groups}),
+        ):
+            if named - groups:
+                raise SpecError(
+                    f"{field_name} names no discrete group of this rig: {named - groups}"
+                )
+        unknown = {label for _, label in cfg.silhouette_groups} - set(self.labels)
+        if unknown:
+            raise SpecError(f"silhouette_groups names no label class of this rig: {unknown}")
+        unknown = {region for region, _ in cfg.color_matches} - set(COLOR_REGIONS)
+        if unknown:
+            raise SpecError(
+                f"color_matches names no colour region {tuple(COLOR_REGIONS)}: {unknown}"
+            )
+        names = {c.name for c in self.spec.continuous}
+        unknown = {c for _, controls in cfg.color_matches for c in controls} - names
+        if unknown:
+            raise SpecError(f"color_matches names no continuous control of this rig: {unknown}")
         return cfg
 
     def _config(self, overrides: dict[str, Any]) -> FitConfig:
@@ -182,6 +202,13 @@ class Fitter:
             fixed_groups=read,
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
+        if cfg.mode == "full" and cfg.silhouette_groups:
+            # after the search, so that the shape it fitted is the same whichever outline
+            # wins (chosen before it, the shape followed the hair and identity dropped)
+            vectors = self._silhouette_choice(vectors, targets, cfg)
+            read += tuple(group for group, _ in cfg.silhouette_groups)
+        if cfg.mode == "full" and cfg.color_matches:
+            vectors = self._color_match(vectors, targets, cfg)
         vectors, renders, real_loss = self._check_with_real_rig(
             vectors, found, targets, cfg, skip=read
         )
@@ -217,6 +244,7 @@ class Fitter:
                     imitator_image=tensor_to_image(imitated[i]),
                     real_render=renders[i].image,
                     real_landmarks68=renders[i].landmarks68,
+                    real_labels=renders[i].labels,
                     photo_landmarks68=face.photo_landmarks68,
                     transform=face.transform,
                     loss_curve=found.history[i],
@@ -266,6 +294,69 @@ class Fitter:
             guess[:, start:stop] = F.one_hot(choice, stop - start).to(guess.dtype)
         return guess
 
+    def _silhouette_choice(
+        self, vectors: torch.Tensor, targets: PhotoTargets, cfg: FitConfig
+    ) -> torch.Tensor:
+        """`vectors` with each of `cfg.silhouette_groups` set to its best-outlined option.
+
+        Every option is drawn by the real rig, at the extractor's resolution, with the rest of
+        the face as searched, and its class mask compared with the photo's class probability
+        by `outline_disagreement`. The searched option stays unless another one disagrees
+        less by `cfg.silhouette_margin` (a fraction): where the outlines are about equal
+        (the short cuts, as a photo's parse draws them) the search saw more than the outline.
+        """
+        vectors = vectors.clone()
+        slices = {g: (start, stop) for g, start, stop in self.layout.discrete_slices}
+        for group, label in cfg.silhouette_groups:
+            start, stop = slices[group]
+            k = self.labels.index(label)
+            for i in range(vectors.shape[0]):
+                photo = targets.probs[i, k]  # (s, s)
+                scores = []
+                for option in range(stop - start):
+                    candidate = with_option(vectors[i], start, stop, option)
+                    drawn = self._probe_renderer.render(candidate.cpu().numpy()).labels == k
+                    mask = torch.as_tensor(drawn, dtype=photo.dtype, device=photo.device)
+                    scores.append(outline_disagreement(mask, photo))
+                searched, best = int(vectors[i, start:stop].argmax()), int(np.argmin(scores))
+                if scores[best] < (1.0 - cfg.silhouette_margin) * scores[searched]:
+                    vectors[i] = with_option(vectors[i], start, stop, best)
+        return vectors
+
+    def _color_match(
+        self, vectors: torch.Tensor, targets: PhotoTargets, cfg: FitConfig
+    ) -> torch.Tensor:
+        """`vectors` with the controls of `cfg.color_matches` set to match the photo's colour.
+
+        Per region, each control in turn is tried at `cfg.color_steps` evenly spaced values,
+        the others as they are, on the real rig at the extractor's resolution; the value whose
+        region (the render's own labels) has the mean colour closest to the photo's (the
+        extractor's class probabilities, as in the loss) in CIE Lab is kept. A region the
+        render does not show (hair on a bald head) leaves its controls alone.
+        """
+        vectors = vectors.clone()
+        names = [c.name for c in self.spec.continuous]
+        values = np.linspace(0.0, 1.0, cfg.color_steps)
+        for region, controls in cfg.color_matches:
+            classes = [self.labels.index(n) for n in COLOR_REGIONS[region]]
+            photo = _lab(targets.colors[region].cpu().numpy())  # (B, 3)
+            for i in range(vectors.shape[0]):
+                for control in controls:
+                    k = names.index(control)
+                    distances = []
+                    for value in values:
+                        candidate = vectors[i].clone()
+                        candidate[k] = float(value)
+                        drawn = self._probe_renderer.render(candidate.cpu().numpy())
+                        shown = np.isin(drawn.labels, classes)
+                        if not shown.any():
+                            break
+                        mean = drawn.image[shown].mean(axis=0) / 255.0
+                        distances.append(float(np.linalg.norm(_lab(mean[None])[0] - photo[i])))
+                    if len(distances) == len(values):
+                        vectors[i, k] = float(values[int(np.argmin(distances))])
+        return vectors
+
     def _check_with_real_rig(self, vectors, found, targets, cfg, skip=()):
         """Score the final parameters with the real rig; try close runner-ups and the default.
 
@@ -275,7 +366,7 @@ class Fitter:
         `default_margin_groups` (all by default), option 0 (no beard, the default hairstyle)
         wherever something else was chosen: an option the game's render does not support
         over the default by `default_margin` is not kept. The groups in `skip` (a detail
-        reader's) are kept as chosen.
+        reader's or a silhouette's) are kept as chosen.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
@@ -295,9 +386,7 @@ class Fitter:
                 if margin_group and int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
                     options.append(0)
                 for option in options:
-                    candidate = vectors[i].clone()
-                    candidate[start:stop] = 0.0
-                    candidate[start + option] = 1.0
+                    candidate = with_option(vectors[i], start, stop, option)
                     render = self._renderer.render(candidate.cpu().numpy())
                     loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
                     bonus = 1.0 - cfg.default_margin if option == 0 and margin_group else 1.0
@@ -323,6 +412,36 @@ class Fitter:
                 self.layout.continuous_size,
             )
             return [float(v) for v in total_loss(terms, cfg)]
+
+
+def with_option(vector: torch.Tensor, start: int, stop: int, option: int) -> torch.Tensor:
+    """A copy of a (D,) parameter vector with the group at [start, stop) set to `option`."""
+    out = vector.clone()
+    out[start:stop] = 0.0
+    out[start + option] = 1.0
+    return out
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """(N, 3) sRGB in [0, 1] -> (N, 3) CIE Lab (L in 0-100)."""
+    import cv2
+
+    return cv2.cvtColor(rgb.astype(np.float32)[None], cv2.COLOR_RGB2LAB)[0]
+
+
+def outline_disagreement(mask: torch.Tensor, probability: torch.Tensor) -> float:
+    """1 - the mean soft intersection over union of a class and of its complement.
+
+    `mask` and `probability` (s, s) in [0, 1]. Scoring the complement as well lets an empty
+    mask (a bald head) be compared with small ones: the class's own overlap alone is 0 for
+    it whatever the photo shows.
+    """
+
+    def iou(a: torch.Tensor, b: torch.Tensor) -> float:
+        union = float(torch.maximum(a, b).sum())
+        return float(torch.minimum(a, b).sum()) / union if union > 0 else 1.0
+
+    return 1.0 - 0.5 * (iou(mask, probability) + iou(1.0 - mask, 1.0 - probability))
 
 
 def _take(targets, i: int):

@@ -27,6 +27,7 @@ class FitResult:
     imitator_image: np.ndarray  # (s, s, 3) uint8, the imitator's render of the final params
     real_render: np.ndarray  # (S, S, 3) uint8, the real rig's render of the final params
     real_landmarks68: np.ndarray  # (68, 2) rig landmarks in aligned-frame pixels
+    real_labels: np.ndarray  # (S, S) uint8 class ids of the real render (the rig's labels)
     photo_landmarks68: np.ndarray  # (68, 2) dlib landmarks in photo pixels
     transform: np.ndarray  # (2, 3) photo -> aligned
     loss_curve: list[tuple[int, float, float]] = field(default_factory=list)

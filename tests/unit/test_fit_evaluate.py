@@ -15,6 +15,7 @@ from facefit.fit.evaluate import (
     cheek_mask,
     evaluate_photos,
     evaluate_synthetic,
+    hair_agreement,
     identity_scores,
     nme,
 )
@@ -88,6 +89,8 @@ def test_photo_evaluation_compares_with_the_human_templates(fitter):
     )  # dlib sits on the face, the mean face less so
     assert {r["photo"] for r in report["rows"]} == {r.name for r in records}
     assert 0.0 <= report["skin_delta_e"] < 100.0
+    assert all(0.0 <= r["hair_iou"] <= 1.0 for r in report["rows"])  # both have templates
+    assert report["hair_iou"] == pytest.approx(np.mean([r["hair_iou"] for r in report["rows"]]))
     women = [r for r in report["rows"] if r["gender"] == "female"]
     assert women  # london 001
     share = np.mean([r["discrete"]["facial_hair"] != "none" for r in women])
@@ -113,3 +116,31 @@ def test_cheek_patches_sit_on_skin_and_measure_its_colour():
     tinted[..., 2] = 90  # bluer -> yellower: only b* moves much
     delta = cheek_lab(tinted, render.landmarks68) - cheek_lab(flat, render.landmarks68)
     assert abs(delta[0]) < 3 and delta[2] > 10
+
+
+def test_hair_agreement_scores_the_render_against_the_templates_hair(fitter):
+    """A render with exactly the photo's hair, in the photo's colours, agrees fully; one with
+    no hair does not agree at all."""
+    from types import SimpleNamespace
+
+    from facefit.align import align_photo, load_photo
+    from facefit.data.faces import faces_dir, read_pts189
+    from facefit.data.photo_labels import photo_label_map, read_masks
+
+    record = read_manifest(FIXTURES)[0]
+    face = align_photo(load_photo(record.image.read_bytes()))
+    labels = fitter.labels
+    truth = photo_label_map(
+        read_pts189(record.landmarks189), face.transform, face.image.shape[0],
+        read_masks(faces_dir() / "frl189_masks.csv"), labels, image=face.image,
+    )  # fmt: skip
+    hair = labels.index("hair")
+    assert (truth == hair).sum() > 500  # london 001: dark curly hair
+    same = SimpleNamespace(
+        aligned=face.image, transform=face.transform, real_render=face.image, real_labels=truth
+    )
+    agreement = hair_agreement(record, same, labels)
+    assert agreement["hair_iou"] == 1.0 and agreement["hair_delta_e"] < 1e-3
+    bald = SimpleNamespace(**{**vars(same), "real_labels": np.where(truth == hair, 0, truth)})
+    agreement = hair_agreement(record, bald, labels)
+    assert agreement["hair_iou"] == 0.0 and "hair_delta_e" not in agreement

@@ -189,3 +189,102 @@ def test_margin_groups_of_a_call_are_checked_too(fitter):
     silently apply the margin nowhere."""
     with pytest.raises(SpecError, match="no discrete group"):
         fitter.fit_photo(PHOTO.read_bytes(), default_margin_groups=("beard",))
+
+
+def test_silhouette_choice_picks_the_hairstyle_whose_outline_the_photo_shows(fitter):
+    """A photo parsed exactly as the rig draws one hairstyle gets that hairstyle back."""
+    import torch
+    import torch.nn.functional as F
+
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.models.extractor_size
+    start = dict((g, s) for g, s, _ in fitter.layout.discrete_slices)["hairstyle"]
+    cfg = replace(
+        fitter.config,
+        mode="full",
+        silhouette_groups=(("hairstyle", "hair"),),
+        silhouette_margin=0.0,
+    )
+    for style in ("buzz_cut", "long_straight", "top_bun", "bald"):
+        drawn = fitter._renderer.render(spec.encode({"discrete": {"hairstyle": style}}))
+        one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+        probs = F.interpolate(
+            one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area"
+        )
+        start_face = torch.as_tensor(spec.mean_vector())[None]  # option 0: short crop
+        chosen = fitter._silhouette_choice(start_face, SimpleNamespace(probs=probs), cfg)
+        assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
+        assert torch.equal(chosen[0, :start], start_face[0, :start])  # the rest is kept
+        if style == "top_bun":  # a bun on the short crop: a small difference of outline
+            # the searched option stays unless another outline is better by the margin
+            kept = fitter._silhouette_choice(
+                start_face, SimpleNamespace(probs=probs), replace(cfg, silhouette_margin=0.9)
+            )
+            assert torch.equal(kept, start_face)
+
+
+def test_outline_disagreement_scores_an_empty_outline_too():
+    import torch
+
+    from facefit.fit.fitter import outline_disagreement
+
+    empty, small, large = torch.zeros(8, 8), torch.zeros(8, 8), torch.zeros(8, 8)
+    small[:2, 2:6] = 1.0
+    large[:4] = 1.0
+    assert outline_disagreement(small, small) == 0.0
+    assert outline_disagreement(empty, empty) == 0.0
+    # a photo with no hair: no hair drawn is right, a little hair less wrong than a lot
+    assert 0.0 < outline_disagreement(small, empty) < outline_disagreement(large, empty)
+    assert outline_disagreement(large, small) > outline_disagreement(small, small)
+
+
+def test_silhouette_groups_must_name_a_group_and_a_label_of_the_rig(fitter):
+    with pytest.raises(SpecError, match="no discrete group"):
+        fitter.fit_photo(PHOTO.read_bytes(), silhouette_groups=(("glasses", "hair"),))
+    with pytest.raises(SpecError, match="no label class"):
+        fitter.fit_photo(PHOTO.read_bytes(), silhouette_groups=(("hairstyle", "beard"),))
+
+
+def test_color_match_finds_the_hair_colour_the_photo_shows(fitter):
+    """A photo whose hair has the colour the rig draws for some hair controls gets those
+    controls back where one pass over each control can find them, and a closer colour where
+    it cannot; a bald head leaves them alone."""
+    import torch
+
+    from facefit.fit.fitter import _lab
+    from facefit.fit.losses import COLOR_REGIONS
+
+    spec, names = fitter.spec, [c.name for c in fitter.spec.continuous]
+    hair = [fitter.labels.index(n) for n in COLOR_REGIONS["hair"]]
+    controls = ("hair_color", "hair_redness")
+    cfg = replace(fitter.config, mode="full", color_matches=(("hair", controls),), color_steps=9)
+    start = torch.as_tensor(spec.mean_vector())[None]
+    index = [names.index(c) for c in controls]
+
+    def hair_rgb(vec: np.ndarray) -> np.ndarray:
+        drawn = fitter._probe_renderer.render(vec)
+        return drawn.image[np.isin(drawn.labels, hair)].mean(axis=0) / 255.0
+
+    for colour, red, exact in ((0.125, 0.5, True), (0.875, 0.25, True), (0.625, 1.0, False)):
+        truth = spec.encode({"continuous": {"hair_color": colour, "hair_redness": red}})
+        targets = SimpleNamespace(colors={"hair": torch.as_tensor(hair_rgb(truth)[None])})
+        matched = fitter._color_match(start, targets, cfg)[0].numpy()
+        others = np.setdiff1d(np.arange(len(matched)), index)
+        assert np.array_equal(matched[others], start[0].numpy()[others])  # only these move
+        if exact:
+            assert matched[index] == pytest.approx([colour, red])
+        else:  # one pass per control (hair colour first) ends short of a red brown
+            error = [
+                np.linalg.norm(_lab(hair_rgb(v)[None]) - _lab(hair_rgb(truth)[None]))
+                for v in (start[0].numpy(), matched)
+            ]
+            assert error[1] < 0.6 * error[0]
+    bald = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "bald"}}))[None]
+    assert torch.equal(fitter._color_match(bald, targets, cfg), bald)
+
+
+def test_color_matches_must_name_a_region_and_controls_of_the_rig(fitter):
+    with pytest.raises(SpecError, match="no colour region"):
+        fitter.fit_photo(PHOTO.read_bytes(), color_matches=(("beard", ("hair_color",)),))
+    with pytest.raises(SpecError, match="no continuous control"):
+        fitter.fit_photo(PHOTO.read_bytes(), color_matches=(("hair", ("hair_colour",)),))
