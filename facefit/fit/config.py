@@ -60,6 +60,12 @@ class FitConfig:
     # 0.03 chosen on the training folds' people: without it 77 % of their women's photos got
     # stubble, with it none, and no identity score dropped (docs/benchmarks.md).
     default_margin: float = 0.03
+    # `fast` has no render to weigh options with: there, in the same groups, option 0 stays
+    # unless the predictor gives its choice at least this probability. Its facial-hair
+    # output misreads photos (women's photos get stubble more often than men's at every
+    # confidence); 0.95 is the lowest of 0.5-0.95 that gives stubble to at most 5 % of the
+    # training folds' women's photos (docs/benchmarks.md). 0: the predictor's choice as is.
+    fast_min_confidence: float = 0.95
     # The discrete groups the margin (and the re-scoring of option 0) applies to; None: all.
     # Where option 0 is not an absence (the default brows), the margin is a bias, but on the
     # training folds' photos every group with it fitted the landmarks and all controls'
@@ -84,7 +90,10 @@ class FitConfig:
     # `facefit.fit.losses.COLOR_REGIONS`) on real renders, one control after the other at
     # `color_steps` values each (`Fitter._color_match`). The predictor reads hair colour
     # poorly (its hair-red error is near chance on rig renders) and a few updates of the
-    # search barely move it: dark brown hair came out copper, blond grey (docs/benchmarks.md).
+    # search barely move it: dark brown hair came out copper, blond grey. Matched, the hair
+    # colour's distance to the photos' falls by a third (docs/benchmarks.md), for 18 renders
+    # a face at the extractor's resolution. The skin, matched too, gained less than the
+    # renders cost (and with 5 steps lost): the predictor already reads skin tone.
     color_matches: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("hair", ("hair_color", "hair_redness")),
     )
@@ -95,6 +104,8 @@ class FitConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if not 0.0 <= self.fast_min_confidence <= 1.0:
+            raise ValueError("fast_min_confidence must be in [0, 1]")
         if self.color_steps < 2:
             raise ValueError("color_steps must be >= 2")
         if not 0.0 <= self.silhouette_margin < 1.0:

@@ -207,11 +207,16 @@ class Fitter:
             # wins (chosen before it, the shape followed the hair and identity dropped)
             vectors = self._silhouette_choice(vectors, targets, cfg)
             read += tuple(group for group, _ in cfg.silhouette_groups)
-        if cfg.mode == "full" and cfg.color_matches:
-            vectors = self._color_match(vectors, targets, cfg)
         vectors, renders, real_loss = self._check_with_real_rig(
             vectors, found, targets, cfg, skip=read
         )
+        if cfg.mode == "full" and cfg.color_matches:
+            # last, on the final options: a beard or a bald head changes what the skin and
+            # hair regions show (matched before the check, the check then kept fewer of
+            # the rig renders' beards)
+            vectors = self._color_match(vectors, targets, cfg)
+            renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
+            real_loss = self._real_loss(vectors, renders, targets, cfg)
         if found.images is not None and torch.equal(vectors, found.vectors):
             imitated = found.images  # fast: the imitator already drew exactly these
         else:
@@ -284,6 +289,8 @@ class Fitter:
                 c = self.layout.continuous_size
                 w = cfg.predictor_continuous_weight
                 guess[:, :c] = mean[:, :c] + w * (guess[:, :c] - mean[:, :c])
+            if cfg.mode == "fast":
+                guess = self._default_unless_confident(guess, cfg)
         # A reader's choice is final (the search keeps it), so the search fits the other
         # controls to that option drawn alone, not to a blend of options.
         slices = {g: (start, stop) for g, start, stop in self.layout.discrete_slices}
@@ -292,6 +299,19 @@ class Fitter:
             with torch.no_grad():
                 choice = reader(images).argmax(dim=1)
             guess[:, start:stop] = F.one_hot(choice, stop - start).to(guess.dtype)
+        return guess
+
+    def _default_unless_confident(self, guess: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
+        """The predictor's guess with option 0 wherever its choice is less sure than
+        `cfg.fast_min_confidence`, in the groups of `default_margin_groups` (`fast`'s
+        counterpart of full's `default_margin`: no render says more than the predictor)."""
+        guess = guess.clone()
+        for group, start, stop in self.layout.discrete_slices:
+            if cfg.default_margin_groups is not None and group not in cfg.default_margin_groups:
+                continue
+            unsure = guess[:, start:stop].max(dim=1).values < cfg.fast_min_confidence
+            guess[unsure, start:stop] = 0.0
+            guess[unsure, start] = 1.0
         return guess
 
     def _silhouette_choice(

@@ -288,3 +288,24 @@ def test_color_matches_must_name_a_region_and_controls_of_the_rig(fitter):
         fitter.fit_photo(PHOTO.read_bytes(), color_matches=(("beard", ("hair_color",)),))
     with pytest.raises(SpecError, match="no continuous control"):
         fitter.fit_photo(PHOTO.read_bytes(), color_matches=(("hair", ("hair_colour",)),))
+
+
+def test_fast_keeps_the_default_option_unless_the_predictor_is_sure(fitter):
+    import torch
+
+    slices = {g: (start, stop) for g, start, stop in fitter.layout.discrete_slices}
+    start, stop = slices["facial_hair"]
+    guess = torch.as_tensor(fitter.spec.mean_vector()).repeat(2, 1)
+    guess[:, start:stop] = torch.tensor([[0.1, 0.8, 0.1, 0.0, 0.0], [0.0, 0.97, 0.03, 0.0, 0.0]])
+    cfg = replace(fitter.config, mode="fast", fast_min_confidence=0.95)
+    out = fitter._default_unless_confident(guess, cfg)
+    assert out[0, start:stop].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # unsure: no stubble
+    assert torch.equal(out[1], guess[1])  # sure: the predictor's stubble stands
+    # only in the groups the margin applies to, and not at all with a confidence of 0
+    hair_only = replace(cfg, default_margin_groups=("hairstyle",))
+    assert torch.equal(
+        fitter._default_unless_confident(guess, hair_only)[:, start:stop], guess[:, start:stop]
+    )
+    assert torch.equal(
+        fitter._default_unless_confident(guess, replace(cfg, fast_min_confidence=0.0)), guess
+    )
