@@ -8,7 +8,9 @@ field and its candidate values; several `--set` options are crossed.
     OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/sweep_fit.py \\
         --set max_iters=4,8,12 --out var/bench/sweep_iters.json
 
-prints one markdown row per setting (and writes the summaries as JSON with `--out`).
+prints one markdown row per setting (and writes the summaries as JSON with `--out`). With
+`--synthetic N` each setting also fits N random rig faces (`facefit eval synthetic`), whose
+true parameters are known, and the row gains their continuous error and discrete accuracy.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tqdm import tqdm
 
 from facefit.data.faces import faces_dir, fold_identities, read_manifest
 from facefit.fit.config import FitConfig
-from facefit.fit.evaluate import evaluate_photos
+from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic
 from facefit.fit.fitter import load_fitter
 
 FIELDS = {f.name: f.type for f in fields(FitConfig)}
@@ -45,8 +47,10 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     return name, [cast(v) for v in values.split(",")]
 
 
-def row(overrides: dict[str, Any], summary: dict[str, Any]) -> str:
-    """One markdown table row of a training-fold summary."""
+def row(
+    overrides: dict[str, Any], summary: dict[str, Any], synthetic: dict[str, Any] | None
+) -> str:
+    """One markdown table row of a training-fold summary (and of rig faces, if fitted)."""
 
     def scores(kind: str) -> str:
         found = summary["identity"][kind]  # None with under 3 people photographed twice
@@ -60,9 +64,13 @@ def row(overrides: dict[str, Any], summary: dict[str, Any]) -> str:
         scores("all_controls"),
         f"{summary.get('facial_hair_on_women', float('nan')):.2f}",
         f"{summary.get('facial_hair_on_men', float('nan')):.2f}",
+        f"{summary.get('hair_iou', float('nan')):.3f}",
         f"{iterations:.1f}" if iterations is not None else "",
         f"{summary['seconds_per_face_median']:.2f}",
     ]
+    if synthetic is not None:
+        accuracy = " / ".join(f"{v:.3f}" for v in synthetic["discrete_accuracy"].values())
+        cells += [f"{synthetic['continuous_mae']:.4f}", accuracy]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -71,6 +79,7 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True)
     parser.add_argument("--photo-sets", default="london", help="comma-separated sets to fit")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only (a smoke run)")
+    parser.add_argument("--synthetic", type=int, default=0, help="also fit N random rig faces")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -85,12 +94,14 @@ def main() -> None:
     grid = [dict(zip(names, values, strict=True)) for values in itertools.product(
         *[values for _, values in args.sets]
     )]  # fmt: skip
-    print(
+    header = (
         "| setting | NME ratio | top-1 / verification, shape | top-1 / verification, all "
-        "| women with facial hair | men with facial hair | iterations | s/face |\n"
-        "|---|---|---|---|---|---|---|---|",
-        flush=True,
+        "| women with facial hair | men with facial hair | hair overlap | iterations | s/face |"
     )
+    if args.synthetic:
+        groups = " / ".join(g.name for g in fitter.spec.discrete)
+        header += f" rig faces: continuous MAE | rig faces: {groups} |"
+    print(header + "\n" + "|---" * (header.count("|") - 1) + "|", flush=True)
     report = []
     for overrides in grid:
         with tqdm(total=len(records), desc=str(overrides), unit="photo", leave=False) as bar:
@@ -98,8 +109,14 @@ def main() -> None:
         training = summary["training_folds"]
         ok = [r for r in summary["rows"] if "error" not in r]
         training["iterations_mean"] = sum(r["iterations"] for r in ok) / max(len(ok), 1)
-        print(row(overrides, training), flush=True)
-        report.append({"overrides": overrides, "training_folds": training})
+        synthetic = None
+        if args.synthetic:
+            with tqdm(total=args.synthetic, desc="rig faces", unit="face", leave=False) as bar:
+                synthetic = evaluate_synthetic(
+                    fitter, n=args.synthetic, progress=bar.update, **overrides
+                )
+        print(row(overrides, training, synthetic), flush=True)
+        report.append({"overrides": overrides, "training_folds": training, "synthetic": synthetic})
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2) + "\n")
