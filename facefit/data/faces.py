@@ -139,6 +139,19 @@ def ibug68_from_frl189(
     return points68, ~np.isnan(points68[:, 0])
 
 
+# Facial hair of the London set's men, labelled by eye by the team from each man's neutral
+# photo (none / stubble / beard, a beard being anything longer than stubble). The manifest
+# has no such column; women's photos need none (no woman there has facial hair).
+FACIAL_HAIR_LABELS = Path(__file__).parent / "london_facial_hair.csv"
+
+
+@cache
+def facial_hair_by_eye(path: Path = FACIAL_HAIR_LABELS) -> dict[str, str]:
+    """Identity ("london:004") -> "none", "stubble" or "beard", for the labelled men."""
+    with open(path, newline="") as f:
+        return {row["identity"]: row["facial_hair"] for row in csv.DictReader(f)}
+
+
 def read_ibug68(record: FaceRecord, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The human-placed landmarks of one photo in iBUG-68 order, with their mask."""
     if record.landmarks189 is None:

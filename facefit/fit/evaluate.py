@@ -174,7 +174,7 @@ def evaluate_photos(
     fitter: Fitter, records: Sequence, progress: Progress | None = None, **overrides: Any
 ) -> dict[str, Any]:
     """Fit shared photos: landmark NME of the fit vs the human template, and identity tests."""
-    from facefit.data.faces import fold_identities, read_ibug68
+    from facefit.data.faces import facial_hair_by_eye, fold_identities, read_ibug68
     from facefit.rig.reference import reference_landmarks68
 
     reference = reference_landmarks68(fitter.aligned_size)
@@ -212,6 +212,8 @@ def evaluate_photos(
         row["skin_delta_e"] = float(np.linalg.norm(photo_skin - render_skin))
         row["skin_chroma"] = [float(np.hypot(*c[1:])) for c in (photo_skin, render_skin)]
         row["gender"] = record.gender
+        if record.identity in facial_hair_by_eye():
+            row["facial_hair_by_eye"] = facial_hair_by_eye()[record.identity]
         row["discrete"] = result.params["discrete"]
         rows.append(row)
         descriptors[(record.identity, record.expression)] = result.params
@@ -256,10 +258,23 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
     groups = {g.name: g for g in fitter.spec.discrete}
     if FACIAL_HAIR in groups:
         none = groups[FACIAL_HAIR].options[0]
-        # women: a false positive the manifest can prove; men: no truth (many have stubble
-        # or a beard), shown so that a fix for the women is seen not to shave everyone
+        # women: a false positive the manifest can prove; men, all together: shown so that a
+        # fix for the women is seen not to shave everyone
         for gender, key in (("female", "facial_hair_on_women"), ("male", "facial_hair_on_men")):
             picked = [r["discrete"][FACIAL_HAIR] != none for r in ok if r.get("gender") == gender]
+            if picked:
+                summary[key] = float(np.mean(picked))
+        # men labelled by eye (facefit.data.faces.facial_hair_by_eye): facial hair kept where
+        # the photo shows some, and given where it shows none
+        for key, shows in (
+            ("facial_hair_kept_on_men_with_it", True),
+            ("facial_hair_given_to_men_without", False),
+        ):
+            picked = [
+                r["discrete"][FACIAL_HAIR] != none
+                for r in ok
+                if "facial_hair_by_eye" in r and (r["facial_hair_by_eye"] != "none") == shows
+            ]
             if picked:
                 summary[key] = float(np.mean(picked))
     summary["identity"] = {

@@ -99,6 +99,19 @@ def test_photo_evaluation_compares_with_the_human_templates(fitter):
     assert men  # london 024
     share = np.mean([r["discrete"]["facial_hair"] != "none" for r in men])
     assert report["facial_hair_on_men"] == share
+    # london 024 is labelled clean-shaven by eye: a beard on him is one given, not kept
+    assert [r["facial_hair_by_eye"] for r in men] == ["none"]
+    assert report["facial_hair_given_to_men_without"] == share
+    assert "facial_hair_kept_on_men_with_it" not in report
+
+
+def test_facial_hair_labels_cover_every_man_of_the_london_set():
+    from facefit.data.faces import facial_hair_by_eye
+
+    labels = facial_hair_by_eye()
+    men = {r.identity for r in read_manifest() if r.set == "london" and r.gender == "male"}
+    assert men == set(labels)
+    assert set(labels.values()) == {"none", "stubble", "beard"}
 
 
 def test_cheek_patches_sit_on_skin_and_measure_its_colour():
