@@ -34,6 +34,9 @@ from facefit.settings import CoreSettings
 logger = logging.getLogger(__name__)
 
 PREDICTOR_CONFIG = "lite"
+# The least share of the frame a colour region must cover in the photo's parse for its
+# colour to be matched (1 %: a few dozen pixels at 128 px, a bald man's fringe).
+MIN_REGION_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,8 @@ class Fitter:
                     candidate = with_option(vectors[i], start, stop, option)
                     drawn = self._probe_renderer.render(candidate.cpu().numpy()).labels == k
                     mask = torch.as_tensor(drawn, dtype=photo.dtype, device=photo.device)
+                    if mask.shape != photo.shape:  # an extractor whose output is smaller
+                        mask = F.interpolate(mask[None, None], size=photo.shape, mode="area")[0, 0]
                     scores.append(outline_disagreement(mask, photo))
                 searched, best = int(vectors[i, start:stop].argmax()), int(np.argmin(scores))
                 if scores[best] < (1.0 - cfg.silhouette_margin) * scores[searched]:
@@ -352,7 +357,9 @@ class Fitter:
         the others as they are, on the real rig at the extractor's resolution; the value whose
         region (the render's own labels) has the mean colour closest to the photo's (the
         extractor's class probabilities, as in the loss) in CIE Lab is kept. A region the
-        render does not show (hair on a bald head) leaves its controls alone.
+        render does not show (hair on a bald head), or the photo shows on less than
+        `MIN_REGION_SHARE` of the frame (its mean colour is then mostly the parse's noise),
+        leaves its controls alone.
         """
         vectors = vectors.clone()
         names = [c.name for c in self.spec.continuous]
@@ -360,7 +367,10 @@ class Fitter:
         for region, controls in cfg.color_matches:
             classes = [self.labels.index(n) for n in COLOR_REGIONS[region]]
             photo = _lab(targets.colors[region].cpu().numpy())  # (B, 3)
+            share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
             for i in range(vectors.shape[0]):
+                if float(share[i]) < MIN_REGION_SHARE:
+                    continue
                 for control in controls:
                     k = names.index(control)
                     distances = []

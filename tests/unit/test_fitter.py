@@ -248,7 +248,7 @@ def test_silhouette_groups_must_name_a_group_and_a_label_of_the_rig(fitter):
 def test_color_match_finds_the_hair_colour_the_photo_shows(fitter):
     """A photo whose hair has the colour the rig draws for some hair controls gets those
     controls back where one pass over each control can find them, and a closer colour where
-    it cannot; a bald head leaves them alone."""
+    it cannot; a bald head, or a photo with next to no hair, leaves them alone."""
     import torch
 
     from facefit.fit.fitter import _lab
@@ -265,9 +265,18 @@ def test_color_match_finds_the_hair_colour_the_photo_shows(fitter):
         drawn = fitter._probe_renderer.render(vec)
         return drawn.image[np.isin(drawn.labels, hair)].mean(axis=0) / 255.0
 
+    def photo(vec: np.ndarray, hair_share: float = 1.0) -> SimpleNamespace:
+        """Targets of a photo with this face's hair colour and its parse's hair area."""
+        drawn = fitter._probe_renderer.render(vec)
+        probs = torch.zeros(1, len(fitter.labels), *drawn.labels.shape)
+        probs[0, hair] = torch.as_tensor(np.isin(drawn.labels, hair), dtype=torch.float32)
+        return SimpleNamespace(
+            colors={"hair": torch.as_tensor(hair_rgb(vec)[None])}, probs=probs * hair_share
+        )
+
     for colour, red, exact in ((0.125, 0.5, True), (0.875, 0.25, True), (0.625, 1.0, False)):
         truth = spec.encode({"continuous": {"hair_color": colour, "hair_redness": red}})
-        targets = SimpleNamespace(colors={"hair": torch.as_tensor(hair_rgb(truth)[None])})
+        targets = photo(truth)
         matched = fitter._color_match(start, targets, cfg)[0].numpy()
         others = np.setdiff1d(np.arange(len(matched)), index)
         assert np.array_equal(matched[others], start[0].numpy()[others])  # only these move
@@ -281,6 +290,8 @@ def test_color_match_finds_the_hair_colour_the_photo_shows(fitter):
             assert error[1] < 0.6 * error[0]
     bald = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "bald"}}))[None]
     assert torch.equal(fitter._color_match(bald, targets, cfg), bald)
+    wisp = photo(truth, hair_share=0.05)  # a parse with a trace of hair: its colour is noise
+    assert torch.equal(fitter._color_match(start, wisp, cfg), start)
 
 
 def test_color_matches_must_name_a_region_and_controls_of_the_rig(fitter):
