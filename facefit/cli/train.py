@@ -57,9 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--photo-label",
         action="append",
         default=None,
-        metavar="FIELD=VALUE:GROUP=OPTION",
-        help="option label for training photos by manifest field, repeatable "
-        "(e.g. gender=female:facial_hair=none; default: none)",
+        metavar="FIELD=VALUE:GROUP=OPTION[|OPTION...]",
+        help="option label for training photos by manifest field or facial_hair_by_eye, "
+        "repeatable; several options make a partial label (e.g. gender=female:facial_hair=none, "
+        "facial_hair_by_eye=beard:facial_hair=moustache|goatee|full_beard; default: none)",
     )
     predictor.add_argument(
         "--photo-label-weight", type=float, default=None, help="weight of the labels (0: off)"

@@ -152,6 +152,26 @@ def facial_hair_by_eye(path: Path = FACIAL_HAIR_LABELS) -> dict[str, str]:
         return {row["identity"]: row["facial_hair"] for row in csv.DictReader(f)}
 
 
+# What `record_fields` gives besides the manifest's columns.
+LABEL_FIELDS = ("facial_hair_by_eye",)
+
+
+def record_fields(record: FaceRecord) -> dict[str, str]:
+    """A photo's manifest fields as text, with its person's by-eye facial hair ("" if none)."""
+    from dataclasses import asdict
+
+    out = {k: "" if v is None else str(v) for k, v in asdict(record).items()}
+    out["facial_hair_by_eye"] = facial_hair_by_eye().get(record.identity, "")
+    return out
+
+
+def record_field_names() -> tuple[str, ...]:
+    """The keys of `record_fields`: the manifest's columns and `LABEL_FIELDS`."""
+    from dataclasses import fields
+
+    return tuple(f.name for f in fields(FaceRecord)) + LABEL_FIELDS
+
+
 def read_ibug68(record: FaceRecord, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The human-placed landmarks of one photo in iBUG-68 order, with their mask."""
     if record.landmarks189 is None:

@@ -144,45 +144,56 @@ def validate(
 
 
 def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Tensor:
-    """(N, G) option index per photo and discrete group of the rig, from `photo_labels` rules
-    ("field=value:group=option"); -1 where no rule applies. Refuses (`SpecError`) names the
-    rig or the manifest does not have, so that a rule written for another rig fails loudly."""
-    from dataclasses import fields
-
-    from facefit.data.faces import FaceRecord
+    """(N, G, K) bool: the options each photo may have per discrete group of the rig (K: the
+    largest group's size), from `photo_labels` rules "field=value:group=option[|option...]"
+    over `facefit.data.faces.record_fields`; all False where no rule applies. Several
+    options make a partial label ("a beard": moustache, goatee or full beard). Refuses
+    (`SpecError`) names the rig or the fields do not have, so that a rule written for
+    another rig fails loudly."""
+    from facefit.data.faces import record_field_names, record_fields
     from facefit.errors import SpecError
 
     groups = [g.name for g in spec.discrete]
-    record_fields = {f.name for f in fields(FaceRecord)}
-    out = torch.full((len(records), len(groups)), -1, dtype=torch.long)
+    known_fields = set(record_field_names())
+    width = max(len(g.options) for g in spec.discrete)
+    out = torch.zeros((len(records), len(groups), width), dtype=torch.bool)
     for rule in rules:
         try:
             match, target = rule.split(":")
             field, value = match.split("=")
-            group, option = target.split("=")
+            group, chosen = target.split("=")
         except ValueError:
-            raise SpecError(f"photo label {rule!r} is not 'field=value:group=option'") from None
-        if field not in record_fields:
-            raise SpecError(f"photo label {rule!r}: the manifest has no field {field!r}")
+            raise SpecError(
+                f"photo label {rule!r} is not 'field=value:group=option[|option...]'"
+            ) from None
+        if field not in known_fields:
+            raise SpecError(f"photo label {rule!r}: photos have no field {field!r}")
         if group not in groups:
             raise SpecError(f"photo label {rule!r}: the rig has no group {group!r} ({groups})")
         g = groups.index(group)
         options = list(spec.discrete[g].options)
-        if option not in options:
-            raise SpecError(f"photo label {rule!r}: {group} has no option {option!r} ({options})")
+        unknown = [o for o in chosen.split("|") if o not in options]
+        if unknown:
+            raise SpecError(f"photo label {rule!r}: {group} has no option {unknown} ({options})")
+        allowed = [options.index(o) for o in chosen.split("|")]
         for i, record in enumerate(records):
-            if str(getattr(record, field)) == value:
-                out[i, g] = options.index(option)
+            if record_fields(record)[field] == value:
+                out[i, g, allowed] = True
     return out
 
 
 def photo_label_loss(logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the labelled (photo, group) pairs of a batch; 0 if none."""
-    total = sum(
-        F.cross_entropy(lg, labels[:, g], ignore_index=-1, reduction="sum")
-        for g, lg in enumerate(logits)
-    )
-    return total / (labels >= 0).sum().clamp_min(1)
+    """Mean over the labelled (photo, group) pairs of a batch of -log P(an allowed option);
+    0 if none. `labels` (B, G, K) bool as `photo_option_labels` gives them."""
+    total, count = 0.0, 0
+    for g, lg in enumerate(logits):
+        allowed = labels[:, g, : lg.shape[1]]
+        rows = allowed.any(1)
+        if rows.any():
+            picked = lg[rows].masked_fill(~allowed[rows], float("-inf"))
+            total = total + (lg[rows].logsumexp(1) - picked.logsumexp(1)).sum()
+            count += int(rows.sum())
+    return total / max(count, 1) if count else logits[0].sum() * 0.0
 
 
 def aligned_training_photos(
@@ -246,7 +257,7 @@ def train_predictor(
         photo_options = photo_option_labels(records, tcfg.photo_labels, spec)
         logger.info(
             "self-supervised term on %d aligned training photos, %d with option labels",
-            len(photos), int((photo_options >= 0).any(1).sum()),
+            len(photos), int(photo_options.flatten(1).any(1).sum()),
         )  # fmt: skip
     fit_cfg = FitConfig()
     opt = torch.optim.Adam(model.head.parameters(), lr=tcfg.lr)

@@ -114,16 +114,33 @@ def test_photo_labels_follow_the_manifest_and_refuse_unknown_names():
     group = [g.name for g in spec.discrete].index("facial_hair")
     women = torch.tensor([r.gender == "female" for r in records])
     assert 0 < int(women.sum()) < len(records)
-    assert bool((labels[women, group] == 0).all())  # "none" is option 0
-    assert bool((labels[~women] == -1).all()) and bool((labels[:, :group] == -1).all())
+    assert labels[women, group].tolist() == [[True] + [False] * (labels.shape[2] - 1)] * int(
+        women.sum()
+    )  # "none" is option 0 and the only one allowed
+    assert not labels[~women].any() and not labels[:, :group].any()
     for bad in (
         "gender=female:beard=none",  # a group the rig does not have
         "gender=female:facial_hair=mutton_chops",  # an option it does not have
-        "sex=female:facial_hair=none",  # a field the manifest does not have
+        "gender=female:facial_hair=goatee|mutton_chops",
+        "sex=female:facial_hair=none",  # a field the photos do not have
         "gender:facial_hair",
     ):
         with pytest.raises(SpecError, match="photo label"):
             photo_option_labels(records, (bad,), spec)
+
+
+def test_photo_labels_read_the_by_eye_facial_hair_and_allow_several_options():
+    spec = load_spec()
+    records = [r for r in read_manifest() if r.set == "london" and r.id in ("004", "012")]
+    labels = photo_option_labels(
+        records, ("facial_hair_by_eye=beard:facial_hair=moustache|goatee|full_beard",), spec
+    )
+    group = [g.name for g in spec.discrete].index("facial_hair")
+    options = list(spec.discrete[group].options)
+    bearded = [r.id == "004" for r in records]  # 004: a beard by eye, 012: clean-shaven
+    for row, beard in zip(labels[:, group], bearded, strict=True):
+        allowed = {options[k] for k in range(len(options)) if row[k]}
+        assert allowed == ({"moustache", "goatee", "full_beard"} if beard else set())
 
 
 def test_train_refuses_a_bad_photo_label_before_any_work(tmp_path, capsys):
@@ -140,7 +157,9 @@ def test_train_refuses_a_bad_photo_label_before_any_work(tmp_path, capsys):
 
 def test_photo_label_loss_pulls_labelled_photos_only():
     logits = [torch.zeros(3, 4, requires_grad=True), torch.zeros(3, 5, requires_grad=True)]
-    labels = torch.tensor([[-1, 2], [-1, -1], [1, -1]])
+    labels = torch.zeros(3, 2, 5, dtype=torch.bool)
+    labels[0, 1, 2] = True  # photo 0: option 2 of group 1
+    labels[2, 0, 1] = True  # photo 2: option 1 of group 0
     loss = photo_label_loss(logits, labels)
     assert loss.item() == pytest.approx(
         float(torch.log(torch.tensor(4.0)) + torch.log(torch.tensor(5.0))) / 2
@@ -148,7 +167,17 @@ def test_photo_label_loss_pulls_labelled_photos_only():
     loss.backward()
     assert logits[1].grad[0, 2] < 0 and logits[0].grad[2, 1] < 0  # toward the labels
     assert not logits[0].grad[:2].any() and not logits[1].grad[1:].any()  # unlabelled: nothing
-    assert photo_label_loss(logits, torch.full((3, 2), -1)).item() == 0.0
+    assert photo_label_loss(logits, torch.zeros(3, 2, 5, dtype=torch.bool)).item() == 0.0
+
+
+def test_a_partial_label_pulls_toward_any_of_its_options():
+    logits = [torch.zeros(1, 5, requires_grad=True)]
+    labels = torch.zeros(1, 1, 5, dtype=torch.bool)
+    labels[0, 0, 2:] = True  # any of the last three
+    loss = photo_label_loss(logits, labels)
+    assert loss.item() == pytest.approx(float(torch.log(torch.tensor(5.0 / 3.0))))
+    loss.backward()
+    assert (logits[0].grad[0, :2] > 0).all() and (logits[0].grad[0, 2:] < 0).all()
 
 
 def test_trained_predictor_loads_and_refuses_another_extractor(trained, tmp_path):
