@@ -44,12 +44,14 @@ class PredictorTrainConfig:
     batch_size: int = 32
     photo_batch: int = 8  # real photos per step for the self-supervised term (0: off)
     photo_weight: float = 0.5
-    # Option labels of training photos, "field=value:group=option" over the photo manifest's
-    # fields (`--photo-label`): a matching photo is pulled toward that option by
-    # cross-entropy, the others carry no label. Off by default: the one rule the shared
-    # manifest supports, "gender=female:facial_hair=none", ends the stubble that `fast`
-    # gives women's photos, but with no labelled beards among the photos the head learns
-    # "photo, so no facial hair" and shaves the men too (docs/benchmarks.md).
+    # Option labels of training photos, "field=value:group=option[|option...]" over the
+    # photo manifest's fields and the London men's by-eye facial hair
+    # (`facefit.data.faces.record_fields`; `--photo-label`): a matching photo is pulled
+    # toward those options (-log of their summed probability), the others carry no label.
+    # Off by default: the women's rule alone, "gender=female:facial_hair=none", ends the
+    # stubble that `fast` gives women's photos, but with no labelled beards among the
+    # photos the head learns "photo, so no facial hair" and shaves the men too; with the
+    # men's by-eye labels as well, see docs/benchmarks.md.
     photo_labels: tuple[str, ...] = ()
     photo_label_weight: float = 0.1
     discrete_weight: float = 0.2
