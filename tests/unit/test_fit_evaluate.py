@@ -157,3 +157,18 @@ def test_hair_agreement_scores_the_render_against_the_templates_hair(fitter):
     bald = SimpleNamespace(**{**vars(same), "real_labels": np.where(truth == hair, 0, truth)})
     agreement = hair_agreement(record, bald, labels)
     assert agreement["hair_iou"] == 0.0 and "hair_delta_e" not in agreement
+
+
+def test_photo_evaluation_skips_the_hair_measure_where_the_template_is_shorter(fitter, tmp_path):
+    """The lisa and zoom sets hold 106- and 83-point templates: no label map, no hair
+    measure, and the photo is still fitted and reported."""
+    from dataclasses import replace as replace_record
+
+    record = read_manifest(FIXTURES)[0]
+    short = tmp_path / "short.pts"
+    lines = record.landmarks189.read_text().splitlines()
+    short.write_text("\n".join(lines[:107]) + "\n")  # the comment line and 106 points
+    report = evaluate_photos(fitter, [replace_record(record, landmarks189=short)])
+    assert report["photos"] == 1 and not report["failed"]
+    assert not any(k.startswith("hair_") for k in report["rows"][0])
+    assert "hair_iou" not in report
