@@ -5,7 +5,7 @@
 With `--hair-before-after`: aligned photo | real render with the hairstyle's outline and the
 colour matches off | real render as fitted by default, per row:
 
-    .venv/bin/python bench/fit_examples.py --n 8 --hair-before-after --out docs/hair_before_after.png
+    .venv/bin/python bench/fit_examples.py --n 6 --hair-before-after --out docs/hair_before_after.png
 
 People come from identity fold 0 (never used to train or calibrate). Photos: Face Research
 Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
