@@ -42,6 +42,17 @@ class LoopConfig(Protocol):
 
 
 @dataclass
+class TrainResult:
+    """What a trainer returns: where the weights went and how the run ended."""
+
+    weights: Path
+    steps: int
+    seconds: float
+    train_samples: int | dict[str, int]  # the extractor counts renders and photos apart
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TrainRun:
     """How far a run has got; restored from the checkpoint when a run resumes."""
 

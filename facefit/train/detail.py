@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from facefit.nets.detail import (
     reader_box,
 )
 from facefit.rig.shards import read_meta
-from facefit.train.common import Progress, run_training
+from facefit.train.common import Progress, TrainResult, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
 logger = logging.getLogger(__name__)
@@ -54,15 +54,6 @@ class DetailTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
-
-
-@dataclass
-class DetailTrainResult:
-    weights: Path
-    steps: int
-    seconds: float
-    train_samples: int
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def group_slice(meta_spec: dict[str, Any], group: str) -> tuple[int, int, list[str]]:
@@ -139,7 +130,7 @@ def train_detail(
     checkpoint: Path,
     resume: bool = False,
     on_step: Callable[[Progress], None] | None = None,
-) -> DetailTrainResult:
+) -> TrainResult:
     """Train a detail reader on the shards in `data_dir`; writes weights + manifest entry."""
     from facefit.rig.reference import REFERENCE_SIZE, reference_landmarks68
 
@@ -188,4 +179,4 @@ def train_detail(
         rig=data.meta.rig, layout=data.meta.layout, train_samples=len(train_idx),
         val_samples=len(val_idx), data=data.provenance(), validation=metrics,
     )  # fmt: skip
-    return DetailTrainResult(path, run.step, run.elapsed, len(train_idx), metrics)
+    return TrainResult(path, run.step, run.elapsed, len(train_idx), metrics)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from facefit.data.photo_labels import IGNORE, PHOTO_CLASSES, RIG_LABELS, photo_label_map, read_masks
 from facefit.nets.extractor import NETWORK, Extractor, build_extractor
-from facefit.train.common import Progress, run_training
+from facefit.train.common import Progress, TrainResult, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
 logger = logging.getLogger(__name__)
@@ -48,15 +48,6 @@ class ExtractorTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
-
-
-@dataclass
-class ExtractorTrainResult:
-    weights: Path
-    steps: int
-    seconds: float
-    train_samples: dict[str, int]
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
@@ -426,7 +417,7 @@ def train_extractor(
     resume: bool = False,
     on_step: Callable[[Progress], None] | None = None,
     limit: int | None = None,
-) -> ExtractorTrainResult:
+) -> TrainResult:
     """Train the extractor on renders and photos; writes weights + manifest to `out_dir`."""
     from facefit.nets.extractor import CONFIGS
 
@@ -514,4 +505,4 @@ def train_extractor(
         out_dir, NETWORK, tcfg, model.cfg, model.state_dict(), device,
         rig=rig, layout=layout, train_samples=samples, data=sources, validation=metrics,
     )  # fmt: skip
-    return ExtractorTrainResult(path, run.step, run.elapsed, samples, metrics)
+    return TrainResult(path, run.step, run.elapsed, samples, metrics)

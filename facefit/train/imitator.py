@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from facefit.nets.imitator import NETWORK, Imitator, build_imitator
-from facefit.train.common import Progress, run_training
+from facefit.train.common import Progress, TrainResult, run_training
 from facefit.train.shards import ShardArrays, split_indices
 
 logger = logging.getLogger(__name__)
@@ -58,17 +58,6 @@ class ImitatorTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None  # stop early (weights still written) past this
-
-
-@dataclass
-class ImitatorTrainResult:
-    """Where the weights went and how the run ended."""
-
-    weights: Path
-    steps: int
-    seconds: float
-    train_samples: int
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def region_weight_table(labels: tuple[str, ...] | list[str], enabled: bool = True) -> torch.Tensor:
@@ -196,7 +185,7 @@ def train_imitator(
     resume: bool = False,
     on_step: Callable[[Progress], None] | None = None,
     limit: int | None = None,
-) -> ImitatorTrainResult:
+) -> TrainResult:
     """Train an imitator on the shards in `data_dir`; writes weights + manifest to `out_dir`."""
     from facefit.nets.imitator import CONFIGS
 
@@ -242,7 +231,7 @@ def train_imitator(
         rig=data.meta.rig, layout=data.meta.layout, train_samples=len(train_idx),
         val_samples=len(val_idx), data=data.provenance(), validation=metrics,
     )  # fmt: skip
-    return ImitatorTrainResult(path, run.step, run.elapsed, len(train_idx), metrics)
+    return TrainResult(path, run.step, run.elapsed, len(train_idx), metrics)
 
 
 def render_arrays(
