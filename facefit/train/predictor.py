@@ -159,6 +159,7 @@ def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Te
     known_fields = set(record_field_names())
     width = max(len(g.options) for g in spec.discrete)
     out = torch.zeros((len(records), len(groups), width), dtype=torch.bool)
+    fields_of = [record_fields(r) for r in records]  # once per photo, not once per rule
     for rule in rules:
         try:
             match, target = rule.split(":")
@@ -178,8 +179,8 @@ def photo_option_labels(records: list, rules: tuple[str, ...], spec) -> torch.Te
         if unknown:
             raise SpecError(f"photo label {rule!r}: {group} has no option {unknown} ({options})")
         allowed = [options.index(o) for o in chosen.split("|")]
-        for i, record in enumerate(records):
-            if record_fields(record)[field] == value:
+        for i, fields_ in enumerate(fields_of):
+            if fields_[field] == value:
                 out[i, g, allowed] = True
     return out
 
