@@ -99,6 +99,11 @@ class FitConfig:
     )
     color_steps: int = 9
 
+    def holds_default(self, group: str) -> bool:
+        """Whether option 0 of `group` stays unless the evidence is clear (`default_margin`
+        in `full`, `fast_min_confidence` in `fast`): `default_margin_groups`, None for all."""
+        return self.default_margin_groups is None or group in self.default_margin_groups
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")

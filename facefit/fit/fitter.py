@@ -296,9 +296,9 @@ class Fitter:
                 guess = self._default_unless_confident(guess, cfg)
         # A reader's choice is final (the search keeps it), so the search fits the other
         # controls to that option drawn alone, not to a blend of options.
-        slices = {g: (start, stop) for g, start, stop in self.layout.discrete_slices}
         for reader in self.models.readers:
-            start, stop = slices[reader.cfg.group]
+            block = self.spec.discrete_slices[reader.cfg.group]
+            start, stop = block.start, block.stop
             with torch.no_grad():
                 choice = reader(images).argmax(dim=1)
             guess[:, start:stop] = F.one_hot(choice, stop - start).to(guess.dtype)
@@ -310,7 +310,7 @@ class Fitter:
         counterpart of full's `default_margin`: no render says more than the predictor)."""
         guess = guess.clone()
         for group, start, stop in self.layout.discrete_slices:
-            if cfg.default_margin_groups is not None and group not in cfg.default_margin_groups:
+            if not cfg.holds_default(group):
                 continue
             unsure = guess[:, start:stop].max(dim=1).values < cfg.fast_min_confidence
             guess[unsure, start:stop] = 0.0
@@ -329,9 +329,9 @@ class Fitter:
         (the short cuts, as a photo's parse draws them) the search saw more than the outline.
         """
         vectors = vectors.clone()
-        slices = {g: (start, stop) for g, start, stop in self.layout.discrete_slices}
         for group, label in cfg.silhouette_groups:
-            start, stop = slices[group]
+            block = self.spec.discrete_slices[group]
+            start, stop = block.start, block.stop
             k = self.labels.index(label)
             for i in range(vectors.shape[0]):
                 photo = targets.probs[i, k]  # (s, s)
@@ -405,7 +405,7 @@ class Fitter:
         for g, (group, start, stop) in enumerate(self.layout.discrete_slices):
             if group in skip:
                 continue
-            margin_group = cfg.default_margin_groups is None or group in cfg.default_margin_groups
+            margin_group = cfg.holds_default(group)
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
             for i in range(vectors.shape[0]):
