@@ -52,10 +52,14 @@ def cheek_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
 
 def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     """Mean CIE Lab (L in 0-100) of the cheek patches of an (S, S, 3) uint8 RGB face."""
+    return mean_lab(image, cheek_mask(image.shape[:2], landmarks68))
+
+
+def mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab (L in 0-100) of the `mask` pixels of an (S, S, 3) uint8 RGB image."""
     import cv2
 
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    return lab[cheek_mask(image.shape[:2], landmarks68)].mean(axis=0)
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
 
 
 def hair_agreement(record, result, labels: list[str]) -> dict[str, float]:
@@ -82,17 +86,11 @@ def hair_agreement(record, result, labels: list[str]) -> dict[str, float]:
     out = {"hair_iou": float((photo_hair & render_hair).sum() / union) if union else 1.0}
     if photo_hair.any() and render_hair.any():
         photo_lab, render_lab = (
-            _mean_lab(image, mask)
+            mean_lab(image, mask)
             for image, mask in ((result.aligned, photo_hair), (result.real_render, render_hair))
         )
         out["hair_delta_e"] = float(np.linalg.norm(photo_lab - render_lab))
     return out
-
-
-def _mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
 
 
 def synthetic_face(render, transform: np.ndarray | None = None) -> AlignedFace:
