@@ -20,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data", type=Path, required=True, help="shard folder (rig sample/import)"
     )
     imitator.add_argument("--batch-size", type=int, default=32)
-    imitator.add_argument("--lr", type=float, default=2e-3)
     imitator.add_argument("--val-n", type=int, default=500, help="held-out random faces")
     imitator.add_argument("--no-region-weights", action="store_true", help="plain L1 (ablation)")
     imitator.add_argument("--limit", type=int, default=None, help="use the first N samples only")
@@ -35,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
     )
     extractor.add_argument("--batch-size", type=int, default=16)
-    extractor.add_argument("--lr", type=float, default=2e-3)
     extractor.add_argument("--photo-fraction", type=float, default=0.5, help="photos per batch")
     extractor.add_argument(
         "--class-balance", type=float, default=0.5, help="class weight exponent (0: plain CE)"
@@ -82,6 +80,15 @@ def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--out", type=Path, default=None, help="weights folder (default: settings)")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop early past this")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="peak learning rate (default: config's)"
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="fine-tune from this weights file of the same network, e.g. after a rig revision",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -116,6 +123,10 @@ def _train(args: argparse.Namespace, network: str, tcfg, train: Callable[..., An
     settings = CoreSettings.from_env()
     if args.steps is not None:
         tcfg = replace(tcfg, steps=args.steps, val_every=min(tcfg.val_every, args.steps))
+    if args.lr is not None:
+        tcfg = replace(tcfg, lr=args.lr)
+    if args.init is not None:
+        tcfg = replace(tcfg, init=str(args.init))
     bar, on_step = _progress_bar(tcfg.steps)
     try:
         result = train(
@@ -147,7 +158,6 @@ def run_imitator(args: argparse.Namespace) -> int:
     tcfg = ImitatorTrainConfig(
         config=args.config,
         batch_size=args.batch_size,
-        lr=args.lr,
         val_n=args.val_n,
         region_weighting=not args.no_region_weights,
         seed=args.seed,
@@ -163,7 +173,6 @@ def run_extractor(args: argparse.Namespace) -> int:
     tcfg = ExtractorTrainConfig(
         config=args.config,
         batch_size=args.batch_size,
-        lr=args.lr,
         photo_fraction=args.photo_fraction,
         class_balance=args.class_balance,
         dice=args.dice,

@@ -39,6 +39,7 @@ class LoopConfig(Protocol):
     val_every: int
     checkpoint_minutes: float
     max_minutes: float | None
+    init: str | None
 
 
 @dataclass
@@ -129,6 +130,7 @@ def run_training(
     resume: bool = False,
     on_step: Callable[[Progress], None] | None = None,
     meta: dict[str, Any] | None = None,
+    network: str | None = None,
 ) -> TrainRun:
     """Train `model` for `tcfg.steps` optimiser steps or until `tcfg.max_minutes`.
 
@@ -138,7 +140,10 @@ def run_training(
     passed to `on_step` (the CLI shows the first one) every `tcfg.val_every` steps and at the
     last one. The whole state is checkpointed every `tcfg.checkpoint_minutes` and at the end;
     `resume` continues from `checkpoint`. `meta` (e.g. the data folder) is stored beside the
-    training config so that a resume with either changed can warn.
+    training config so that a resume with either changed can warn. A fresh run with
+    `tcfg.init` set starts `model` from that weights file of `network` (fine-tuning, e.g. after
+    a rig revision that leaves most of what the network learned true); the optimiser and the
+    schedule start afresh.
     """
     import torch
 
@@ -156,6 +161,8 @@ def run_training(
             torch.set_rng_state(state["torch_rng"])
         run = TrainRun(state["step"], state["elapsed"], state["history"])
         logger.info("resumed from %s at step %d", checkpoint, run.step)
+    elif tcfg.init:
+        start_from(model, Path(tcfg.init), network)
 
     def snapshot() -> None:
         save_checkpoint(checkpoint, {
@@ -194,6 +201,17 @@ def run_training(
             break
     snapshot()
     return run
+
+
+def start_from(model: torch.nn.Module, path: Path, network: str | None) -> None:
+    """Load a shipped weights file into `model`, whatever rig it was trained for."""
+    from facefit.nets.weights import load_state, load_weights
+
+    if network is None:
+        raise ValueError("starting from a weights file needs the network's name")
+    stored = load_weights(path, network=network, expected_rig=None)
+    load_state(model, stored, path)
+    logger.info("starting from %s (trained for rig %s)", path, stored.rig)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

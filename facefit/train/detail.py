@@ -54,6 +54,7 @@ class DetailTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
+    init: str | None = None  # weights file to fine-tune from (else a fresh network)
 
 
 def group_slice(meta_spec: dict[str, Any], group: str) -> tuple[int, int, list[str]]:
@@ -167,7 +168,7 @@ def train_detail(
 
     run = run_training(
         tcfg, model, opt, rng, step_loss, validate,
-        checkpoint=checkpoint, resume=resume, on_step=on_step, meta={"data": str(data_dir)},
+        checkpoint=checkpoint, resume=resume, on_step=on_step, network=NETWORK, meta={"data": str(data_dir)},
     )  # fmt: skip
     metrics = {
         "accuracy": round(accuracy(model, crops, val_idx, truth, margin), 4),

@@ -48,6 +48,7 @@ class ExtractorTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
+    init: str | None = None  # weights file to fine-tune from (else a fresh network)
 
 
 def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
@@ -487,7 +488,7 @@ def train_extractor(
 
     run = run_training(
         tcfg, model, opt, rng, step_loss, validate_miou,
-        checkpoint=checkpoint, resume=resume, on_step=on_step,
+        checkpoint=checkpoint, resume=resume, on_step=on_step, network=NETWORK,
     )  # fmt: skip
     metrics = validate()
     model.eval()

@@ -58,6 +58,7 @@ class ImitatorTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None  # stop early (weights still written) past this
+    init: str | None = None  # weights file to fine-tune from (else a fresh network)
 
 
 def region_weight_table(labels: tuple[str, ...] | list[str], enabled: bool = True) -> torch.Tensor:
@@ -222,7 +223,7 @@ def train_imitator(
 
     run = run_training(
         tcfg, model, opt, rng, step_loss, validate,
-        checkpoint=checkpoint, resume=resume, on_step=on_step, meta={"data": str(data_dir)},
+        checkpoint=checkpoint, resume=resume, on_step=on_step, network=NETWORK, meta={"data": str(data_dir)},
     )  # fmt: skip
     metrics = evaluate_on(model, data, val_idx, device)
     metrics["mean_face_pixel_l1"] = mean_face_l1(data, val_idx, mean_image)

@@ -63,6 +63,7 @@ class PredictorTrainConfig:
     seed: int = 0
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
+    init: str | None = None  # weights file to fine-tune from (else a fresh network)
 
 
 def predict_raw(
@@ -301,7 +302,7 @@ def train_predictor(
     # Only the head trains: the extractor under it stays frozen (and in eval mode).
     run = run_training(
         tcfg, model.head, opt, rng, step_loss, check,
-        checkpoint=checkpoint, resume=resume, on_step=on_step,
+        checkpoint=checkpoint, resume=resume, on_step=on_step, network=NETWORK,
     )  # fmt: skip
     controls = [control.name for control in spec.continuous]
     metrics = validate(model, data, val_idx, labels, device, controls)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from facefit.cli import main
 from facefit.errors import ModelError
 from facefit.nets.imitator import CONFIGS, build_imitator, load_imitator, load_imitator_with_info
 from facefit.train import toy
-from facefit.train.common import run_training
+from facefit.train.common import run_training, start_from
 from facefit.train.imitator import (
     ImitatorTrainConfig,
     control_probes,
@@ -99,6 +99,27 @@ def test_resume_continues_from_checkpoint(trained, shards, tmp_path):
     assert torch.load(ckpt, weights_only=False)["step"] == 130
 
 
+def test_init_fine_tunes_from_a_weights_file_and_records_it(trained, shards, tmp_path):
+    result, _, tcfg = trained
+    # With a vanishing learning rate the run ends where it started: the file's network.
+    short = replace(tcfg, steps=2, val_every=2, lr=1e-9, warmup=1, init=str(result.weights))
+    cpu = torch.device("cpu")
+    tuned = train_imitator(shards, tmp_path / "tuned", short, device=cpu, checkpoint=tmp_path / "t")
+    fresh = train_imitator(
+        shards, tmp_path / "fresh", replace(short, init=None), device=cpu, checkpoint=tmp_path / "f"
+    )
+    assert tuned.metrics["pixel_l1"] == pytest.approx(result.metrics["pixel_l1"], rel=0.02)
+    assert fresh.metrics["pixel_l1"] > 1.5 * tuned.metrics["pixel_l1"]
+    entry = json.loads((tuned.weights.parent / "manifest.json").read_text())["weights"]
+    assert entry[tuned.weights.name]["train_config"]["init"] == str(result.weights)
+
+
+def test_init_refuses_another_networks_file(trained):
+    result, _, _ = trained
+    with pytest.raises(ModelError, match="holds a 'imitator' network"):
+        start_from(torch.nn.Linear(4, 1), result.weights, "detail")
+
+
 @dataclass(frozen=True)
 class ToyLoop:
     steps: int = 12
@@ -108,6 +129,7 @@ class ToyLoop:
     val_every: int = 4
     checkpoint_minutes: float = 0.0  # after every step
     max_minutes: float | None = None
+    init: str | None = None
 
 
 class Killed(Exception):
