@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from facefit.errors import ModelError
-from facefit.nets.weights import current_rig_id, load_state, load_weights
+from facefit.nets.weights import load_state, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -189,9 +189,27 @@ def load_extractor(
 def load_extractor_with_info(
     path: str | Path, device: str | torch.device = "cpu", rig: str | None = "current"
 ) -> LoadedExtractor:
-    """`load_extractor` that also returns the config name, rig id and class names."""
-    expected = current_rig_id() if rig == "current" else rig
-    stored = load_weights(Path(path), network=NETWORK, expected_rig=expected)
+    """`load_extractor` that also returns the config name, rig id and class names.
+
+    With `rig="current"` the file must parse the installed rig's label classes, in order: an
+    extractor reads images into classes and knows nothing of the rig's controls, so a rig
+    revision that only changes what controls do (2.1 -> 2.2: the brow ranges) keeps it.
+    """
+    stored = load_weights(Path(path), network=NETWORK, expected_rig=None)
+    if rig == "current":
+        from facefit.rig.spec import load_spec
+
+        spec = load_spec()
+        if list(stored.layout.get("labels", [])) != list(spec.labels):
+            raise ModelError(
+                f"{Path(path).name} parses the classes of rig {stored.rig!r}, not those of "
+                f"{spec.rig_id!r}; retrain it on shards of the current rig"
+            )
+    elif rig is not None and stored.rig != rig:
+        raise ModelError(
+            f"{Path(path).name} was trained for rig {stored.rig!r} but the current rig is "
+            f"{rig!r}; retrain it on shards of the current rig"
+        )
     try:
         cfg = config_from_dict(stored.config)
     except (TypeError, ValueError) as exc:

@@ -160,3 +160,26 @@ def test_evaluation_reports_both_domains_and_draws_training_labels(tmp_path):
     # photo | predicted | template labels | training labels, one row per person
     width, height = Image.open(picture).size
     assert (width, height) == (4 * 32, 6 * 32)
+
+
+def test_loader_keeps_an_extractor_across_rig_revisions_with_the_same_classes(tmp_path):
+    """An extractor knows the rig's label classes, not its controls: a file trained for an
+    older revision with the same classes loads; one with other classes is refused."""
+    from dataclasses import asdict
+
+    from facefit.errors import ModelError
+    from facefit.nets.extractor import CONFIGS, NETWORK
+    from facefit.nets.weights import save_weights
+
+    model = build_extractor("tiny", len(RIG_LABELS))
+    for name, labels in (("same.pt", list(RIG_LABELS)), ("other.pt", list(RIG_LABELS)[::-1])):
+        save_weights(
+            tmp_path / name, network=NETWORK, config_name="tiny", config=asdict(CONFIGS["tiny"]),
+            rig="facefit-reference/0.9", layout={"labels": labels},
+            state_dict=model.state_dict(), provenance={},
+        )  # fmt: skip
+    assert load_extractor_with_info(tmp_path / "same.pt", "cpu").labels == list(RIG_LABELS)
+    with pytest.raises(ModelError, match="parses the classes of rig 'facefit-reference/0.9'"):
+        load_extractor_with_info(tmp_path / "other.pt", "cpu")
+    with pytest.raises(ModelError, match="trained for rig 'facefit-reference/0.9'"):
+        load_extractor_with_info(tmp_path / "same.pt", "cpu", rig="facefit-reference/2.2")
