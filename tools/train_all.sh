@@ -10,6 +10,14 @@
 #   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #
 # MINUTES bounds each training run (default 56); the step counts fit it.
+#
+# After a rig revision that changes a few controls, INIT_FROM fine-tunes each network from
+# that folder's file at a lower learning rate and for fewer steps (about 1 h 30 min in all)
+# and keeps the extractor, as rig 2.2's networks were tuned from rig 2.1's (the old rig's
+# shards must go first: sampling refuses a folder of another rig):
+#
+#   cp -r weights var/weights-before && rm -rf data/rig256
+#   INIT_FROM=var/weights-before tools/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FACEFIT=".venv/bin/facefit"
@@ -19,6 +27,15 @@ MINUTES=${MINUTES:-56}
 OUT=${OUT:-weights}
 mkdir -p var/train
 
+# steps, then extra flags, for a network: from scratch, or fine-tuned from $INIT_FROM
+plan() {  # FILE STEPS FINE_STEPS FINE_LR
+  if [[ -n "${INIT_FROM:-}" ]]; then
+    echo "--steps $3 --lr $4 --init $INIT_FROM/$1"
+  else
+    echo "--steps $2"
+  fi
+}
+
 if [[ ! -f "$DATA/meta.json" ]] || [[ -n "${RESAMPLE:-}" ]]; then
   # rendered at 256 px and area-averaged to the networks' 128 px when loaded: the rig's
   # edge filter alone leaves small features jagged at 128 px
@@ -26,18 +43,24 @@ if [[ ! -f "$DATA/meta.json" ]] || [[ -n "${RESAMPLE:-}" ]]; then
 fi
 
 OMP_NUM_THREADS=2 $FACEFIT train imitator --config lite --data "$DATA" --out "$OUT" \
-  --steps 10000 --max-minutes "$MINUTES" --resume 2> var/train/imitator.log
+  $(plan imitator-lite.pt 10000 2500 5e-4) --max-minutes "$MINUTES" --resume \
+  2> var/train/imitator.log
 
 # Two threads: about 3.8 steps a second with the data augmented in the loop, 11,000 steps in
-# 50 minutes (the render mIoU was still rising at 6,400 steps on one thread).
-OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
-  --steps 11000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log
+# 50 minutes (the render mIoU was still rising at 6,400 steps on one thread). With INIT_FROM
+# the extractor is kept as it is in $OUT: it knows the rig's label classes, not its controls,
+# and fine-tuning it for rig 2.2 cost the fits identity on photos (docs/benchmarks.md).
+if [[ -z "${INIT_FROM:-}" ]]; then
+  OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
+    --steps 11000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log
+fi
 
 # The predictor reads the extractor's features and class probabilities, so it trains after
 # it, on both cores (about 0.7 s a step, 4,500 steps in 54 minutes on the slower of the
 # development machines).
 OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
-  --steps 4500 --max-minutes "$MINUTES" --resume 2> var/train/predictor.log
+  $(plan predictor-lite.pt 4500 1500 5e-4) --max-minutes "$MINUTES" --resume \
+  2> var/train/predictor.log
 
 # The brow reader reads the aligned frame itself, so it needs no other network (about 2
 # steps a second, 5,000 steps in 42 minutes). BROW_GROUP names the rig's brow-style group;
@@ -45,7 +68,8 @@ OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$
 BROW_GROUP=${BROW_GROUP-eyebrow_style}
 if [[ -n "$BROW_GROUP" ]]; then
   OMP_NUM_THREADS=2 $FACEFIT train detail --config brows --group "$BROW_GROUP" --data "$DATA" \
-    --out "$OUT" --steps 5000 --max-minutes "$MINUTES" --resume 2> var/train/detail.log
+    --out "$OUT" $(plan detail-brows.pt 5000 2500 1e-3) --max-minutes "$MINUTES" --resume \
+    2> var/train/detail.log
 fi
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2

@@ -34,6 +34,13 @@ BROW_STYLES = {
     "bushy": (0.42, 0.55, 0.85, 1.0),
     "soft_angled": (0.7, 0.7, 0.5, 2.2),
 }
+# `brow_arch` and `brow_thickness` scale the style's own arch and thickness between these
+# factors (control 0 -> the low one, 1 -> the high one). The ranges are narrow so that every
+# style keeps its character under the controls: rig 2.1 let them scale 0-2x and 0.5-1.5x,
+# and then six styles could draw the same brow, which no reader of the image can tell apart
+# (`bench/brow_identifiability.py`).
+BROW_ARCH_RANGE = (0.7, 1.3)
+BROW_THICKNESS_RANGE = (0.8, 1.2)
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -106,10 +113,10 @@ class BrowShape:
         arch, peak, thick, sharp = BROW_STYLES[style]
         return cls(
             length=BROW_LENGTH * _lerp(0.75, 1.25, c["brow_length"]),
-            arch=arch * 2.0 * c["brow_arch"],
+            arch=arch * _lerp(*BROW_ARCH_RANGE, c["brow_arch"]),
             peak=peak,
             sharpness=sharp,
-            thickness=thick * _lerp(0.5, 1.5, c["brow_thickness"]),
+            thickness=thick * _lerp(*BROW_THICKNESS_RANGE, c["brow_thickness"]),
             tilt_rad=np.deg2rad(12.0) * _signed(c["brow_tilt"]),
         )
 

@@ -148,6 +148,32 @@ def test_every_discrete_option_changes_the_render(spec, renderer):
             assert (np.abs(img.astype(int) - mean.astype(int)).sum(-1) > 12).sum() > 15, option
 
 
+def test_brow_styles_stay_apart_whatever_the_brow_controls(spec):
+    """No setting of `brow_arch` and `brow_thickness` makes one style draw another's brow
+    (rig 2.1's wider ranges let them coincide exactly): a reader can tell styles apart."""
+    from facefit.rig.shapes import BROW_STYLES, BrowShape
+
+    t = np.linspace(0.0, 1.0, 41)
+    grid = np.linspace(0.0, 1.0, 11)
+
+    def outlines(style):
+        rows = []
+        for arch in grid:
+            for thick in grid:
+                controls = {"brow_length": 0.5, "brow_tilt": 0.5, "brow_arch": arch}
+                b = BrowShape.from_controls({**controls, "brow_thickness": thick}, style)
+                rows.append(np.concatenate([b.centre(t) + b.half_thickness(t),
+                                            b.centre(t) - b.half_thickness(t)]))  # fmt: skip
+        return np.stack(rows)
+
+    drawn = {style: outlines(style) for style in BROW_STYLES}
+    styles = list(drawn)
+    for i, a in enumerate(styles):
+        for b in styles[i + 1 :]:
+            closest = np.abs(drawn[a][:, None] - drawn[b][None]).max(-1).min()
+            assert closest > 0.025, (a, b, closest)  # cm: a quarter pixel at 256 px
+
+
 def _lm(spec, renderer, name, value):
     return renderer.render(_with(spec, **{name: value})).landmarks68
 
