@@ -126,6 +126,10 @@ def _train(args: argparse.Namespace, network: str, tcfg, train: Callable[..., An
     if args.lr is not None:
         tcfg = replace(tcfg, lr=args.lr)
     if args.init is not None:
+        from facefit.nets.weights import load_weights
+
+        # A wrong file fails now, not after the shards are read.
+        load_weights(args.init, network=network, expected_rig=None)
         tcfg = replace(tcfg, init=str(args.init))
     bar, on_step = _progress_bar(tcfg.steps)
     try:

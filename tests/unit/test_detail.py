@@ -82,6 +82,18 @@ def test_train_refuses_a_group_the_rig_lacks(tmp_path, capsys):
     assert error["code"] == "BAD_PARAMS" and "tattoo" in error["message"]
 
 
+def test_train_refuses_another_networks_file_to_start_from(tmp_path, capsys):
+    """`--init` is checked before any shard is read (there are none here)."""
+    shipped = Path(__file__).resolve().parents[2] / "weights" / "imitator-lite.pt"
+    code = main([
+        "train", "detail", "--data", str(tmp_path / "no-shards"), "--out", str(tmp_path),
+        "--init", str(shipped),
+    ])  # fmt: skip
+    assert code == 2
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert "holds a 'imitator' network, not 'detail'" in error["message"]
+
+
 def test_the_reader_decides_its_group_in_the_fit(trained):
     """Its choice is the start, the search does not move it and the real-rig check keeps it;
     the patent's method still starts from the average face."""
