@@ -14,9 +14,10 @@
 # After a rig revision that changes a few controls, INIT_FROM fine-tunes each network from
 # that folder's file at a lower learning rate and for fewer steps (about 1 h 30 min in all)
 # and keeps the extractor, as rig 2.2's networks were tuned from rig 2.1's (the old rig's
-# shards must go first: sampling refuses a folder of another rig):
+# shards and checkpoints must go first: sampling refuses a folder of another rig, and a
+# resumed checkpoint would continue the old run):
 #
-#   cp -r weights var/weights-before && rm -rf data/rig256
+#   cp -r weights var/weights-before && rm -rf data/rig256 var/checkpoints
 #   INIT_FROM=var/weights-before tools/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
