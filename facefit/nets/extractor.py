@@ -195,7 +195,9 @@ def load_extractor_with_info(
     extractor reads images into classes and knows nothing of the rig's controls, so a rig
     revision that only changes what controls do (2.1 -> 2.2: the brow ranges) keeps it.
     """
-    stored = load_weights(Path(path), network=NETWORK, expected_rig=None)
+    # An explicit rig id is checked by `load_weights`; "current" checks the classes below.
+    expected = None if rig == "current" else rig
+    stored = load_weights(Path(path), network=NETWORK, expected_rig=expected)
     if rig == "current":
         from facefit.rig.spec import load_spec
 
@@ -205,11 +207,6 @@ def load_extractor_with_info(
                 f"{Path(path).name} parses the classes of rig {stored.rig!r}, not those of "
                 f"{spec.rig_id!r}; retrain it on shards of the current rig"
             )
-    elif rig is not None and stored.rig != rig:
-        raise ModelError(
-            f"{Path(path).name} was trained for rig {stored.rig!r} but the current rig is "
-            f"{rig!r}; retrain it on shards of the current rig"
-        )
     try:
         cfg = config_from_dict(stored.config)
     except (TypeError, ValueError) as exc:
