@@ -85,29 +85,26 @@ class Fitter:
         self._check_config(config)
 
     def _check_config(self, cfg: FitConfig) -> FitConfig:
-        """`cfg` if it fits this rig: the groups and classes it names must be this rig's."""
+        """`cfg` if it fits this rig: the groups, classes, regions and controls it names."""
         groups = {g for g, _, _ in self.layout.discrete_slices}
-        # another game's rig names its groups differently
-        for field_name, named in (
-            ("default_margin_groups", set(cfg.default_margin_groups or ())),
-            ("silhouette_groups", {g for g, _ in cfg.silhouette_groups}),
-        ):
-            if named - groups:
-                raise SpecError(
-                    f"{field_name} names no discrete group of this rig: {named - groups}"
-                )
-        unknown = {label for _, label in cfg.silhouette_groups} - set(self.labels)
-        if unknown:
-            raise SpecError(f"silhouette_groups names no label class of this rig: {unknown}")
-        unknown = {region for region, _ in cfg.color_matches} - set(COLOR_REGIONS)
-        if unknown:
-            raise SpecError(
-                f"color_matches names no colour region {tuple(COLOR_REGIONS)}: {unknown}"
-            )
-        names = {c.name for c in self.spec.continuous}
-        unknown = {c for _, controls in cfg.color_matches for c in controls} - names
-        if unknown:
-            raise SpecError(f"color_matches names no continuous control of this rig: {unknown}")
+        rig_names = {
+            "group": (groups, "discrete group of this rig"),
+            "class": (set(self.labels), "label class of this rig"),
+            "region": (set(COLOR_REGIONS), f"colour region {tuple(COLOR_REGIONS)}"),
+            "control": ({c.name for c in self.spec.continuous}, "continuous control of this rig"),
+        }
+        # (field, kind, names it uses): another game's rig names these differently
+        named = (
+            ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
+            ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
+            ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
+            ("color_matches", "region", {region for region, _ in cfg.color_matches}),
+            ("color_matches", "control", {c for _, cs in cfg.color_matches for c in cs}),
+        )
+        for field_name, kind, names in named:
+            known, what = rig_names[kind]
+            if names - known:
+                raise SpecError(f"{field_name} names no {what}: {names - known}")
         return cfg
 
     def _config(self, overrides: dict[str, Any]) -> FitConfig:
