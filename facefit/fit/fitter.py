@@ -214,8 +214,13 @@ class Fitter:
             # last, on the final options: a beard or a bald head changes what the skin and
             # hair regions show (matched before the check, the check then kept fewer of
             # the rig renders' beards)
-            vectors = self._color_match(vectors, targets, cfg)
-            renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
+            matched = self._color_match(vectors, targets, cfg)
+            # the check's renders stand where no colour moved (the renderer is deterministic)
+            renders = [
+                r if torch.equal(m, v) else self._renderer.render(m.cpu().numpy())
+                for r, m, v in zip(renders, matched, vectors, strict=True)
+            ]
+            vectors = matched
             real_loss = self._real_loss(vectors, renders, targets, cfg)
         if found.images is not None and torch.equal(vectors, found.vectors):
             imitated = found.images  # fast: the imitator already drew exactly these
