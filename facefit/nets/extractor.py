@@ -180,8 +180,8 @@ def load_extractor(
 ) -> Extractor:
     """Construct an extractor from a weights file, check it, load it and call `.eval()`.
 
-    `rig="current"` checks the file against the installed rig's id (its labels must match);
-    pass another rig id or `None` to skip the check.
+    `rig="current"` checks that the file parses the installed rig's label classes; another
+    rig id checks the file's rig id, and `None` skips the check.
     """
     return load_extractor_with_info(path, device, rig).model
 

@@ -1,0 +1,96 @@
+"""Where does the fit's own loss put a rig face's continuous controls, starting from the truth?
+
+`facefit eval synthetic` measures the whole fit: the predictor's guess, a short search and the
+real-rig steps. This separates the search from its loss. Each random rig face (the same
+faces as `eval synthetic`, seed 7) is fitted starting from its true parameters, every
+discrete choice held at the truth, with the fit's loss (imitator render -> extractor features,
+landmarks, colour, prior) and a long, gentle search (`--iters`, `--lr`, no early stop). Where
+the loss's minimum is the truth, the controls stay; where the imitator or the extractor
+cannot tell a control's value, the search drifts to whatever the networks prefer. So the
+continuous error it ends at is about the best the fit's loss can support with these
+networks, however good the start and however long the search; and whether the loss at the
+end is lower than at the truth says whether the drift is the loss's preference or noise.
+
+    OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/fit_from_truth.py \\
+        [--n 48] [--iters 60] [--lr 0.05] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from facefit.fit.evaluate import synthetic_face
+from facefit.fit.fitter import image_to_tensor, load_fitter
+from facefit.fit.optimize import photo_targets, search
+from facefit.rig.render import Renderer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=48)
+    parser.add_argument("--seed", type=int, default=7, help="as `facefit eval synthetic`")
+    parser.add_argument("--iters", type=int, default=60)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args()
+
+    fitter = load_fitter()
+    spec, layout, m = fitter.spec, fitter.layout, fitter.models
+    cfg = replace(fitter.config, max_iters=args.iters, threshold=1.0, lr=args.lr)
+    renderer = Renderer(size=fitter.aligned_size)
+    rng = np.random.default_rng(args.seed)
+    truths = np.stack([spec.random_vector(rng) for _ in range(args.n)])
+    groups = tuple(group for group, _, _ in layout.discrete_slices)
+    c = layout.continuous_size
+    errors, loss_truth, loss_end = [], [], []
+    for start in tqdm(range(0, args.n, args.batch), desc="batches", unit="batch"):
+        chunk = truths[start : start + args.batch]
+        faces = [synthetic_face(renderer.render(v)) for v in chunk]
+        images = torch.cat([image_to_tensor(f.image, fitter.device) for f in faces])
+        landmarks = torch.stack(
+            [torch.as_tensor(f.aligned_landmarks68 / fitter.aligned_size) for f in faces]
+        ).float()
+        targets = photo_targets(m.extractor, images, landmarks, fitter.labels, m.extractor_size)
+        init = torch.as_tensor(chunk, dtype=torch.float32, device=fitter.device)
+        found = search(
+            m.imitator, m.extractor, targets, init, layout, fitter.labels, cfg,
+            m.extractor_size, fixed_groups=groups,
+        )  # fmt: skip
+        vecs = found.vectors.detach().cpu().numpy()
+        errors.append(np.abs(vecs[:, :c] - chunk[:, :c]))
+        loss_truth += [h[0][1] for h in found.history]
+        loss_end += found.losses
+    errors = np.concatenate(errors)
+    per_control = dict(
+        zip([k.name for k in spec.continuous], errors.mean(0).round(4).tolist(), strict=True)
+    )
+    result = {
+        "n": args.n, "iters": args.iters, "lr": args.lr,
+        "continuous_mae": float(errors.mean()),
+        "loss_at_truth": float(np.mean(loss_truth)),
+        "loss_at_end": float(np.mean(loss_end)),
+        "faces_whose_loss_fell": float(np.mean(np.array(loss_end) < np.array(loss_truth))),
+        "continuous_mae_per_control": per_control,
+    }  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    print(
+        f"continuous MAE after {args.iters} iterations from the truth: "
+        f"{result['continuous_mae']:.3f}; loss {result['loss_at_truth']:.4f} at the truth, "
+        f"{result['loss_at_end']:.4f} at the end (lower on "
+        f"{100 * result['faces_whose_loss_fell']:.0f} % of faces)"
+    )
+    worst = sorted(per_control.items(), key=lambda kv: -kv[1])[:15]
+    print("drifted most: " + ", ".join(f"{k} {v:.2f}" for k, v in worst))
+
+
+if __name__ == "__main__":
+    main()
