@@ -135,7 +135,9 @@ def draw_chart(result: dict, sigma: str, fit: dict | None, path: str) -> None:
     ax.axhline(0.06, color="black", lw=0.8, ls=":", label="target mean 0.06")
     ax.set_xticks(x, names, rotation=90, fontsize=7)
     ax.set_ylabel("mean absolute error")
-    ax.set_title(f"{result['rig']}: error per continuous control, {result['n']} random faces")
+    ax.set_title(
+        f"{result['rig']}: error per continuous control (ideal observers: {result['n']} random faces)"
+    )
     ax.legend(fontsize=8, ncol=3, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

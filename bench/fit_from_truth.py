@@ -11,8 +11,14 @@ continuous error it ends at is about the best the fit's loss can support with th
 networks, however good the start and however long the search; and whether the loss at the
 end is lower than at the truth says whether the drift is the loss's preference or noise.
 
+`--loss pixels` asks the same of the imitator alone: the continuous controls (as `sigmoid`
+of free values, like the fit's) follow Adam on the mean absolute difference between the
+imitator's image and the rig's render at the imitator's resolution, with no extractor,
+landmark, colour or prior term. Where it drifts as far as the fit's loss, the imitator is
+what cannot tell the controls apart; where it stays, the extractor's features lose them.
+
     OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/fit_from_truth.py \\
-        [--n 48] [--iters 60] [--lr 0.05] [--json FILE]
+        [--n 48] [--iters 60] [--lr 0.05] [--loss fit|pixels] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import json
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -28,7 +35,43 @@ from tqdm import tqdm
 from facefit.fit.evaluate import synthetic_face
 from facefit.fit.fitter import image_to_tensor, load_fitter
 from facefit.fit.optimize import photo_targets, search
+from facefit.fit.params import ParamLayout
 from facefit.rig.render import Renderer
+
+
+def pixel_search(
+    imitator: torch.nn.Module,
+    images: torch.Tensor,
+    truth: torch.Tensor,
+    layout: ParamLayout,
+    iters: int,
+    lr: float,
+) -> tuple[torch.Tensor, list[float], list[float]]:
+    """Continuous controls from `truth` (B, D) by Adam on the imitator's pixel L1 to `images`.
+
+    The discrete one-hots stay as in `truth`. Returns the final vectors and each face's loss
+    at the truth and at the end.
+    """
+    imitator.requires_grad_(False)
+    c = layout.continuous_size
+    z = torch.logit(truth[:, :c].clamp(1e-4, 1 - 1e-4)).clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.99))
+
+    def losses(vector: torch.Tensor) -> torch.Tensor:
+        drawn, _ = imitator(vector)
+        return (drawn - images).abs().flatten(1).mean(1)
+
+    start = None
+    for _ in range(iters):
+        loss = losses(torch.cat([torch.sigmoid(z), truth[:, c:]], dim=1))
+        start = loss.detach() if start is None else start
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+    vector = torch.cat([torch.sigmoid(z), truth[:, c:]], dim=1).detach()
+    with torch.no_grad():
+        end = losses(vector)
+    return vector, start.tolist(), end.tolist()
 
 
 def main() -> None:
@@ -38,6 +81,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=60)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--loss", choices=("fit", "pixels"), default="fit")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
 
@@ -53,12 +97,21 @@ def main() -> None:
     for start in tqdm(range(0, args.n, args.batch), desc="batches", unit="batch"):
         chunk = truths[start : start + args.batch]
         faces = [synthetic_face(renderer.render(v)) for v in chunk]
+        init = torch.as_tensor(chunk, dtype=torch.float32, device=fitter.device)
+        if args.loss == "pixels":
+            size = m.imitator.cfg.size  # the rig render at the imitator's side, as it trained
+            small = [cv2.resize(f.image, (size, size), interpolation=cv2.INTER_AREA) for f in faces]
+            images = torch.cat([image_to_tensor(im, fitter.device) for im in small])
+            vecs, first, last = pixel_search(m.imitator, images, init, layout, args.iters, args.lr)
+            errors.append(np.abs(vecs.cpu().numpy()[:, :c] - chunk[:, :c]))
+            loss_truth += first
+            loss_end += last
+            continue
         images = torch.cat([image_to_tensor(f.image, fitter.device) for f in faces])
         landmarks = torch.stack(
             [torch.as_tensor(f.aligned_landmarks68 / fitter.aligned_size) for f in faces]
         ).float()
         targets = photo_targets(m.extractor, images, landmarks, fitter.labels, m.extractor_size)
-        init = torch.as_tensor(chunk, dtype=torch.float32, device=fitter.device)
         found = search(
             m.imitator, m.extractor, targets, init, layout, fitter.labels, cfg,
             m.extractor_size, fixed_groups=groups,
@@ -72,7 +125,7 @@ def main() -> None:
         zip([k.name for k in spec.continuous], errors.mean(0).round(4).tolist(), strict=True)
     )
     result = {
-        "n": args.n, "iters": args.iters, "lr": args.lr,
+        "n": args.n, "iters": args.iters, "lr": args.lr, "loss": args.loss,
         "continuous_mae": float(errors.mean()),
         "loss_at_truth": float(np.mean(loss_truth)),
         "loss_at_end": float(np.mean(loss_end)),

@@ -37,6 +37,10 @@ class FitConfig:
     # (docs/benchmarks.md): with the rig 2.1 networks the predictor's guess recognises people
     # best and lands closest to their landmarks.
     predictor_continuous_weight: float = 1.0
+    # Every this many updates of `full`'s search (and before the first) the real rig renders
+    # the current parameters and the imitator's output is corrected by what it missed there
+    # (`facefit.fit.optimize.search`); 0: the imitator alone, as in the patent (and `patent`).
+    anchor_every: int = 0
     lr: float = 0.15  # peak step size of Adam on the unconstrained parameters
     lr_warmup: float = 0.05  # fraction of max_iters spent ramping up
     lr_rampdown: float = 0.25  # fraction of max_iters spent ramping down (cosine)
@@ -109,6 +113,8 @@ class FitConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if self.anchor_every < 0:
+            raise ValueError("anchor_every must be >= 0 (0: never)")
         if not 0.0 <= self.fast_min_confidence <= 1.0:
             raise ValueError("fast_min_confidence must be in [0, 1]")
         if self.color_steps < 2:

@@ -25,6 +25,7 @@ from facefit.fit.optimize import (
     loss_terms,
     photo_targets,
     search,
+    to_extractor_size,
     total_loss,
 )
 from facefit.fit.params import ParamLayout
@@ -82,6 +83,9 @@ class Fitter:
         self._renderer = Renderer(size=REFERENCE_SIZE)
         # outlines are compared at the extractor's resolution: drawing them there is cheaper
         self._probe_renderer = Renderer(size=models.extractor_size)
+        # The search's anchor renders at twice the imitator's side and shrinks by area, as
+        # the imitator's training renders were made (`facefit rig sample --size 256`, 128 px).
+        self._anchor_renderer = Renderer(size=2 * models.imitator.cfg.size)
         self._check_config(config)
 
     def _check_config(self, cfg: FitConfig) -> FitConfig:
@@ -200,6 +204,7 @@ class Fitter:
             m.extractor_size,
             on_step=on_step,
             fixed_groups=read,
+            anchor=self._anchor if cfg.mode == "full" else None,
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
         if cfg.mode == "full" and cfg.silhouette_groups:
@@ -425,6 +430,16 @@ class Fitter:
                     if loss * bonus < real_loss[i]:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss
+
+    def _anchor(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real rig's render of `vectors` (B, D) as the imitator draws: images, landmarks."""
+        renderer = self._anchor_renderer
+        renders = [renderer.render(v) for v in vectors.cpu().numpy()]
+        images = torch.cat([image_to_tensor(r.image, self.device) for r in renders])
+        points = torch.stack(
+            [torch.as_tensor(r.landmarks68 / renderer.size, dtype=torch.float32) for r in renders]
+        ).to(self.device)
+        return to_extractor_size(images, self.models.imitator.cfg.size), points
 
     def _real_loss(self, vectors, renders, targets, cfg) -> list[float]:
         size = self.aligned_size

@@ -19,6 +19,9 @@ from facefit.fit.config import FitConfig
 from facefit.fit.params import ParamLayout, ParamState
 
 OnStep = Callable[[int, float, float], None]
+# The game's own render of parameter vectors (B, D), one option per group: images (B, 3, S, S)
+# at the imitator's side in [0, 1] and landmarks (B, 68, 2) in [0, 1] of the frame.
+Anchor = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def search(
     extractor_size: int,
     on_step: OnStep | None = None,
     fixed_groups: tuple[str, ...] = (),
+    anchor: Anchor | None = None,
 ) -> SearchResult:
     """Optimise a batch of parameter vectors `init` (B, D) towards the photos' targets.
 
@@ -152,6 +156,14 @@ def search(
     stops (its parameters are frozen); the loop ends when all stopped or at `max_iters`.
     `on_step(iteration, loss, similarity)` gets the batch means of the faces still running.
     The discrete groups in `fixed_groups` keep their start (a detail reader chose them).
+
+    With `anchor` (the game's renderer) and `cfg.anchor_every` > 0, the imitator's image and
+    landmarks are corrected by what they miss: every `anchor_every` updates, starting before
+    the first, the game renders the current parameters and the difference to the imitator's
+    output there is added to the imitator's output until the next anchor. The imitator still
+    gives the gradient, but the loss measures (near the anchor) the game's render: its errors,
+    which are larger than what many controls change, no longer pull the search away from the
+    photo's answer (docs/benchmarks.md, "Anchoring the imitator").
     """
     imitator.requires_grad_(False)
     extractor.requires_grad_(False)
@@ -167,9 +179,24 @@ def search(
     history: list[list[tuple[int, float, float]]] = [[] for _ in range(batch)]
     final_loss = [math.inf] * batch
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
+    anchoring = anchor is not None and cfg.anchor_every > 0 and cfg.max_iters > 0
+    offsets: list[torch.Tensor] = []  # image (B, 3, S, S) and landmark (B, 68, 2) corrections
+
+    def re_anchor() -> None:
+        with torch.no_grad():
+            vector = state.projected()
+            drawn, points = imitator(vector)
+            # Faces that stopped keep their parameters and need no render: zero for them.
+            image_fix, point_fix = torch.zeros_like(drawn), torch.zeros_like(points)
+            real_image, real_points = anchor(vector[active])
+            image_fix[active] = real_image - drawn[active]
+            point_fix[active] = real_points - points[active]
+        offsets[:] = [image_fix, point_fix]
 
     def judge(step: int, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         image, landmarks = imitator(vector)
+        if offsets:
+            image, landmarks = image + offsets[0], landmarks + offsets[1]
         terms = loss_terms(
             extractor,
             image,
@@ -208,6 +235,8 @@ def search(
     if cfg.max_iters == 0:
         loss, first_image = judge(0, state.projected())
     else:
+        if anchoring:
+            re_anchor()
         loss, first_image = judge(0, state.vector(temperature_at(0, cfg)))
     for step in range(1, cfg.max_iters + 1):
         if not bool(active.any()):
@@ -222,6 +251,8 @@ def search(
         with torch.no_grad():
             for p, old in zip(trainable, before, strict=True):
                 p[~active] = old[~active]
+        if anchoring and step % cfg.anchor_every == 0 and step < cfg.max_iters:
+            re_anchor()
         loss, _ = judge(step, state.vector(temperature_at(step, cfg)))
     sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]
     return SearchResult(

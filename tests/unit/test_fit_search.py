@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 
 from facefit.fit import FitConfig, ParamLayout, ParamState
@@ -110,3 +113,55 @@ def test_a_fixed_group_keeps_its_start_while_the_others_move():
     assert not torch.allclose(free.discrete_probabilities[1], fixed.discrete_probabilities[1])
     assert torch.allclose(fixed.discrete_probabilities[1], torch.softmax(init[:, 9:11] * 3, 1))
     assert not torch.allclose(fixed.vectors[:, :6], init[:, :6], atol=1e-3)
+
+
+def test_an_anchored_search_searches_the_game_where_the_imitator_is_wrong():
+    imitator, extractor, _, init = _setup()
+    # The "game" draws what the imitator draws plus a fixed pattern the imitator never
+    # learned, and its landmarks sit a little lower.
+    pattern = 0.3 * torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+    class Game(torch.nn.Module):
+        def forward(self, vectors):
+            image, landmarks = imitator(vectors)
+            return image + pattern, landmarks + 0.05
+
+    game = Game()
+    true = torch.cat([torch.rand(2, 6), torch.eye(3)[[1, 1]], torch.eye(2)[[1, 1]]], 1)
+    with torch.no_grad():
+        image, landmarks = game(true)
+    targets = photo_targets(extractor, image, landmarks, LABELS, extractor_size=32)
+    calls = []
+
+    def anchor(vectors):
+        calls.append(vectors.shape[0])
+        with torch.no_grad():
+            return game(vectors)
+
+    plain_cfg = FitConfig(max_iters=12, threshold=1.0, lr=0.2)
+    cfg = replace(plain_cfg, anchor_every=4)
+    anchored = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32, anchor=anchor)
+    assert calls == [2, 2, 2]  # before the first update, after the 4th and the 8th, not the last
+    # The correction is exact here, so the search is the one a differentiable game would run.
+    on_game = search(game, extractor, targets, init, LAYOUT, LABELS, plain_cfg, 32)
+    plain = search(imitator, extractor, targets, init, LAYOUT, LABELS, plain_cfg, 32)
+    assert torch.allclose(anchored.vectors, on_game.vectors, atol=1e-5)
+    assert anchored.losses == pytest.approx(on_game.losses, rel=1e-5)
+    assert not torch.allclose(plain.vectors, on_game.vectors, atol=1e-3)
+    # with anchor_every 0 the anchor is never asked
+    search(imitator, extractor, targets, init, LAYOUT, LABELS, plain_cfg, 32, anchor=anchor)
+    assert len(calls) == 3
+
+
+def test_an_anchored_search_renders_only_the_faces_still_running():
+    imitator, extractor, targets, init = _setup()
+    calls = []
+
+    def anchor(vectors):
+        calls.append(vectors.shape[0])
+        with torch.no_grad():
+            return imitator(vectors)
+
+    cfg = FitConfig(max_iters=6, threshold=0.0, anchor_every=2)  # every face passes at once
+    result = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32, anchor=anchor)
+    assert result.iterations == [0, 0] and calls == [2]

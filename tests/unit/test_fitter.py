@@ -56,6 +56,15 @@ def test_threshold_stops_the_search_early(fitter):
     assert result.fit["iterations"] == 0 and result.fit["stopped_early"]
 
 
+def test_anchoring_makes_the_search_loss_the_game_render_loss(fitter):
+    # The tiny imitator is untrained: alone, the loss it gives is far from the real render's.
+    photo = PHOTO.read_bytes()
+    plain = fitter.fit_photo(photo, anchor_every=0).fit
+    anchored = fitter.fit_photo(photo, anchor_every=1).fit
+    gap = [abs(f["loss"] - f["real_render_loss"]) for f in (plain, anchored)]
+    assert gap[1] < 0.25 * gap[0], (plain, anchored)
+
+
 def test_fast_mode_needs_the_predictor(fitter):
     with pytest.raises(ModelError, match="predictor"):
         fitter.fit_photo(PHOTO.read_bytes(), mode="fast")
