@@ -17,8 +17,11 @@ imitator's image and the rig's render at the imitator's resolution, with no extr
 landmark, colour or prior term. Where it drifts as far as the fit's loss, the imitator is
 what cannot tell the controls apart; where it stays, the extractor's features lose them.
 
+`--anchor-every N` runs the fit's loss with the search anchored to the real rig every N
+updates (`FitConfig.anchor_every`): the imitator's errors then no longer pull the search.
+
     OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/fit_from_truth.py \\
-        [--n 48] [--iters 60] [--lr 0.05] [--loss fit|pixels] [--json FILE]
+        [--n 48] [--iters 60] [--lr 0.05] [--loss fit|pixels] [--anchor-every N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -82,12 +85,19 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--loss", choices=("fit", "pixels"), default="fit")
+    parser.add_argument("--anchor-every", type=int, default=0, help="with --loss fit")
     parser.add_argument("--json", help="write the result here")
     args = parser.parse_args()
 
     fitter = load_fitter()
     spec, layout, m = fitter.spec, fitter.layout, fitter.models
-    cfg = replace(fitter.config, max_iters=args.iters, threshold=1.0, lr=args.lr)
+    cfg = replace(
+        fitter.config,
+        max_iters=args.iters,
+        threshold=1.0,
+        lr=args.lr,
+        anchor_every=args.anchor_every,
+    )
     renderer = Renderer(size=fitter.aligned_size)
     rng = np.random.default_rng(args.seed)
     truths = np.stack([spec.random_vector(rng) for _ in range(args.n)])
@@ -114,7 +124,7 @@ def main() -> None:
         targets = photo_targets(m.extractor, images, landmarks, fitter.labels, m.extractor_size)
         found = search(
             m.imitator, m.extractor, targets, init, layout, fitter.labels, cfg,
-            m.extractor_size, fixed_groups=groups,
+            m.extractor_size, fixed_groups=groups, anchor=fitter.rig_anchor,
         )  # fmt: skip
         vecs = found.vectors.detach().cpu().numpy()
         errors.append(np.abs(vecs[:, :c] - chunk[:, :c]))
@@ -126,6 +136,7 @@ def main() -> None:
     )
     result = {
         "n": args.n, "iters": args.iters, "lr": args.lr, "loss": args.loss,
+        "anchor_every": args.anchor_every,
         "continuous_mae": float(errors.mean()),
         "loss_at_truth": float(np.mean(loss_truth)),
         "loss_at_end": float(np.mean(loss_end)),

@@ -32,6 +32,12 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--max-iters", type=int, default=None)
     parser.add_argument(
+        "--anchor-every",
+        type=int,
+        default=None,
+        help="re-anchor the imitator to the real rig every N updates of full (0: never)",
+    )
+    parser.add_argument(
         "--default-margin",
         type=float,
         default=None,
@@ -58,6 +64,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         "mode": args.mode,
         "threshold": args.threshold,
         "max_iters": args.max_iters,
+        "anchor_every": args.anchor_every,
         "default_margin": args.default_margin,
         "default_margin_groups": args.default_margin_groups,
         "silhouette_groups": args.silhouette_groups,

@@ -204,7 +204,7 @@ class Fitter:
             m.extractor_size,
             on_step=on_step,
             fixed_groups=read,
-            anchor=self._anchor if cfg.mode == "full" else None,
+            anchor=self.rig_anchor if cfg.mode == "full" else None,
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
         if cfg.mode == "full" and cfg.silhouette_groups:
@@ -431,7 +431,7 @@ class Fitter:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss
 
-    def _anchor(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def rig_anchor(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The real rig's render of `vectors` (B, D) as the imitator draws: images, landmarks."""
         renderer = self._anchor_renderer
         renders = [renderer.render(v) for v in vectors.cpu().numpy()]

@@ -163,7 +163,7 @@ def search(
     output there is added to the imitator's output until the next anchor. The imitator still
     gives the gradient, but the loss measures (near the anchor) the game's render: its errors,
     which are larger than what many controls change, no longer pull the search away from the
-    photo's answer (docs/benchmarks.md, "Anchoring the imitator").
+    photo's answer (docs/benchmarks.md, "Anchoring the imitator to the real rig").
     """
     imitator.requires_grad_(False)
     extractor.requires_grad_(False)
