@@ -21,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
     parser.add_argument("--threshold", type=float, default=None, help="stop at this similarity")
     parser.add_argument("--max-iters", type=int, default=None, help="iteration budget")
+    parser.add_argument(
+        "--anchor-every",
+        type=int,
+        default=None,
+        help="re-anchor the imitator to the real rig every N updates (0: never; slower, "
+        "closer to the rig's own render, see docs/benchmarks.md)",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     parser.set_defaults(func=run)
 
@@ -37,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
     fitter = load_fitter(settings)
     photos = [path.read_bytes() for path in args.photos]
     results = fitter.fit_photos(
-        photos, mode=args.mode, threshold=args.threshold, max_iters=args.max_iters
+        photos,
+        mode=args.mode,
+        threshold=args.threshold,
+        max_iters=args.max_iters,
+        anchor_every=args.anchor_every,
     )
     failed = 0
     for path, result in zip(args.photos, results, strict=True):

@@ -251,6 +251,7 @@ class Fitter:
                         ),
                         "threshold": cfg.threshold,
                         "max_iters": cfg.max_iters,
+                        "anchor_every": cfg.anchor_every if cfg.mode == "full" else 0,
                         "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
                     },
                     models=dict(m.models),

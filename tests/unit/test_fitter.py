@@ -63,6 +63,7 @@ def test_anchoring_makes_the_search_loss_the_game_render_loss(fitter):
     anchored = fitter.fit_photo(photo, anchor_every=1).fit
     gap = [abs(f["loss"] - f["real_render_loss"]) for f in (plain, anchored)]
     assert gap[1] < 0.25 * gap[0], (plain, anchored)
+    assert (plain["anchor_every"], anchored["anchor_every"]) == (0, 1)  # said in params.json
 
 
 def test_fast_mode_needs_the_predictor(fitter):
