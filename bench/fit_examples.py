@@ -7,6 +7,14 @@ colour matches off | real render as fitted by default, per row:
 
     .venv/bin/python bench/fit_examples.py --n 6 --hair-before-after --out docs/hair_before_after.png
 
+With `--anchored ITERS:EVERY`: the input | real render as fitted by default | real render of a
+search of ITERS iterations anchored to the real rig every EVERY (`FitConfig.anchor_every`), no
+early stop; with `--synthetic` the inputs are the random rig faces of `facefit eval
+synthetic` (seed 7) instead of photos:
+
+    .venv/bin/python bench/fit_examples.py --n 6 --anchored 80:5 --synthetic \\
+        --out docs/anchored_examples.png
+
 People come from identity fold 0 (never used to train or calibrate). Photos: Face Research
 Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 """
@@ -29,6 +37,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--mode", default="full")
     parser.add_argument("--hair-before-after", action="store_true")
+    parser.add_argument("--anchored", default=None, help="ITERS:EVERY of the anchored search")
+    parser.add_argument("--synthetic", action="store_true", help="rig faces instead of photos")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -38,8 +48,42 @@ def main() -> None:
         if r.set == "london" and r.expression == "neutral" and r.identity in held_people
     ]  # fmt: skip
     fitter = load_fitter()
+    if args.anchored:
+        rows = anchored_rows(fitter, held[: args.n], args)
+    else:
+        rows = default_rows(fitter, held[: args.n], args)
+    gap = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
+    grid = np.concatenate([x for row in rows for x in (row, gap)][:-1])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(args.out, optimize=True)
+
+
+def anchored_rows(fitter, records, args) -> list[np.ndarray]:
+    """Input | default fit | anchored fit, real renders, for photos or rig faces."""
+    iters, every = (int(x) for x in args.anchored.split(":"))
+    anchored = {"max_iters": iters, "anchor_every": every, "threshold": 1.0}
+    if args.synthetic:
+        from facefit.fit.evaluate import synthetic_face
+        from facefit.rig.render import Renderer
+
+        renderer = Renderer(size=fitter.aligned_size)
+        rng = np.random.default_rng(7)
+        renders = [renderer.render(fitter.spec.random_vector(rng)) for _ in range(args.n)]
+        faces = [(r.image, synthetic_face(r)) for r in renders]
+        plain, better = fitter.fit_aligned(faces), fitter.fit_aligned(faces, **anchored)
+    else:
+        photos = [r.image.read_bytes() for r in records]
+        plain, better = fitter.fit_photos(photos), fitter.fit_photos(photos, **anchored)
+    return [
+        preview_strip([a.aligned, a.real_render, b.real_render], height=192)
+        for a, b in zip(plain, better, strict=True)
+    ]
+
+
+def default_rows(fitter, records, args) -> list[np.ndarray]:
+    """Aligned photo | imitator | real render, or the hair before and after its steps."""
     rows = []
-    for record in held[: args.n]:
+    for record in records:
         result = fitter.fit_photo(record.image.read_bytes(), mode=args.mode)
         if args.hair_before_after:
             before = fitter.fit_photo(
@@ -49,10 +93,7 @@ def main() -> None:
         else:
             images = [result.aligned, result.imitator_image, result.real_render]
         rows.append(preview_strip(images, height=192))
-    gap = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
-    grid = np.concatenate([x for row in rows for x in (row, gap)][:-1])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(args.out, optimize=True)
+    return rows
 
 
 if __name__ == "__main__":
