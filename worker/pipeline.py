@@ -81,12 +81,18 @@ def fit(
     threshold: float | None,
     max_iters: int | None,
     on_step: OnStep,
+    anchor_every: int | None = None,
 ) -> FitOutcome:
     """Fit the aligned photo's parameters; raises FitUnavailable without engine or weights."""
     fitter = _load_fitter(settings)
     # The photo was aligned once already (its aligned image is stored): fit that alignment.
     (result,) = fitter.fit_aligned(
-        [aligned], on_step=on_step, mode=mode, threshold=threshold, max_iters=max_iters
+        [aligned],
+        on_step=on_step,
+        mode=mode,
+        threshold=threshold,
+        max_iters=max_iters,
+        anchor_every=anchor_every,
     )
     preview = result.preview_png
     params = dict(result.params)

@@ -23,6 +23,7 @@ class WorkerSettings:
     fit_mode: str = "full"  # the fitting engine's modes: full, fast, patent
     fit_threshold: float | None = None  # None: the fitting engine's default
     fit_max_iters: int | None = None
+    fit_anchor_every: int | None = None  # anchored search (slower; docs/benchmarks.md)
     soft_time_limit: int = 600
     time_limit: int = 660
     progress_interval: float = 0.5  # seconds between progress writes of one job
@@ -47,6 +48,7 @@ class WorkerSettings:
             fit_mode=env.get("FACEFIT_FIT_MODE", cls.fit_mode),
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
             fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
+            fit_anchor_every=_optional(env.get("FACEFIT_FIT_ANCHOR_EVERY"), int),
             soft_time_limit=soft,
             time_limit=int(env.get("FACEFIT_TIME_LIMIT", soft + 60)),
             progress_interval=float(env.get("FACEFIT_PROGRESS_INTERVAL", cls.progress_interval)),

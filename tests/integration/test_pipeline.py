@@ -47,6 +47,25 @@ def test_fit_maps_the_engines_result_to_what_the_worker_stores(loaded):
     assert set(outcome.models) == {"imitator-lite.pt", "extractor-lite.pt"}
 
 
+def test_the_worker_can_anchor_the_search_to_the_real_rig(loaded):
+    from worker.settings import WorkerSettings
+
+    settings = WorkerSettings.from_env({"FACEFIT_FIT_ANCHOR_EVERY": "1"})
+    assert settings.fit_anchor_every == 1
+    assert WorkerSettings.from_env({}).fit_anchor_every is None  # the engine's default (off)
+    aligned, _ = pipeline.align(face_photo())
+    outcome = pipeline.fit(
+        aligned,
+        CoreSettings.from_env(),
+        mode="full",
+        threshold=1.0,
+        max_iters=2,
+        anchor_every=settings.fit_anchor_every,
+        on_step=lambda *step: None,
+    )
+    assert outcome.fit["anchor_every"] == 1 and outcome.fit["iterations"] == 2
+
+
 def test_without_weights_the_fit_is_unavailable(monkeypatch, tmp_path):
     (tmp_path / "manifest.json").write_text('{"weights": {}}')
     monkeypatch.setattr(pipeline, "_fitter", pipeline._UNSET)
