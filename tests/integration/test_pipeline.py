@@ -27,17 +27,22 @@ def test_align_runs_dlib_and_refuses_a_faceless_photo():
     assert refused.value.code == "NO_FACE"
 
 
-def test_fit_maps_the_engines_result_to_what_the_worker_stores(loaded):
+def _fit_face(**options):
+    """Align the test face and fit it without early stop; the outcome and the steps seen."""
     aligned, _ = pipeline.align(face_photo())
     steps = []
     outcome = pipeline.fit(
         aligned,
         CoreSettings.from_env(),
-        mode="patent",
         threshold=1.0,
-        max_iters=3,
         on_step=lambda *step: steps.append(step),
+        **options,
     )
+    return outcome, steps
+
+
+def test_fit_maps_the_engines_result_to_what_the_worker_stores(loaded):
+    outcome, steps = _fit_face(mode="patent", max_iters=3)
     assert [step[0] for step in steps] == [0, 1, 2, 3]  # the engine's on_step reaches the worker
     assert outcome.params["rig"] == outcome.rig
     assert all(0.0 <= v <= 1.0 for v in outcome.params["continuous"].values())
@@ -53,16 +58,7 @@ def test_the_worker_can_anchor_the_search_to_the_real_rig(loaded):
     settings = WorkerSettings.from_env({"FACEFIT_FIT_ANCHOR_EVERY": "1"})
     assert settings.fit_anchor_every == 1
     assert WorkerSettings.from_env({}).fit_anchor_every is None  # the engine's default (off)
-    aligned, _ = pipeline.align(face_photo())
-    outcome = pipeline.fit(
-        aligned,
-        CoreSettings.from_env(),
-        mode="full",
-        threshold=1.0,
-        max_iters=2,
-        anchor_every=settings.fit_anchor_every,
-        on_step=lambda *step: None,
-    )
+    outcome, _ = _fit_face(mode="full", max_iters=2, anchor_every=settings.fit_anchor_every)
     assert outcome.fit["anchor_every"] == 1 and outcome.fit["iterations"] == 2
 
 
