@@ -27,13 +27,13 @@ Two observers are measured:
   to keep.
 
     .venv/bin/python bench/control_identifiability.py [--n 60] [--sigma 0.005,0.01,0.02,0.04]
-        [--fit var/eval/synthetic.json] [--chart docs/control_ceiling.png] [--json FILE]
+        [--fit [LABEL=]EVAL.json ...] [--chart docs/control_ceiling.png] [--json FILE]
         [--load FILE]
 
 `--load` reads a result written by `--json` instead of measuring again (to redraw the chart).
 
-`--fit` takes the JSON of `facefit eval synthetic` and sets its per-control errors beside the
-ceilings, in the table and in the chart.
+`--fit` (repeatable, `LABEL=FILE`) takes the JSON of `facefit eval synthetic` and sets its
+per-control errors beside the ceilings, in the table (the mean) and in the chart.
 """
 
 from __future__ import annotations
@@ -113,24 +113,26 @@ def measure(n: int, sigmas: list[float], seed: int) -> dict:
     return out
 
 
-def draw_chart(result: dict, sigma: str, fit: dict | None, path: str) -> None:
+def draw_chart(result: dict, sigma: str, fits: dict[str, dict], path: str) -> None:
+    """Per-control bars: the two ideal observers, then each fit, sorted by the first fit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pixels = result["observers"]["pixels"][sigma]["per_control"]
-    parse = result["observers"]["parse"][sigma]["per_control"]
-    names = sorted(pixels, key=lambda k: (fit or parse)[k])
+    series = {
+        f"ideal observer, pixels (σ={sigma})": result["observers"]["pixels"][sigma]["per_control"],
+        f"ideal observer, parse (σ={sigma})": result["observers"]["parse"][sigma]["per_control"],
+        **fits,
+    }
+    order = next(iter(fits.values())) if fits else series[f"ideal observer, parse (σ={sigma})"]
+    names = sorted(order, key=lambda k: order[k])
     x = np.arange(len(names))
+    width = 0.84 / len(series)
     fig, ax = plt.subplots(figsize=(15, 4.8))
-    width = 0.28 if fit else 0.4
-    ax.bar(
-        x - width, [pixels[k] for k in names], width, label=f"ideal observer, pixels (σ={sigma})"
-    )
-    ax.bar(x, [parse[k] for k in names], width, label=f"ideal observer, parse (σ={sigma})")
-    if fit:
-        ax.bar(x + width, [fit[k] for k in names], width, label="the fit (`eval synthetic`)")
+    for i, (label, errors) in enumerate(series.items()):
+        offset = (i - (len(series) - 1) / 2) * width
+        ax.bar(x + offset, [errors[k] for k in names], width, label=label)
     ax.axhline(CHANCE, color="grey", lw=0.8, ls="--", label="chance (guess 0.5)")
     ax.axhline(0.06, color="black", lw=0.8, ls=":", label="target mean 0.06")
     ax.set_xticks(x, names, rotation=90, fontsize=7)
@@ -143,12 +145,27 @@ def draw_chart(result: dict, sigma: str, fit: dict | None, path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def read_fits(specs: list[str]) -> dict[str, dict]:
+    """`LABEL=FILE` (or a bare FILE, labelled "the fit") -> {label: per-control errors}."""
+    fits = {}
+    for spec in specs:
+        label, _, path = spec.rpartition("=")
+        with open(path) as f:
+            fits[label or "the fit"] = json.load(f)["continuous_mae_per_control"]
+    return fits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=60, help="random faces")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--sigma", default="0.005,0.01,0.02,0.04", help="noise levels to try")
-    parser.add_argument("--fit", help="JSON of `facefit eval synthetic` to compare with")
+    parser.add_argument(
+        "--fit",
+        action="append",
+        default=[],
+        help="[LABEL=]JSON of `facefit eval synthetic` to compare with (repeatable)",
+    )
     parser.add_argument("--chart", help="draw per-control errors at the second sigma here")
     parser.add_argument("--json", help="write the full result here")
     parser.add_argument("--load", help="a result written by --json: report it, measure nothing")
@@ -160,29 +177,25 @@ def main() -> None:
     else:
         sigmas = [float(s) for s in args.sigma.split(",")]
         result = measure(args.n, sigmas, args.seed)
-    fit = None
-    if args.fit:
-        with open(args.fit) as f:
-            fit = json.load(f)["continuous_mae_per_control"]
-        result["fit_mean"] = float(np.mean(list(fit.values())))
+    fits = read_fits(args.fit)
     if args.json and not args.load:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
     print(
-        f"| sigma | ideal observer, pixels | ideal observer, parse |{' the fit |' if fit else ''}"
+        f"| sigma | ideal observer, pixels | ideal observer, parse |{''.join(f' {k} |' for k in fits)}"
     )
-    print(f"|---|---|---|{'---|' if fit else ''}")
+    print(f"|---|---|---|{'---|' * len(fits)}")
+    means = "".join(f" {np.mean(list(v.values())):.3f} |" for v in fits.values())
     for s in map(str, sigmas):
         row = [result["observers"][o][s]["mean"] for o in ("pixels", "parse")]
-        tail = f" {result['fit_mean']:.3f} |" if fit else ""
-        print(f"| {s} | {row[0]:.3f} | {row[1]:.3f} |{tail}")
+        print(f"| {s} | {row[0]:.3f} | {row[1]:.3f} |{means}")
     mid = str(sigmas[min(1, len(sigmas) - 1)])
     per = result["observers"]["parse"][mid]["per_control"]
     blind = sorted((v, k) for k, v in per.items() if v > 0.2)
     print(f"controls a parser at sigma={mid} cannot read (error > 0.2): {len(blind)}")
     print(", ".join(f"{k} {v:.2f}" for v, k in blind))
     if args.chart:
-        draw_chart(result, mid, fit, args.chart)
+        draw_chart(result, mid, fits, args.chart)
 
 
 if __name__ == "__main__":
