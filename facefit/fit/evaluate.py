@@ -216,6 +216,7 @@ def evaluate_photos(
         if record.identity in facial_hair_by_eye():
             row["facial_hair_by_eye"] = facial_hair_by_eye()[record.identity]
         row["discrete"] = result.params["discrete"]
+        row["continuous"] = result.params["continuous"]
         rows.append(row)
         descriptors[(record.identity, record.expression)] = result.params
         if progress:
