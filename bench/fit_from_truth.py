@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from facefit.fit.evaluate import synthetic_face
 from facefit.fit.fitter import image_to_tensor, load_fitter
-from facefit.fit.optimize import photo_targets, search
+from facefit.fit.optimize import search
 from facefit.fit.params import ParamLayout
 from facefit.rig.render import Renderer
 
@@ -117,11 +117,7 @@ def main() -> None:
             loss_truth += first
             loss_end += last
             continue
-        images = torch.cat([image_to_tensor(f.image, fitter.device) for f in faces])
-        landmarks = torch.stack(
-            [torch.as_tensor(f.aligned_landmarks68 / fitter.aligned_size) for f in faces]
-        ).float()
-        targets = photo_targets(m.extractor, images, landmarks, fitter.labels, m.extractor_size)
+        _, targets = fitter.targets_of(faces)
         found = search(
             m.imitator, m.extractor, targets, init, layout, fitter.labels, cfg,
             m.extractor_size, fixed_groups=groups, anchor=fitter.rig_anchor,

@@ -60,6 +60,16 @@ def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1).float().div(255.0).unsqueeze(0).to(device)
 
 
+def frame_tensors(
+    images: list[np.ndarray], landmarks68: list[np.ndarray], size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames (H, W, 3) uint8 and their 68 landmarks in pixels of a `size` frame, as tensors:
+    images (B, 3, H, W) in [0, 1] and landmarks (B, 68, 2) in [0, 1], what the loss compares."""
+    batch = torch.cat([image_to_tensor(image, device) for image in images])
+    points = torch.stack([torch.as_tensor(lm / size, dtype=torch.float32) for lm in landmarks68])
+    return batch, points.to(device)
+
+
 def tensor_to_image(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
     return (image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
@@ -184,15 +194,13 @@ class Fitter:
     ) -> list[FitResult]:
         m = self.models
         faces = [face for _, face in photos_faces]
-        size = self.aligned_size
-        images = torch.cat([image_to_tensor(f.image, self.device) for f in faces])
-        landmarks = torch.stack(
-            [torch.as_tensor(f.aligned_landmarks68 / size, dtype=torch.float32) for f in faces]
-        ).to(self.device)
-        targets = photo_targets(m.extractor, images, landmarks, self.labels, m.extractor_size)
+        images, targets = self.targets_of(faces)
         init = self._initial_vectors(targets, images, cfg)
         read = self._read_groups(cfg)
-        search_cfg = replace(cfg, max_iters=0) if cfg.mode == "fast" else cfg
+        # Only `full` anchors its search to the real rig; `fast` does not search at all.
+        search_cfg = cfg if cfg.mode == "full" else replace(cfg, anchor_every=0)
+        if cfg.mode == "fast":
+            search_cfg = replace(search_cfg, max_iters=0)
         found = search(
             m.imitator,
             m.extractor,
@@ -204,7 +212,7 @@ class Fitter:
             m.extractor_size,
             on_step=on_step,
             fixed_groups=read,
-            anchor=self.rig_anchor if cfg.mode == "full" else None,
+            anchor=self.rig_anchor,
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
         if cfg.mode == "full" and cfg.silhouette_groups:
@@ -251,7 +259,7 @@ class Fitter:
                         ),
                         "threshold": cfg.threshold,
                         "max_iters": cfg.max_iters,
-                        "anchor_every": cfg.anchor_every if cfg.mode == "full" else 0,
+                        "anchor_every": search_cfg.anchor_every,
                         "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
                     },
                     models=dict(m.models),
@@ -432,22 +440,33 @@ class Fitter:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
         return vectors, renders, real_loss
 
+    def targets_of(self, faces: list[Any]) -> tuple[torch.Tensor, PhotoTargets]:
+        """Aligned faces -> their images (B, 3, S, S) and what the loss compares renders to."""
+        images, landmarks = frame_tensors(
+            [f.image for f in faces],
+            [f.aligned_landmarks68 for f in faces],
+            self.aligned_size,
+            self.device,
+        )
+        m = self.models
+        return images, photo_targets(m.extractor, images, landmarks, self.labels, m.extractor_size)
+
     def rig_anchor(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The real rig's render of `vectors` (B, D) as the imitator draws: images, landmarks."""
         renderer = self._anchor_renderer
         renders = [renderer.render(v) for v in vectors.cpu().numpy()]
-        images = torch.cat([image_to_tensor(r.image, self.device) for r in renders])
-        points = torch.stack(
-            [torch.as_tensor(r.landmarks68 / renderer.size, dtype=torch.float32) for r in renders]
-        ).to(self.device)
+        images, points = frame_tensors(
+            [r.image for r in renders], [r.landmarks68 for r in renders], renderer.size, self.device
+        )
         return to_extractor_size(images, self.models.imitator.cfg.size), points
 
     def _real_loss(self, vectors, renders, targets, cfg) -> list[float]:
-        size = self.aligned_size
-        images = torch.cat([image_to_tensor(r.image, self.device) for r in renders])
-        landmarks = torch.stack(
-            [torch.as_tensor(r.landmarks68 / size, dtype=torch.float32) for r in renders]
-        ).to(self.device)
+        images, landmarks = frame_tensors(
+            [r.image for r in renders],
+            [r.landmarks68 for r in renders],
+            self.aligned_size,
+            self.device,
+        )
         with torch.no_grad():
             terms = loss_terms(
                 self.models.extractor,
