@@ -5,8 +5,8 @@ photos fit to the same shape controls. For each shape control this prints how fa
 between a person's two photos (mean absolute difference) against how far it moves between
 two different people's neutral photos, and their ratio: near 0 the control is the person's,
 near 1 it tells people apart no better than the expression does. Given several evaluations
-(`LABEL=FILE`, the JSON of `facefit eval photos`, which keeps each photo's fitted
-controls), the columns sit side by side, so that a setting that fits expressions into
+(`LABEL=FILE`, the JSON of `facefit eval photos`, which keeps each photo's expression
+and fitted controls), the columns sit side by side, so that a setting that fits expressions into
 identity controls shows as higher ratios.
 
     .venv/bin/python bench/expression_drift.py "default=var/eval/photos.json" \\
@@ -30,8 +30,7 @@ def drift(rows: list[dict], names: list[str]) -> dict[str, tuple[float, float]]:
     by_person: dict[str, dict[str, dict]] = {}
     for row in rows:
         if "continuous" in row:
-            expression = row["photo"].rsplit("_", 1)[-1].split(".")[0]
-            by_person.setdefault(row["identity"], {})[expression] = row["continuous"]
+            by_person.setdefault(row["identity"], {})[row["expression"]] = row["continuous"]
     pairs = [p for p in by_person.values() if {"neutral", "smiling"} <= p.keys()]
     if len(pairs) < 3:
         raise SystemExit("need at least 3 people with a neutral and a smiling fit")

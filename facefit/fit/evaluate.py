@@ -189,7 +189,8 @@ def evaluate_photos(
             continue
         seconds = time.perf_counter() - t0
         row: dict[str, Any] = {
-            "photo": record.name, "identity": record.identity, "seconds": seconds,
+            "photo": record.name, "identity": record.identity,
+            "expression": record.expression, "seconds": seconds,
             **_fit_summary(result),
         }  # fmt: skip
         if record.landmarks189 is not None:
