@@ -353,3 +353,26 @@ def test_geometry_buffers_are_made_once_per_part(spec):
     renderer.render(spec.mean_vector())
     assert set(made) == {"core", spec.discrete[0].options[0]}  # the default hairstyle
     assert all(renderer._vaos[k] is made[k] for k in made)
+
+
+def test_a_reused_pose_draws_what_a_fresh_renderer_draws(spec):
+    """The deformed vertices are reused while the pose holds: a colour or an option changed
+    after another face, or a shape control and the lip gap moved, must still draw exactly
+    what a renderer that never saw the earlier faces draws."""
+    rng = np.random.default_rng(5)
+    first, second = spec.random_vector(rng), spec.random_vector(rng)
+    names = [c.name for c in spec.continuous]
+    recoloured, reshaped, parted = first.copy(), first.copy(), first.copy()
+    recoloured[names.index("hair_color")] = 1.0 - first[names.index("hair_color")]
+    reshaped[names.index("jaw_width")] = 1.0 - first[names.index("jaw_width")]
+    parted[names.index("mouth_open")] = 1.0 - first[names.index("mouth_open")]
+    hair = spec.discrete_slices["hairstyle"]
+    restyled = first.copy()
+    restyled[hair] = np.roll(first[hair], 1)
+    used = Renderer(size=64)
+    for vec in (first, second, recoloured, reshaped, parted, restyled, first):
+        seen = used.render(vec)
+        fresh = Renderer(size=64).render(vec)
+        np.testing.assert_array_equal(seen.image, fresh.image)
+        np.testing.assert_array_equal(seen.labels, fresh.labels)
+        np.testing.assert_array_equal(seen.landmarks68, fresh.landmarks68)
