@@ -3,49 +3,46 @@
 Neither the predictor nor the fit's loss tells a man's stubble from a woman's bare chin
 (docs/benchmarks.md, Fitting). This measures whether a simple colour region could: the mean
 CIE L* of the chin (inside the jaw below the lower lip, the mouth left out) minus that of
-the cheek patches the skin colour is measured on, per aligned neutral photo. The manifest
-proves no woman has a beard; the men have no ground truth, so the darkest men's chins are
-listed to be checked against the photos.
+the cheek patches the skin colour is measured on, per aligned photo. The manifest proves
+no woman has a beard; the men have no ground truth, so the darkest men's chins are listed
+to be checked against the photos (the London men's are labelled by eye in
+`facefit/data/london_facial_hair.csv`).
 
-    .venv/bin/python bench/beard_signal.py [--sets london,canada]
+The fit's `FitConfig.beard_chin_lightness` is chosen from the darkest women's chin of the
+training folds' photos, both expressions: `--training-folds --expressions neutral,smiling`.
+
+    .venv/bin/python bench/beard_signal.py [--sets london,canada] [--expressions neutral]
+        [--training-folds]
 """
 
 from __future__ import annotations
 
 import argparse
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from facefit.align import align_photo
-from facefit.data.faces import read_manifest
+from facefit.data.faces import fold_identities, read_manifest
 from facefit.errors import FacefitError
-from facefit.fit.evaluate import cheek_lab
-
-CHIN_JAW = slice(5, 12)  # iBUG jaw points around the chin
-LOWER_LIP_BOTTOM = 57
-MOUTH = slice(48, 60)
-
-
-def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> float:
-    """CIE L* (0-100) of the chin minus that of the cheeks, for an aligned RGB face."""
-    points = np.concatenate([landmarks68[CHIN_JAW], landmarks68[[LOWER_LIP_BOTTOM]]])
-    chin = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(chin, [cv2.convexHull(points.astype(np.int32))], 1)
-    mouth = np.zeros_like(chin)
-    cv2.fillPoly(mouth, [cv2.convexHull(landmarks68[MOUTH].astype(np.int32))], 1)
-    chin &= 1 - cv2.dilate(mouth, np.ones((9, 9), np.uint8))  # lips and their shadow out
-    lightness = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * 100 / 255
-    return float(lightness[chin > 0].mean() - cheek_lab(image, landmarks68)[0])
+from facefit.fit.skin_regions import chin_minus_cheek_lightness
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default="london,canada", help="comma-separated photo sets")
+    parser.add_argument("--expressions", default="neutral", help="comma-separated expressions")
+    parser.add_argument(
+        "--training-folds", action="store_true", help="leave out identity fold 0's people"
+    )
     args = parser.parse_args()
-    sets = set(args.sets.split(","))
-    records = [r for r in read_manifest() if r.set in sets and r.expression == "neutral"]
+    sets, expressions = set(args.sets.split(",")), set(args.expressions.split(","))
+    held = fold_identities(0) if args.training_folds else set()
+    records = [
+        r
+        for r in read_manifest()
+        if r.set in sets and r.expression in expressions and r.identity not in held
+    ]
     found: dict[str, list[tuple[float, str]]] = {"female": [], "male": []}
     for record in tqdm(records, unit="photo"):
         try:

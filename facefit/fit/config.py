@@ -102,6 +102,16 @@ class FitConfig:
         ("hair", ("hair_color", "hair_redness")),
     )
     color_steps: int = 9
+    # Facial hair read from the photo's own colours. The loss does not tell a man's stubble
+    # from a woman's bare chin, so the default-option margin keeps almost every face
+    # clean-shaven. But a chin much darker than the cheeks (`beard_chin_lightness`, CIE L*,
+    # `facefit.fit.skin_regions.chin_minus_cheek_lightness`) is a beard: there, in `full`,
+    # the real-rig check rules out option 0 of `beard_group` ("none"); where the search
+    # chose it, every other option is drawn and the best one kept.
+    # -18: a little darker than the darkest chin of the training folds' women's photos
+    # (-17.1; `bench/beard_signal.py`), whom no beard should reach. None: off.
+    beard_group: str | None = "facial_hair"
+    beard_chin_lightness: float = -18.0
 
     def holds_default(self, group: str) -> bool:
         """Whether option 0 of `group` stays unless the evidence is clear (`default_margin`

@@ -21,13 +21,15 @@ from facefit.align import AlignedFace
 from facefit.align.transform import apply_transform
 from facefit.errors import FacefitError
 from facefit.fit.fitter import Fitter
+from facefit.fit.skin_regions import (
+    LEFT_EYE_OUTER,
+    RIGHT_EYE_OUTER,
+    cheek_lab,
+    mean_lab,
+)
 
 logger = logging.getLogger(__name__)
 
-LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
-# Cheek patches, each centred on the mean of three iBUG-68 points (jaw, nose wing, lower lid):
-# skin that hair, brows, beards and shadows rarely cover, in photos and renders alike.
-CHEEKS = ((2, 31, 41), (14, 35, 46))
 FACIAL_HAIR = "facial_hair"
 Progress = Callable[[int], None]
 
@@ -37,29 +39,6 @@ def nme(points: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -
     mask = np.ones(len(truth), bool) if mask is None else mask
     iod = float(np.linalg.norm(truth[LEFT_EYE_OUTER] - truth[RIGHT_EYE_OUTER]))
     return float(np.linalg.norm(points[mask] - truth[mask], axis=1).mean() / iod)
-
-
-def cheek_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
-    """(H, W) bool: two discs on the cheeks, radius 7 % of the outer-eye-corner distance."""
-    radius = 0.07 * np.linalg.norm(landmarks68[LEFT_EYE_OUTER] - landmarks68[RIGHT_EYE_OUTER])
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    mask = np.zeros(shape, bool)
-    for points in CHEEKS:
-        cx, cy = landmarks68[list(points)].mean(axis=0)
-        mask |= (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
-    return mask
-
-
-def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
-    """Mean CIE Lab (L in 0-100) of the cheek patches of an (S, S, 3) uint8 RGB face."""
-    return mean_lab(image, cheek_mask(image.shape[:2], landmarks68))
-
-
-def mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean CIE Lab (L in 0-100) of the `mask` pixels of an (S, S, 3) uint8 RGB image."""
-    import cv2
-
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
 
 
 def hair_agreement(record, result, labels: list[str]) -> dict[str, float]:

@@ -7,6 +7,7 @@ photos in one optimisation (the worker and `facefit eval` use batches), `fit_pho
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,7 @@ from facefit.fit.optimize import (
 )
 from facefit.fit.params import ParamLayout
 from facefit.fit.result import FitResult
+from facefit.fit.skin_regions import chin_minus_cheek_lightness
 from facefit.settings import CoreSettings
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class Fitter:
         # (field, kind, names it uses): another game's rig names these differently
         named = (
             ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
+            ("beard_group", "group", {cfg.beard_group} - {None}),
             ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
             ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
             ("color_matches", "region", {region for region, _ in cfg.color_matches}),
@@ -220,8 +223,9 @@ class Fitter:
             # wins (chosen before it, the shape followed the hair and identity dropped)
             vectors = self._silhouette_choice(vectors, targets, cfg)
             read += tuple(group for group, _ in cfg.silhouette_groups)
+        bearded = self._bearded(faces, cfg)
         vectors, renders, real_loss = self._check_with_real_rig(
-            vectors, found, targets, cfg, skip=read
+            vectors, found, targets, cfg, skip=read, bearded=bearded
         )
         if cfg.mode == "full" and cfg.color_matches:
             # last, on the final options: a beard or a bald head changes what the skin and
@@ -260,6 +264,7 @@ class Fitter:
                         "threshold": cfg.threshold,
                         "max_iters": cfg.max_iters,
                         "anchor_every": search_cfg.anchor_every,
+                        "beard_from_chin": bearded[i],
                         "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
                     },
                     models=dict(m.models),
@@ -403,7 +408,19 @@ class Fitter:
                         vectors[i, k] = float(values[int(np.argmin(distances))])
         return vectors
 
-    def _check_with_real_rig(self, vectors, found, targets, cfg, skip=()):
+    def _bearded(self, faces: list[Any], cfg: FitConfig) -> list[bool]:
+        """Per aligned face, whether its chin is dark enough to be a beard (`full` only)."""
+        if cfg.mode != "full" or cfg.beard_group is None:
+            return [False] * len(faces)
+        return [
+            bool(
+                chin_minus_cheek_lightness(f.image, f.aligned_landmarks68)
+                < cfg.beard_chin_lightness
+            )
+            for f in faces
+        ]
+
+    def _check_with_real_rig(self, vectors, found, targets, cfg, skip=(), bearded=None):
         """Score the final parameters with the real rig; try close runner-ups and the default.
 
         The imitator can be fooled (a vector it renders well but the game does not), so the
@@ -412,7 +429,9 @@ class Fitter:
         `default_margin_groups` (all by default), option 0 (no beard, the default hairstyle)
         wherever something else was chosen: an option the game's render does not support
         over the default by `default_margin` is not kept. The groups in `skip` (a detail
-        reader's or a silhouette's) are kept as chosen.
+        reader's or a silhouette's) are kept as chosen. Where `bearded` says a face's chin
+        shows a beard, option 0 of `cfg.beard_group` is ruled out: where it was chosen,
+        every other option is drawn and the best of them kept, even if option 0 scored better.
         """
         renders = [self._renderer.render(v.cpu().numpy()) for v in vectors]
         real_loss = self._real_loss(vectors, renders, targets, cfg)
@@ -425,19 +444,28 @@ class Fitter:
             probs = found.discrete_probabilities[g]
             top2 = probs.topk(min(2, probs.shape[1]), dim=1)
             for i in range(vectors.shape[0]):
+                current = int(vectors[i, start:stop].argmax())
                 options = []
                 values = top2.values[i]
                 if len(values) == 2 and float(values[0] - values[1]) < cfg.runner_up_margin:
                     options.append(int(top2.indices[i, 1]))
-                if margin_group and int(vectors[i, start:stop].argmax()) != 0 and 0 not in options:
+                if margin_group and current != 0 and 0 not in options:
                     options.append(0)
+                to_beat = real_loss[i]
+                if bearded is not None and bearded[i] and group == cfg.beard_group:
+                    # the chin rules out "none": a beard the search chose stands as checked
+                    # above, none chosen gives way to the best of the others
+                    options = [o for o in options if o != 0]
+                    if current == 0:
+                        options, to_beat = list(range(1, stop - start)), math.inf
                 for option in options:
                     candidate = with_option(vectors[i], start, stop, option)
                     render = self._renderer.render(candidate.cpu().numpy())
                     loss = self._real_loss(candidate[None], [render], _take(targets, i), cfg)[0]
                     bonus = 1.0 - cfg.default_margin if option == 0 and margin_group else 1.0
-                    if loss * bonus < real_loss[i]:
+                    if loss * bonus < to_beat:
                         vectors[i], renders[i], real_loss[i] = candidate, render, loss
+                        to_beat = loss
         return vectors, renders, real_loss
 
     def targets_of(self, faces: list[Any]) -> tuple[torch.Tensor, PhotoTargets]:

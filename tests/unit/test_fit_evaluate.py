@@ -11,8 +11,6 @@ import pytest
 from facefit.data.faces import read_manifest
 from facefit.fit.config import FitConfig
 from facefit.fit.evaluate import (
-    cheek_lab,
-    cheek_mask,
     evaluate_photos,
     evaluate_synthetic,
     hair_agreement,
@@ -20,6 +18,7 @@ from facefit.fit.evaluate import (
     nme,
 )
 from facefit.fit.fitter import load_fitter
+from facefit.fit.skin_regions import cheek_lab, cheek_mask
 from facefit.settings import CoreSettings
 from tests.tiny_weights import write_tiny_weights
 

@@ -17,7 +17,7 @@ import pytest
 from facefit.cli import main
 from facefit.errors import IntakeError, ModelError, SpecError
 from facefit.fit.config import FitConfig
-from facefit.fit.fitter import load_fitter
+from facefit.fit.fitter import load_fitter, with_option
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from tests.tiny_weights import write_tiny_weights
@@ -330,3 +330,46 @@ def test_fast_keeps_the_default_option_unless_the_predictor_is_sure(fitter):
     assert torch.equal(
         fitter._default_unless_confident(guess, replace(cfg, fast_min_confidence=0.0)), guess
     )
+
+
+def test_a_dark_chin_makes_the_real_rig_check_pick_a_beard(fitter):
+    """Where the photo's chin reads as a beard, the check draws every facial hair option but
+    none and keeps the best of them, although none scores best and holds the margin."""
+    import torch
+
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    _, targets = fitter.targets_of([face])
+    spec = fitter.spec
+    clean = torch.as_tensor(spec.mean_vector())  # option 0 everywhere: no facial hair
+    confident = SimpleNamespace(
+        discrete_probabilities=[
+            clean[None, start:stop] for _, start, stop in fitter.layout.discrete_slices
+        ]
+    )
+    cfg = replace(fitter.config, mode="full", default_margin=0.99)
+    block = spec.discrete_slices["facial_hair"]
+    beards = [
+        with_option(clean, block.start, block.stop, o) for o in range(1, block.stop - block.start)
+    ]
+    losses = [
+        fitter._real_loss(v[None], [fitter._renderer.render(v.numpy())], targets, cfg)[0]
+        for v in beards
+    ]
+    kept, _, real = fitter._check_with_real_rig(clean[None].clone(), confident, targets, cfg)
+    assert torch.equal(kept[0], clean)  # no evidence: the margin keeps the default
+    kept, _, real = fitter._check_with_real_rig(
+        clean[None].clone(), confident, targets, cfg, bearded=[True]
+    )
+    assert torch.equal(kept[0], beards[int(np.argmin(losses))])
+    assert real[0] == pytest.approx(min(losses))
+    # the evidence only touches its own group, and is off with no group named
+    off = replace(cfg, beard_group=None)
+    assert fitter._bearded([face], off) == [False]
+    assert fitter._bearded([face], replace(cfg, mode="fast")) == [False]
+
+
+def test_beard_group_must_exist_in_the_rig(fitter):
+    with pytest.raises(SpecError, match="no discrete group"):
+        fitter.fit_photo(PHOTO.read_bytes(), beard_group="beard")

@@ -1,0 +1,57 @@
+"""Patches of an aligned face's skin, found from its 68 landmarks, and their colours.
+
+The fit's evaluation compares the cheeks' colour between a photo and its fitted render, and
+the fit reads a beard from how much darker the chin is than the cheeks: both need the same
+patches, in photos and renders alike.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
+# Cheek patches, each centred on the mean of three iBUG-68 points (jaw, nose wing, lower lid):
+# skin that hair, brows, beards and shadows rarely cover, in photos and renders alike.
+CHEEKS = ((2, 31, 41), (14, 35, 46))
+CHIN_JAW = slice(5, 12)  # iBUG jaw points around the chin
+LOWER_LIP_BOTTOM = 57
+MOUTH = slice(48, 60)
+
+
+def cheek_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
+    """(H, W) bool: two discs on the cheeks, radius 7 % of the outer-eye-corner distance."""
+    radius = 0.07 * np.linalg.norm(landmarks68[LEFT_EYE_OUTER] - landmarks68[RIGHT_EYE_OUTER])
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    mask = np.zeros(shape, bool)
+    for points in CHEEKS:
+        cx, cy = landmarks68[list(points)].mean(axis=0)
+        mask |= (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+    return mask
+
+
+def mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab (L in 0-100) of the `mask` pixels of an (S, S, 3) uint8 RGB image."""
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
+
+
+def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+    """Mean CIE Lab (L in 0-100) of the cheek patches of an (S, S, 3) uint8 RGB face."""
+    return mean_lab(image, cheek_mask(image.shape[:2], landmarks68))
+
+
+def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> float:
+    """CIE L* (0-100) of the chin minus that of the cheeks, for an aligned RGB face.
+
+    The chin is the area inside the jaw below the lower lip, with the lips and their shadow
+    left out. Stubble and beards darken it; so does a studio's light on a bare chin, by
+    less (docs/benchmarks.md, beards).
+    """
+    points = np.concatenate([landmarks68[CHIN_JAW], landmarks68[[LOWER_LIP_BOTTOM]]])
+    chin = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(chin, [cv2.convexHull(points.astype(np.int32))], 1)
+    mouth = np.zeros_like(chin)
+    cv2.fillPoly(mouth, [cv2.convexHull(landmarks68[MOUTH].astype(np.int32))], 1)
+    chin &= 1 - cv2.dilate(mouth, np.ones((9, 9), np.uint8))  # lips and their shadow out
+    lightness = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * 100 / 255
+    return float(lightness[chin > 0].mean() - cheek_lab(image, landmarks68)[0])
