@@ -15,13 +15,22 @@ synthetic` (seed 7) instead of photos:
     .venv/bin/python bench/fit_examples.py --n 6 --anchored 80:5 --synthetic \\
         --out docs/anchored_examples.png
 
-People come from identity fold 0 (never used to train or calibrate). Photos: Face Research
-Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
+With `--beards-before-after`: aligned photo | real render with the beard evidence off
+(`beard_chin_lightness=-inf`) | real render as fitted by default, for the London men's
+neutral photos whose chin passes `FitConfig.beard_chin_lightness` (a threshold chosen on
+women's photos alone, so every man may be shown):
+
+    .venv/bin/python bench/fit_examples.py --n 4 --beards-before-after \
+        --out docs/beards_before_after.png
+
+People come from identity fold 0 (never used to train or calibrate), but for the beards.
+Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--mode", default="full")
     parser.add_argument("--hair-before-after", action="store_true")
+    parser.add_argument("--beards-before-after", action="store_true")
     parser.add_argument("--anchored", default=None, help="ITERS:EVERY of the anchored search")
     parser.add_argument("--synthetic", action="store_true", help="rig faces instead of photos")
     parser.add_argument("--out", type=Path, required=True)
@@ -50,6 +60,12 @@ def main() -> None:
     fitter = load_fitter()
     if args.anchored:
         rows = anchored_rows(fitter, held[: args.n], args)
+    elif args.beards_before_after:
+        men = [
+            r for r in read_manifest()
+            if r.set == "london" and r.expression == "neutral" and r.gender == "male"
+        ]  # fmt: skip
+        rows = beard_rows(fitter, men, args.n)
     else:
         rows = default_rows(fitter, held[: args.n], args)
     gap = np.full((4, rows[0].shape[1], 3), 255, np.uint8)
@@ -78,6 +94,23 @@ def anchored_rows(fitter, records, args) -> list[np.ndarray]:
         preview_strip([a.aligned, a.real_render, b.real_render], height=192)
         for a, b in zip(plain, better, strict=True)
     ]
+
+
+def beard_rows(fitter, records, n: int) -> list[np.ndarray]:
+    """Aligned photo | fit without the chin's evidence | fit with it, for the first `n`
+    photos whose chin the fit reads as a beard."""
+    rows = []
+    for record in records:
+        result = fitter.fit_photo(record.image.read_bytes())
+        if not result.fit["beard_from_chin"]:
+            continue
+        # no chin is darker than -inf: the evidence off (an override of None keeps the default)
+        before = fitter.fit_photo(record.image.read_bytes(), beard_chin_lightness=-math.inf)
+        images = [result.aligned, before.real_render, result.real_render]
+        rows.append(preview_strip(images, height=192))
+        if len(rows) == n:
+            break
+    return rows
 
 
 def default_rows(fitter, records, args) -> list[np.ndarray]:
