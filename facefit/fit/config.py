@@ -112,6 +112,10 @@ class FitConfig:
     # (-17.1; `bench/beard_signal.py`), whom no beard should reach. None: off.
     beard_group: str | None = "facial_hair"
     beard_chin_lightness: float = -18.0
+    # ... and, where that gave a beard, this continuous control (how dense the beard is
+    # drawn) is matched to the photo's chin on real renders (`Fitter._match_beard_density`;
+    # the search leaves it wherever, and the stubble it chose came out faint). None: not.
+    beard_density: str | None = "facial_hair_density"
 
     def holds_default(self, group: str) -> bool:
         """Whether option 0 of `group` stays unless the evidence is clear (`default_margin`

@@ -113,6 +113,7 @@ class Fitter:
         named = (
             ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
             ("beard_group", "group", {cfg.beard_group} - {None}),
+            ("beard_density", "control", {cfg.beard_density} - {None}),
             ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
             ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
             ("color_matches", "region", {region for region, _ in cfg.color_matches}),
@@ -227,18 +228,21 @@ class Fitter:
         vectors, renders, real_loss = self._check_with_real_rig(
             vectors, found, targets, cfg, skip=read, bearded=bearded
         )
-        if cfg.mode == "full" and cfg.color_matches:
-            # last, on the final options: a beard or a bald head changes what the skin and
-            # hair regions show (matched before the check, the check then kept fewer of
-            # the rig renders' beards)
-            matched = self._color_match(vectors, targets, cfg)
-            # the check's renders stand where no colour moved (the renderer is deterministic)
-            renders = [
-                r if torch.equal(m, v) else self._renderer.render(m.cpu().numpy())
-                for r, m, v in zip(renders, matched, vectors, strict=True)
-            ]
-            vectors = matched
-            real_loss = self._real_loss(vectors, renders, targets, cfg)
+        if cfg.mode == "full":
+            # last, on the final options: a beard or a bald head changes what the chin, the
+            # skin and the hair regions show (matched before the check, the check then kept
+            # fewer of the rig renders' beards)
+            matched = self._match_beard_density(vectors, faces, bearded, cfg)
+            if cfg.color_matches:
+                matched = self._color_match(matched, targets, cfg)
+            if not torch.equal(matched, vectors):
+                # the check's renders stand where nothing moved (the renderer is deterministic)
+                renders = [
+                    r if torch.equal(m, v) else self._renderer.render(m.cpu().numpy())
+                    for r, m, v in zip(renders, matched, vectors, strict=True)
+                ]
+                vectors = matched
+                real_loss = self._real_loss(vectors, renders, targets, cfg)
         if found.images is not None and torch.equal(vectors, found.vectors):
             imitated = found.images  # fast: the imitator already drew exactly these
         else:
@@ -419,6 +423,36 @@ class Fitter:
             )
             for f in faces
         ]
+
+    def _match_beard_density(
+        self, vectors: torch.Tensor, faces: list[Any], bearded: list[bool], cfg: FitConfig
+    ) -> torch.Tensor:
+        """`vectors` with `cfg.beard_density` set where the chin's evidence gave a beard.
+
+        The search sets how dense a beard is drawn from a loss that cannot see it (the
+        evidence's stubble came out faint), so the control is tried at `cfg.color_steps`
+        values on the real rig at the photo's resolution and the value whose chin is as much
+        darker than its cheeks as the photo's is kept (`chin_minus_cheek_lightness`).
+        """
+        if cfg.beard_density is None or cfg.beard_group is None:
+            return vectors
+        vectors = vectors.clone()
+        k = [c.name for c in self.spec.continuous].index(cfg.beard_density)
+        block = self.spec.discrete_slices[cfg.beard_group]
+        values = np.linspace(0.0, 1.0, cfg.color_steps)
+        for i, face in enumerate(faces):
+            if not bearded[i] or int(vectors[i, block].argmax()) == 0:
+                continue
+            photo = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
+            distances = []
+            for value in values:
+                candidate = vectors[i].clone()
+                candidate[k] = float(value)
+                drawn = self._renderer.render(candidate.cpu().numpy())
+                drawn_chin = chin_minus_cheek_lightness(drawn.image, drawn.landmarks68)
+                distances.append(abs(drawn_chin - photo))
+            vectors[i, k] = float(values[int(np.argmin(distances))])
+        return vectors
 
     def _check_with_real_rig(self, vectors, found, targets, cfg, skip=(), bearded=None):
         """Score the final parameters with the real rig; try close runner-ups and the default.

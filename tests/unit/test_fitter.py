@@ -370,6 +370,33 @@ def test_a_dark_chin_makes_the_real_rig_check_pick_a_beard(fitter):
     assert fitter._bearded([face], replace(cfg, mode="fast")) == [False]
 
 
-def test_beard_group_must_exist_in_the_rig(fitter):
+def test_beard_group_and_density_must_exist_in_the_rig(fitter):
     with pytest.raises(SpecError, match="no discrete group"):
         fitter.fit_photo(PHOTO.read_bytes(), beard_group="beard")
+    with pytest.raises(SpecError, match="no continuous control"):
+        fitter.fit_photo(PHOTO.read_bytes(), beard_density="beard_length")
+
+
+def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
+    """A rig face drawn with a full beard at a density on the tried grid: matching its chin
+    on real renders finds that density again, and faces without the evidence are left."""
+    import torch
+
+    from facefit.fit.evaluate import synthetic_face
+
+    spec = fitter.spec
+    names = [c.name for c in spec.continuous]
+    truth = spec.encode({"discrete": {"facial_hair": "full_beard"}})
+    truth[names.index("facial_hair_density")] = 0.75  # on the grid of 9 values
+    face = synthetic_face(fitter._renderer.render(truth))
+    start = torch.as_tensor(truth).clone()
+    start[names.index("facial_hair_density")] = 0.1
+    cfg = replace(fitter.config, mode="full", color_steps=9)
+    matched = fitter._match_beard_density(start[None].clone(), [face], [True], cfg)
+    assert float(matched[0, names.index("facial_hair_density")]) == pytest.approx(0.75)
+    left = fitter._match_beard_density(start[None].clone(), [face], [False], cfg)
+    assert torch.equal(left[0], start)
+    off = fitter._match_beard_density(
+        start[None].clone(), [face], [True], replace(cfg, beard_density=None)
+    )
+    assert torch.equal(off[0], start)
