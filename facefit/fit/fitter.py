@@ -102,27 +102,8 @@ class Fitter:
 
     def _check_config(self, cfg: FitConfig) -> FitConfig:
         """`cfg` if it fits this rig: the groups, classes, regions and controls it names."""
-        groups = {g for g, _, _ in self.layout.discrete_slices}
-        rig_names = {
-            "group": (groups, "discrete group of this rig"),
-            "class": (set(self.labels), "label class of this rig"),
-            "region": (set(COLOR_REGIONS), f"colour region {tuple(COLOR_REGIONS)}"),
-            "control": ({c.name for c in self.spec.continuous}, "continuous control of this rig"),
-        }
-        # (field, kind, names it uses): another game's rig names these differently
-        named = (
-            ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
-            ("beard_group", "group", {cfg.beard_group} - {None}),
-            ("beard_density", "control", {cfg.beard_density} - {None}),
-            ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
-            ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
-            ("color_matches", "region", {region for region, _ in cfg.color_matches}),
-            ("color_matches", "control", {c for _, cs in cfg.color_matches for c in cs}),
-        )
-        for field_name, kind, names in named:
-            known, what = rig_names[kind]
-            if names - known:
-                raise SpecError(f"{field_name} names no {what}: {names - known}")
+        for field_name, kind, unknown in _unknown_names(cfg, self.spec):
+            raise SpecError(f"{field_name} names no {_NAME_KINDS[kind]} of this rig: {unknown}")
         return cfg
 
     def _config(self, overrides: dict[str, Any]) -> FitConfig:
@@ -543,6 +524,72 @@ class Fitter:
             return [float(v) for v in total_loss(terms, cfg)]
 
 
+# What each kind of name a `FitConfig` uses must be in the rig.
+_NAME_KINDS = {
+    "group": "discrete group",
+    "class": "label class",
+    "region": f"colour region {tuple(COLOR_REGIONS)}",
+    "control": "continuous control",
+}
+
+
+def _unknown_names(cfg: FitConfig, spec) -> list[tuple[str, str, set[str]]]:
+    """(field, kind, names the rig lacks) for every field of `cfg` that names rig parts."""
+    known = {
+        "group": {g.name for g in spec.discrete},
+        "class": set(spec.labels),
+        "region": set(COLOR_REGIONS),
+        "control": {c.name for c in spec.continuous},
+    }
+    named = (
+        ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
+        ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
+        ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
+        ("color_matches", "region", {region for region, _ in cfg.color_matches}),
+        ("color_matches", "control", {c for _, cs in cfg.color_matches for c in cs}),
+        ("beard_group", "group", {cfg.beard_group} - {None}),
+        ("beard_density", "control", {cfg.beard_density} - {None}),
+    )
+    return [(f, kind, names - known[kind]) for f, kind, names in named if names - known[kind]]
+
+
+def defaults_for_rig(cfg: FitConfig, spec) -> FitConfig:
+    """`cfg` without the rig-specific steps whose groups, classes or controls `spec` lacks.
+
+    The defaults name the reference rig's parts (its hairstyle, hair colour and beard); a
+    studio's own client may have none of them, and its fits should then go without those
+    steps rather than refuse to start. Each step dropped is logged. A config given
+    explicitly is checked as it is instead (`Fitter._check_config`): a misspelt name fails.
+    """
+    groups = {g.name for g in spec.discrete}
+    controls = {c.name for c in spec.continuous}
+    adapted = replace(
+        cfg,
+        default_margin_groups=None
+        if cfg.default_margin_groups is None
+        else tuple(g for g in cfg.default_margin_groups if g in groups),
+        silhouette_groups=tuple(
+            (g, label) for g, label in cfg.silhouette_groups if g in groups and label in spec.labels
+        ),
+        color_matches=tuple(
+            (region, kept)
+            for region, cs in cfg.color_matches
+            if region in COLOR_REGIONS and (kept := tuple(c for c in cs if c in controls))
+        ),
+        beard_group=cfg.beard_group if cfg.beard_group in groups else None,
+        beard_density=cfg.beard_density if cfg.beard_density in controls else None,
+    )
+    for field in ("default_margin_groups", "silhouette_groups", "color_matches"):
+        if getattr(adapted, field) != getattr(cfg, field):
+            logger.warning(
+                "this rig lacks parts %s names: using %r", field, getattr(adapted, field)
+            )
+    for field in ("beard_group", "beard_density"):
+        if getattr(adapted, field) != getattr(cfg, field):
+            logger.warning("this rig has no %r: the %s step is off", getattr(cfg, field), field)
+    return adapted
+
+
 def with_option(vector: torch.Tensor, start: int, stop: int, option: int) -> torch.Tensor:
     """A copy of a (D,) parameter vector with the group at [start, stop) set to `option`."""
     out = vector.clone()
@@ -640,5 +687,9 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         readers=tuple(readers),
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
-        config = calibrated_config(settings.weights_dir, models.models, FitConfig())
+        # ... and without the steps that name what another game's rig lacks
+        from facefit.rig.spec import load_spec
+
+        config = defaults_for_rig(FitConfig(), load_spec())
+        config = calibrated_config(settings.weights_dir, models.models, config)
     return Fitter(models, config, device)

@@ -400,3 +400,22 @@ def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
         start[None].clone(), [face], [True], replace(cfg, beard_density=None)
     )
     assert torch.equal(off[0], start)
+
+
+def test_defaults_go_without_the_steps_another_rig_has_no_parts_for():
+    """A studio's own rig may have no hairstyle, hair colour or beard: the default fit then
+    goes without those steps instead of refusing to load; the reference rig keeps them all."""
+    from facefit.fit.fitter import defaults_for_rig
+
+    reference = load_spec()
+    assert defaults_for_rig(FitConfig(), reference) == FitConfig()
+    other = SimpleNamespace(
+        discrete=[SimpleNamespace(name="eyebrow_style")],
+        continuous=[SimpleNamespace(name="hair_color"), SimpleNamespace(name="jaw_width")],
+        labels=reference.labels,
+    )
+    adapted = defaults_for_rig(replace(FitConfig(), default_margin_groups=("facial_hair",)), other)
+    assert adapted.default_margin_groups == ()
+    assert adapted.silhouette_groups == ()
+    assert adapted.color_matches == (("hair", ("hair_color",)),)
+    assert adapted.beard_group is None and adapted.beard_density is None
