@@ -205,7 +205,8 @@ class Fitter:
             # wins (chosen before it, the shape followed the hair and identity dropped)
             vectors = self._silhouette_choice(vectors, targets, cfg)
             read += tuple(group for group, _ in cfg.silhouette_groups)
-        bearded = self._bearded(faces, cfg)
+        beard_chins = self._beard_chins(faces, cfg)
+        bearded = [chin is not None for chin in beard_chins]
         vectors, renders, real_loss = self._check_with_real_rig(
             vectors, found, targets, cfg, skip=read, bearded=bearded
         )
@@ -213,7 +214,7 @@ class Fitter:
             # last, on the final options: a beard or a bald head changes what the chin, the
             # skin and the hair regions show (matched before the check, the check then kept
             # fewer of the rig renders' beards)
-            matched = self._match_beard_density(vectors, faces, bearded, cfg)
+            matched = self._match_beard_density(vectors, beard_chins, cfg)
             if cfg.color_matches:
                 matched = self._color_match(matched, targets, cfg)
             if not torch.equal(matched, vectors):
@@ -393,22 +394,19 @@ class Fitter:
                         vectors[i, k] = float(values[int(np.argmin(distances))])
         return vectors
 
-    def _bearded(self, faces: list[Any], cfg: FitConfig) -> list[bool]:
-        """Per aligned face, whether its chin is dark enough to be a beard (`full` only)."""
+    def _beard_chins(self, faces: list[Any], cfg: FitConfig) -> list[float | None]:
+        """Per aligned face, its chin's lightness against the cheeks where that is dark
+        enough to be a beard (`full` only), else None."""
         if cfg.mode != "full" or cfg.beard_group is None:
-            return [False] * len(faces)
-        return [
-            bool(
-                chin_minus_cheek_lightness(f.image, f.aligned_landmarks68)
-                < cfg.beard_chin_lightness
-            )
-            for f in faces
-        ]
+            return [None] * len(faces)
+        chins = [chin_minus_cheek_lightness(f.image, f.aligned_landmarks68) for f in faces]
+        return [chin if chin < cfg.beard_chin_lightness else None for chin in chins]
 
     def _match_beard_density(
-        self, vectors: torch.Tensor, faces: list[Any], bearded: list[bool], cfg: FitConfig
+        self, vectors: torch.Tensor, beard_chins: list[float | None], cfg: FitConfig
     ) -> torch.Tensor:
-        """`vectors` with `cfg.beard_density` set where the chin's evidence gave a beard.
+        """`vectors` with `cfg.beard_density` set where the chin's evidence gave a beard
+        (`beard_chins`: the photo's chin lightness there, as `_beard_chins` gives it).
 
         The search sets how dense a beard is drawn from a loss that cannot see it (the
         evidence's stubble came out faint), so the control is tried on the real rig at the
@@ -423,10 +421,9 @@ class Fitter:
         vectors = vectors.clone()
         k = [c.name for c in self.spec.continuous].index(cfg.beard_density)
         block = self.spec.discrete_slices[cfg.beard_group]
-        for i, face in enumerate(faces):
-            if not bearded[i] or int(vectors[i, block].argmax()) == 0:
+        for i, photo in enumerate(beard_chins):
+            if photo is None or int(vectors[i, block].argmax()) == 0:
                 continue
-            photo = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
             best, least = 1.0, math.inf
             for value in np.linspace(1.0, 0.0, cfg.color_steps):
                 candidate = vectors[i].clone()
@@ -537,14 +534,19 @@ _NAME_KINDS = {
 }
 
 
-def _unknown_names(cfg: FitConfig, spec) -> list[tuple[str, str, set[str]]]:
-    """(field, kind, names the rig lacks) for every field of `cfg` that names rig parts."""
-    known = {
+def _rig_names(spec) -> dict[str, set[str]]:
+    """Kind (a key of `_NAME_KINDS`) -> the names of that kind `spec`'s rig has."""
+    return {
         "group": {g.name for g in spec.discrete},
         "class": set(spec.labels),
         "region": set(COLOR_REGIONS),
         "control": {c.name for c in spec.continuous},
     }
+
+
+def _unknown_names(cfg: FitConfig, spec) -> list[tuple[str, str, set[str]]]:
+    """(field, kind, names the rig lacks) for every field of `cfg` that names rig parts."""
+    known = _rig_names(spec)
     named = (
         ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
         ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
@@ -565,20 +567,20 @@ def defaults_for_rig(cfg: FitConfig, spec) -> FitConfig:
     steps rather than refuse to start. Each step dropped is logged. A config given
     explicitly is checked as it is instead (`Fitter._check_config`): a misspelt name fails.
     """
-    groups = {g.name for g in spec.discrete}
-    controls = {c.name for c in spec.continuous}
+    known = _rig_names(spec)
+    groups, classes, controls = known["group"], known["class"], known["control"]
     adapted = replace(
         cfg,
         default_margin_groups=None
         if cfg.default_margin_groups is None
         else tuple(g for g in cfg.default_margin_groups if g in groups),
         silhouette_groups=tuple(
-            (g, label) for g, label in cfg.silhouette_groups if g in groups and label in spec.labels
+            (g, label) for g, label in cfg.silhouette_groups if g in groups and label in classes
         ),
         color_matches=tuple(
             (region, kept)
             for region, cs in cfg.color_matches
-            if region in COLOR_REGIONS and (kept := tuple(c for c in cs if c in controls))
+            if region in known["region"] and (kept := tuple(c for c in cs if c in controls))
         ),
         beard_group=cfg.beard_group if cfg.beard_group in groups else None,
         beard_density=cfg.beard_density if cfg.beard_density in controls else None,

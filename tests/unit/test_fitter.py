@@ -366,8 +366,8 @@ def test_a_dark_chin_makes_the_real_rig_check_pick_a_beard(fitter):
     assert real[0] == pytest.approx(min(losses))
     # the evidence only touches its own group, and is off with no group named
     off = replace(cfg, beard_group=None)
-    assert fitter._bearded([face], off) == [False]
-    assert fitter._bearded([face], replace(cfg, mode="fast")) == [False]
+    assert fitter._beard_chins([face], off) == [None]
+    assert fitter._beard_chins([face], replace(cfg, mode="fast")) == [None]
 
 
 def test_beard_group_and_density_must_exist_in_the_rig(fitter):
@@ -383,22 +383,22 @@ def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
     import torch
 
     from facefit.fit.evaluate import synthetic_face
+    from facefit.fit.skin_regions import chin_minus_cheek_lightness
 
     spec = fitter.spec
     names = [c.name for c in spec.continuous]
     truth = spec.encode({"discrete": {"facial_hair": "full_beard"}})
     truth[names.index("facial_hair_density")] = 0.75  # on the grid of 9 values
     face = synthetic_face(fitter._renderer.render(truth))
+    chin = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
     start = torch.as_tensor(truth).clone()
     start[names.index("facial_hair_density")] = 0.1
     cfg = replace(fitter.config, mode="full", color_steps=9)
-    matched = fitter._match_beard_density(start[None].clone(), [face], [True], cfg)
+    matched = fitter._match_beard_density(start[None].clone(), [chin], cfg)
     assert float(matched[0, names.index("facial_hair_density")]) == pytest.approx(0.75)
-    left = fitter._match_beard_density(start[None].clone(), [face], [False], cfg)
+    left = fitter._match_beard_density(start[None].clone(), [None], cfg)
     assert torch.equal(left[0], start)
-    off = fitter._match_beard_density(
-        start[None].clone(), [face], [True], replace(cfg, beard_density=None)
-    )
+    off = fitter._match_beard_density(start[None].clone(), [chin], replace(cfg, beard_density=None))
     assert torch.equal(off[0], start)
 
 
