@@ -16,7 +16,7 @@ synthetic` (seed 7) instead of photos:
         --out docs/anchored_examples.png
 
 With `--beards-before-after`: aligned photo | real render with the beard evidence off
-(`beard_chin_lightness=-inf`) | real render as fitted by default, for the London men's
+(`beard_group=None`) | real render as fitted by default, for the London men's
 neutral photos whose chin passes `FitConfig.beard_chin_lightness` (a threshold chosen on
 women's photos alone, so every man may be shown):
 
@@ -30,7 +30,6 @@ Photos: Face Research Lab London Set, DeBruine & Jones (2017), CC BY 4.0.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -104,8 +103,7 @@ def beard_rows(fitter, records, n: int) -> list[np.ndarray]:
         result = fitter.fit_photo(record.image.read_bytes())
         if not result.fit["beard_from_chin"]:
             continue
-        # no chin is darker than -inf: the evidence off (an override of None keeps the default)
-        before = fitter.fit_photo(record.image.read_bytes(), beard_chin_lightness=-math.inf)
+        before = fitter.fit_photo(record.image.read_bytes(), beard_group=None)  # evidence off
         images = [result.aligned, before.real_render, result.real_render]
         rows.append(preview_strip(images, height=192))
         if len(rows) == n:

@@ -38,13 +38,16 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def parse_set(text: str) -> tuple[str, list[Any]]:
-    """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the FitConfig field."""
+    """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the FitConfig field
+    ('beard_group=none,facial_hair' -> [None, 'facial_hair'] where the field allows None)."""
     name, _, values = text.partition("=")
     if name not in FIELDS or not values:
         raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2 with a FitConfig field: {text}")
     kind = str(FIELDS[name])
+    optional = kind.endswith(" | None")  # 'none' then stands for None: the step off
+    kind = kind.removesuffix(" | None")
     cast = _names if kind.startswith("tuple") else {"int": int, "float": float, "str": str}[kind]
-    return name, [cast(v) for v in values.split(",")]
+    return name, [None if optional and v == "none" else cast(v) for v in values.split(",")]
 
 
 def row(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facefit.errors import FacefitError, ModelError
+from facefit.fit.config import given
 from facefit.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,7 @@ def fit(
     (result,) = fitter.fit_aligned(
         [aligned],
         on_step=on_step,
-        mode=mode,
-        threshold=threshold,
-        max_iters=max_iters,
-        anchor_every=anchor_every,
+        **given(mode=mode, threshold=threshold, max_iters=max_iters, anchor_every=anchor_every),
     )
     preview = result.preview_png
     params = dict(result.params)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from facefit.fit.config import MODES, FitConfig
+from facefit.fit.config import MODES, FitConfig, given
 
 
 def register_eval(evals: argparse._SubParsersAction) -> None:
@@ -60,15 +60,15 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {
-        "mode": args.mode,
-        "threshold": args.threshold,
-        "max_iters": args.max_iters,
-        "anchor_every": args.anchor_every,
-        "default_margin": args.default_margin,
-        "default_margin_groups": args.default_margin_groups,
-        "silhouette_groups": args.silhouette_groups,
-    }
+    return given(
+        mode=args.mode,
+        threshold=args.threshold,
+        max_iters=args.max_iters,
+        anchor_every=args.anchor_every,
+        default_margin=args.default_margin,
+        default_margin_groups=args.default_margin_groups,
+        silhouette_groups=args.silhouette_groups,
+    )
 
 
 def _emit(report: dict, args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from facefit.errors import FacefitError
-from facefit.fit.config import MODES, FitConfig
+from facefit.fit.config import MODES, FitConfig, given
 
 logger = logging.getLogger(__name__)
 EXIT_USAGE = 2
@@ -45,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     photos = [path.read_bytes() for path in args.photos]
     results = fitter.fit_photos(
         photos,
-        mode=args.mode,
-        threshold=args.threshold,
-        max_iters=args.max_iters,
-        anchor_every=args.anchor_every,
+        **given(
+            mode=args.mode,
+            threshold=args.threshold,
+            max_iters=args.max_iters,
+            anchor_every=args.anchor_every,
+        ),
     )
     failed = 0
     for path, result in zip(args.photos, results, strict=True):

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MODES = ("full", "fast", "patent")
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options a caller was actually given, as fit overrides.
+
+    An unset CLI flag or job field arrives as None and means "the loaded config's value";
+    an override passed to the `Fitter` itself is taken as is, so None there switches off a
+    step whose field allows it (`beard_group=None`).
+    """
+    return {name: value for name, value in options.items() if value is not None}
 
 
 @dataclass(frozen=True)

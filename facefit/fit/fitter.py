@@ -107,10 +107,12 @@ class Fitter:
         return cfg
 
     def _config(self, overrides: dict[str, Any]) -> FitConfig:
-        """The loaded config with a call's overrides (None: keep), checked like the loaded one."""
-        return self._check_config(
-            replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
-        )
+        """The loaded config with a call's overrides, checked like the loaded one.
+
+        Every override is taken as is, None included (it switches off a step whose field
+        allows it); callers holding optional values pass them through `config.given`.
+        """
+        return self._check_config(replace(self.config, **overrides))
 
     def fit_photo(
         self, photo: bytes | np.ndarray, on_step: OnStep | None = None, **overrides: Any

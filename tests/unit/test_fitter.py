@@ -377,6 +377,17 @@ def test_beard_group_and_density_must_exist_in_the_rig(fitter):
         fitter.fit_photo(PHOTO.read_bytes(), beard_density="beard_length")
 
 
+def test_an_override_of_none_switches_a_step_off_and_given_drops_unset_options(fitter):
+    from facefit.fit.config import given
+
+    assert fitter.config.beard_group is not None
+    assert fitter._config({"beard_group": None}).beard_group is None
+    assert fitter._config({}).beard_group == fitter.config.beard_group
+    # an unset CLI flag or job field (None) leaves the loaded value
+    assert given(mode="fast", threshold=None, beard_group=None) == {"mode": "fast"}
+    assert fitter._config(given(max_iters=None)).max_iters == fitter.config.max_iters
+
+
 def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
     """A rig face drawn with a full beard at a density on the tried grid: matching its chin
     on real renders finds that density again, and faces without the evidence are left."""
