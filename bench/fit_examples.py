@@ -17,8 +17,8 @@ synthetic` (seed 7) instead of photos:
 
 With `--beards-before-after`: aligned photo | real render with the beard evidence off
 (`beard_group=None`) | real render as fitted by default, for the London men's
-neutral photos whose chin passes `FitConfig.beard_chin_lightness` (a threshold chosen on
-women's photos alone, so every man may be shown):
+neutral photos whose chin passes `FitConfig.beard_chin_lightness` or `beard_chin_texture`
+(thresholds chosen on women's photos alone, so every man may be shown):
 
     .venv/bin/python bench/fit_examples.py --n 4 --beards-before-after \
         --out docs/beards_before_after.png

@@ -113,16 +113,18 @@ class FitConfig:
         ("hair", ("hair_color", "hair_redness")),
     )
     color_steps: int = 9
-    # Facial hair read from the photo's own colours. The loss does not tell a man's stubble
+    # Facial hair read from the photo's own pixels. The loss does not tell a man's stubble
     # from a woman's bare chin, so the default-option margin keeps almost every face
     # clean-shaven. But a chin much darker than the cheeks (`beard_chin_lightness`, CIE L*,
-    # `facefit.fit.skin_regions.chin_minus_cheek_lightness`) is a beard: there, in `full`,
-    # the real-rig check rules out option 0 of `beard_group` ("none"); where the search
-    # chose it, every other option is drawn and the best one kept.
-    # -18: a little darker than the darkest chin of the training folds' women's photos
-    # (-17.1; `bench/beard_signal.py`), whom no beard should reach. None: off.
+    # `facefit.fit.skin_regions.chin_minus_cheek_lightness`) or dotted with hairs
+    # (`beard_chin_texture`, `chin_minus_cheek_texture`) is a beard: there, in `full`, the
+    # real-rig check rules out option 0 of `beard_group` ("none"); where the search chose
+    # it, every other option is drawn and the best one kept. Each threshold sits just past
+    # the training folds' women's photos, whom no beard should reach (`bench/beard_signal.py
+    # --training-folds`): their darkest chin is -17.1, their most textured 0.05. None: off.
     beard_group: str | None = "facial_hair"
     beard_chin_lightness: float = -18.0
+    beard_chin_texture: float = 0.1
     # ... and, where that gave a beard, this continuous control (how dense the beard is
     # drawn) is matched to the photo's chin on real renders (`Fitter._match_beard_density`;
     # the search leaves it wherever, and the stubble it chose came out faint). None: not.

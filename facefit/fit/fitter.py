@@ -31,7 +31,7 @@ from facefit.fit.optimize import (
 )
 from facefit.fit.params import ParamLayout
 from facefit.fit.result import FitResult
-from facefit.fit.skin_regions import chin_minus_cheek_lightness
+from facefit.fit.skin_regions import chin_minus_cheek_lightness, chin_minus_cheek_texture
 from facefit.settings import CoreSettings
 
 logger = logging.getLogger(__name__)
@@ -397,12 +397,19 @@ class Fitter:
         return vectors
 
     def _beard_chins(self, faces: list[Any], cfg: FitConfig) -> list[float | None]:
-        """Per aligned face, its chin's lightness against the cheeks where that is dark
-        enough to be a beard (`full` only), else None."""
+        """Per aligned face, its chin's lightness against the cheeks where the chin is dark
+        or textured enough to be a beard (`full` only), else None."""
         if cfg.mode != "full" or cfg.beard_group is None:
             return [None] * len(faces)
-        chins = [chin_minus_cheek_lightness(f.image, f.aligned_landmarks68) for f in faces]
-        return [chin if chin < cfg.beard_chin_lightness else None for chin in chins]
+        out: list[float | None] = []
+        for face in faces:
+            image, points = face.image, face.aligned_landmarks68
+            chin = chin_minus_cheek_lightness(image, points)
+            beard = chin < cfg.beard_chin_lightness or (
+                chin_minus_cheek_texture(image, points) > cfg.beard_chin_texture
+            )
+            out.append(chin if beard else None)
+        return out
 
     def _match_beard_density(
         self, vectors: torch.Tensor, beard_chins: list[float | None], cfg: FitConfig

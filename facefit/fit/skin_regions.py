@@ -1,8 +1,8 @@
 """Patches of an aligned face's skin, found from its 68 landmarks, and their colours.
 
 The fit's evaluation compares the cheeks' colour between a photo and its fitted render, and
-the fit reads a beard from how much darker the chin is than the cheeks: both need the same
-patches, in photos and renders alike.
+the fit reads a beard from how much darker or more textured the chin is than the cheeks:
+both need the same patches, in photos and renders alike.
 """
 
 from __future__ import annotations
@@ -40,18 +40,46 @@ def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     return mean_lab(image, cheek_mask(image.shape[:2], landmarks68))
 
 
-def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> float:
-    """CIE L* (0-100) of the chin minus that of the cheeks, for an aligned RGB face.
-
-    The chin is the area inside the jaw below the lower lip, with the lips and their shadow
-    left out. Stubble and beards darken it; so does a studio's light on a bare chin, by
-    less (docs/benchmarks.md, beards).
-    """
+def chin_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
+    """(H, W) bool: inside the jaw below the lower lip, the lips and their shadow left out."""
     points = np.concatenate([landmarks68[CHIN_JAW], landmarks68[[LOWER_LIP_BOTTOM]]])
-    chin = np.zeros(image.shape[:2], np.uint8)
+    chin = np.zeros(shape, np.uint8)
     cv2.fillPoly(chin, [cv2.convexHull(points.astype(np.int32))], 1)
     mouth = np.zeros_like(chin)
     cv2.fillPoly(mouth, [cv2.convexHull(landmarks68[MOUTH].astype(np.int32))], 1)
-    chin &= 1 - cv2.dilate(mouth, np.ones((9, 9), np.uint8))  # lips and their shadow out
-    lightness = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * 100 / 255
-    return float(lightness[chin > 0].mean() - cheek_lab(image, landmarks68)[0])
+    chin &= 1 - cv2.dilate(mouth, np.ones((9, 9), np.uint8))
+    return chin > 0
+
+
+def _lightness(image: np.ndarray) -> np.ndarray:
+    """CIE L* (0-100) of an RGB uint8 image, from 8-bit Lab."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) * 100 / 255
+
+
+def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> float:
+    """CIE L* (0-100) of the chin (`chin_mask`) minus that of the cheeks, for an aligned
+    RGB face. Stubble and beards darken it; so does a studio's light on a bare chin, by
+    less (docs/benchmarks.md, beards).
+    """
+    chin = chin_mask(image.shape[:2], landmarks68)
+    return float(_lightness(image)[chin].mean() - cheek_lab(image, landmarks68)[0])
+
+
+def chin_minus_cheek_texture(image: np.ndarray, landmarks68: np.ndarray) -> float:
+    """Fine texture of the chin minus that of the cheeks, for an aligned RGB face: the mean
+    absolute difference between L* and L* blurred by a pixel of the 512 px frame.
+
+    Light stubble and grey beards leave the chin about as light as a bare one but dot it
+    with hairs. The chin is `chin_mask` shrunk by 7 px of the 512 px frame: its rim holds
+    the jaw's outline and the lip's shadow, edges that every chin has. Skin texture, noise
+    and JPEG blocks show on the cheeks as much as on the chin, so they cancel.
+    """
+    scale = image.shape[0] / 512
+    lightness = _lightness(image)
+    fine = np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), scale))
+    rim = 2 * round(7 * scale) + 1
+    chin = chin_mask(image.shape[:2], landmarks68).astype(np.uint8)
+    chin = cv2.erode(chin, np.ones((rim, rim), np.uint8)) > 0
+    if not chin.any():  # a chin too small to read: no evidence
+        return 0.0
+    return float(fine[chin].mean() - fine[cheek_mask(image.shape[:2], landmarks68)].mean())

@@ -370,6 +370,24 @@ def test_a_dark_chin_makes_the_real_rig_check_pick_a_beard(fitter):
     assert fitter._beard_chins([face], replace(cfg, mode="fast")) == [None]
 
 
+def test_a_textured_chin_is_read_as_a_beard_even_where_it_is_not_dark(fitter):
+    from facefit.fit.evaluate import synthetic_face
+
+    spec = fitter.spec
+    names = [c.name for c in spec.continuous]
+    cfg = replace(fitter.config, mode="full")
+    faces = {}
+    for option in ("none", "stubble"):
+        vec = spec.encode({"discrete": {"facial_hair": option}})
+        vec[names.index("facial_hair_density")] = 0.3
+        faces[option] = synthetic_face(fitter._renderer.render(vec))
+    bare, light = fitter._beard_chins([faces["none"], faces["stubble"]], cfg)
+    assert bare is None
+    assert light is not None and light > cfg.beard_chin_lightness  # the texture decided
+    no_texture = replace(cfg, beard_chin_texture=float("inf"))
+    assert fitter._beard_chins([faces["stubble"]], no_texture) == [None]
+
+
 def test_beard_group_and_density_must_exist_in_the_rig(fitter):
     with pytest.raises(SpecError, match="no discrete group"):
         fitter.fit_photo(PHOTO.read_bytes(), beard_group="beard")
