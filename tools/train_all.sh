@@ -2,8 +2,8 @@
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
 # script can be re-run after an interruption. On the 2-core development machine: at most
-# 3 h 35 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
-# reader 45), each network on both cores in turn.
+# 4 h 10 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
+# reader 45, controls reader 35), each network on both cores in turn.
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
@@ -72,6 +72,12 @@ if [[ -n "$BROW_GROUP" ]]; then
     --out "$OUT" $(plan detail-brows.pt 5000 2500 1e-3) --max-minutes "$MINUTES" --resume \
     2> var/train/detail.log
 fi
+
+# The controls reader reads the aligned frame's pixels, so it needs no other network either
+# (about 3 steps a second on both cores, 6,000 steps in about 32 minutes).
+OMP_NUM_THREADS=2 $FACEFIT train controls --config lite --data "$DATA" --out "$OUT" \
+  $(plan controls-lite.pt 6000 2000 1e-3) --max-minutes "$MINUTES" --resume \
+  2> var/train/controls.log
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
 echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2

@@ -65,6 +65,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     predictor.set_defaults(func=run_predictor)
 
+    controls = networks.add_parser(
+        "controls", help="aligned face pixels -> continuous controls, on rig shards"
+    )
+    _common(controls, default_config="lite")
+    controls.add_argument("--data", type=Path, required=True, help="shard folder of rig renders")
+    controls.add_argument("--batch-size", type=int, default=32)
+    controls.add_argument(
+        "--photo-like", type=float, default=0.5, help="share of each batch jittered like a photo"
+    )
+    controls.set_defaults(func=run_controls)
+
     detail = networks.add_parser("detail", help="one discrete group from a close crop (brows)")
     _common(detail, default_config="brows")
     detail.add_argument("--data", type=Path, required=True, help="shard folder of rig renders")
@@ -231,3 +242,17 @@ def run_detail(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
     )
     return _train(args, "detail", tcfg, partial(train_detail, args.data))
+
+
+def run_controls(args: argparse.Namespace) -> int:
+    from facefit.train.controls import ControlsTrainConfig, train_controls
+
+    tcfg = ControlsTrainConfig(
+        config=args.config,
+        batch_size=args.batch_size,
+        photo_like=args.photo_like,
+        seed=args.seed,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes,
+    )
+    return _train(args, "controls", tcfg, partial(train_controls, args.data))

@@ -48,6 +48,13 @@ class FitConfig:
     # (docs/benchmarks.md): with the rig 2.1 networks the predictor's guess recognises people
     # best and lands closest to their landmarks.
     predictor_continuous_weight: float = 1.0
+    # How much of the continuous start comes from the controls reader (`facefit.nets.
+    # controls`, where installed) rather than the predictor, in `full` and `fast`: 0 the
+    # predictor alone, 1 the reader alone. The reader reads rig renders far better (it sees
+    # colour and shading, which the predictor's parse features cannot) but has seen photos
+    # only as jittered renders; the predictor was trained on photos too. Chosen on the
+    # training folds' people among 0, 0.25, 0.5, 0.75 and 1 (docs/benchmarks.md).
+    controls_weight: float = 0.5
     # Every this many updates of `full`'s search (and before the first) the real rig renders
     # the current parameters and the imitator's output is corrected by what it missed there
     # (`facefit.fit.optimize.search`); 0: the imitator alone, as in the patent (and `patent`).
@@ -138,6 +145,8 @@ class FitConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if not 0.0 <= self.controls_weight <= 1.0:
+            raise ValueError("controls_weight must be in [0, 1]")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
         if self.anchor_every < 0:

@@ -54,6 +54,9 @@ class FitModels:
     # Detail readers (`facefit.nets.detail`): aligned photo (B, 3, S, S) -> logits of one
     # discrete group, read closer than the predictor can; each decides its group.
     readers: tuple[torch.nn.Module, ...] = ()
+    # The controls reader (`facefit.nets.controls`): aligned photo (B, 3, S, S) -> the
+    # continuous controls (B, C), read from the pixels; blended with the predictor's.
+    controls: torch.nn.Module | None = None
 
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -279,8 +282,9 @@ class Fitter:
         """Patent init (mean face), the predictor's guess (fast) or full's start, (B, D).
 
         The predictor reads the photo features the loss targets were made from: the
-        extractor runs once per photo. The detail readers read the aligned photos and
-        replace the predictor's choice in their groups.
+        extractor runs once per photo. The controls reader reads the aligned photos' pixels,
+        and its continuous controls are blended in by `cfg.controls_weight`. The detail
+        readers read the aligned photos and replace the predictor's choice in their groups.
         """
         batch = images.shape[0]
         mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
@@ -294,11 +298,19 @@ class Fitter:
             with torch.no_grad():
                 colors = color_vector(targets.colors)
                 guess = self.models.predictor(targets.features, targets.probs, colors)
+        c = self.layout.continuous_size
+        if self.models.controls is not None and cfg.controls_weight > 0:
+            # The predictor reads a parse, blind to colour and shading; the controls reader
+            # reads the pixels but learned photos only from jittered renders.
+            w = cfg.controls_weight
+            with torch.no_grad():
+                read = self.models.controls(images)
+            guess[:, :c] = (1 - w) * guess[:, :c] + w * read
+        if self.models.predictor is not None:
             if cfg.mode == "full":
                 # The search starts from the predictor's discrete choices and from its
                 # continuous guess pulled toward the average face by
                 # `predictor_continuous_weight`.
-                c = self.layout.continuous_size
                 w = cfg.predictor_continuous_weight
                 guess[:, :c] = mean[:, :c] + w * (guess[:, :c] - mean[:, :c])
             if cfg.mode == "fast":
@@ -656,6 +668,8 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     worker can fail a job with a clear code instead of producing parameters it cannot judge.
     """
     from facefit.device import resolve_device
+    from facefit.nets.controls import DEFAULT_CONFIG as CONTROLS_CONFIG
+    from facefit.nets.controls import load_controls_reader
     from facefit.nets.detail import READERS, load_reader
     from facefit.nets.extractor import DEFAULT_CONFIG as EXTRACTOR_CONFIG
     from facefit.nets.extractor import load_extractor
@@ -687,6 +701,11 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         paths["predictor"] = predictor_path
     else:
         logger.warning("no predictor installed: mode full starts from the average face")
+    controls = None
+    controls_path = settings.weights_dir / weights_name("controls", CONTROLS_CONFIG)
+    if controls_path.exists():  # optional: without it the predictor reads the controls alone
+        controls = load_controls_reader(controls_path, device)
+        paths["controls"] = controls_path
     readers = []
     for name in READERS:
         path = settings.weights_dir / weights_name("detail", name)
@@ -700,6 +719,7 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         extractor_size=extractor.cfg.size,
         models={p.name: sha256_of(p) for p in paths.values()},
         readers=tuple(readers),
+        controls=controls,
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
         # ... and without the steps that name what another game's rig lacks

@@ -1,0 +1,93 @@
+"""The controls reader: what it reads, its training, and its place in the fit's start."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from facefit.fit.config import FitConfig
+from facefit.fit.fitter import load_fitter
+from facefit.nets.controls import build_controls_reader, load_controls_reader
+from facefit.rig.sampling import sample_dataset
+from facefit.rig.spec import load_spec
+from facefit.settings import CoreSettings
+from facefit.train.controls import ControlsTrainConfig, photo_like, train_controls
+from tests.tiny_weights import install_as_shipped, write_tiny_weights
+
+PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """Tiny networks and a tiny controls reader trained for a few steps."""
+    weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
+    shards = tmp_path_factory.mktemp("shards")
+    sample_dataset(shards, n=30, seed=3, size=64, shard_size=15, workers=1)
+    tcfg = ControlsTrainConfig(config="tiny", steps=3, batch_size=8, val_n=6, val_every=3)
+    train_controls(
+        shards, weights, tcfg,
+        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "c.ckpt",
+    )  # fmt: skip
+    install_as_shipped(weights, "controls-tiny.pt", "controls-lite.pt")
+    return weights
+
+
+def test_the_reader_reads_every_continuous_control_in_range_at_any_frame_size():
+    torch.manual_seed(0)
+    spec = load_spec()
+    reader = build_controls_reader("tiny", spec.continuous_size).eval()
+    with torch.no_grad():
+        big, small = reader(torch.rand(2, 3, 512, 512)), reader(torch.rand(2, 3, 32, 32))
+    assert big.shape == small.shape == (2, spec.continuous_size)
+    assert float(big.min()) >= 0.0 and float(big.max()) <= 1.0
+
+
+def test_photo_like_jitter_changes_the_pixels_but_not_the_frame():
+    rng = np.random.default_rng(0)
+    renders = np.random.default_rng(1).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    jittered = photo_like(renders, shift=2, rng=rng)
+    assert jittered.shape == renders.shape and jittered.dtype == np.uint8
+    assert not np.array_equal(jittered, renders)
+
+
+def test_training_writes_a_reader_with_its_error_per_control(trained):
+    spec = load_spec()
+    reader = load_controls_reader(trained / "controls-lite.pt")
+    assert reader.cfg.controls == spec.continuous_size
+    entry = json.loads((trained / "manifest.json").read_text())["weights"]["controls-lite.pt"]
+    validation = entry["validation"]
+    assert set(validation["per_control"]) == {c.name for c in spec.continuous}
+    assert 0.0 < validation["continuous_mae"] < 1.0
+
+
+def test_the_fit_starts_from_the_blend_of_predictor_and_reader(trained):
+    """Weight 0 is the start without the reader; weight 1 is the reader's reading; the
+    discrete part and the patent's average-face start do not depend on it."""
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=trained)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    assert fitter.models.controls is not None
+    assert "controls-lite.pt" in fitter.models.models
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, targets = fitter.targets_of([face])
+    c = fitter.layout.continuous_size
+    starts = {
+        w: fitter._initial_vectors(targets, images, replace(fitter.config, controls_weight=w))
+        for w in (0.0, 0.5, 1.0)
+    }
+    with torch.no_grad():
+        read = fitter.models.controls(images)
+    assert torch.allclose(starts[1.0][:, :c], read)
+    assert torch.allclose(starts[0.5][:, :c], (starts[0.0][:, :c] + read) / 2, atol=1e-6)
+    assert torch.equal(starts[0.0][:, c:], starts[1.0][:, c:])
+    patent = replace(fitter.config, mode="patent", controls_weight=1.0)
+    mean = torch.as_tensor(fitter.spec.mean_vector())[None]
+    assert torch.equal(fitter._initial_vectors(targets, images, patent), mean)
+    with pytest.raises(ValueError, match="controls_weight"):
+        FitConfig(controls_weight=1.5)
