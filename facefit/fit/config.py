@@ -48,12 +48,13 @@ class FitConfig:
     # (docs/benchmarks.md): with the rig 2.1 networks the predictor's guess recognises people
     # best and lands closest to their landmarks.
     predictor_continuous_weight: float = 1.0
-    # How much of the continuous start comes from the controls reader (`facefit.nets.
-    # controls`, where installed) rather than the predictor, in `full` and `fast`: 0 the
-    # predictor alone, 1 the reader alone. The reader reads rig renders far better (it sees
-    # colour and shading, which the predictor's parse features cannot) but has seen photos
-    # only as jittered renders; the predictor was trained on photos too. Chosen on the
-    # training folds' people among 0, 0.25, 0.5, 0.75 and 1 (docs/benchmarks.md).
+    # How much of `full`'s continuous start comes from the controls reader (`facefit.nets.
+    # controls`, where installed) rather than the predictor: 0 the predictor alone, 1 the
+    # reader alone. The reader reads rig renders far better (it sees colour and shading,
+    # which the predictor's parse features cannot) but has seen photos only as jittered
+    # renders; the predictor was trained on photos too. Chosen on the training folds'
+    # people among 0, 0.25, 0.5, 0.75 and 1: 0.5 recognises them best, with the fitted
+    # landmarks within the target (docs/benchmarks.md, "The controls reader").
     controls_weight: float = 0.5
     # Every this many updates of `full`'s search (and before the first) the real rig renders
     # the current parameters and the imitator's output is corrected by what it missed there

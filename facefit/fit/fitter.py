@@ -282,8 +282,8 @@ class Fitter:
         """Patent init (mean face), the predictor's guess (fast) or full's start, (B, D).
 
         The predictor reads the photo features the loss targets were made from: the
-        extractor runs once per photo. The controls reader reads the aligned photos' pixels,
-        and its continuous controls are blended in by `cfg.controls_weight`. The detail
+        extractor runs once per photo. In `full`, the controls reader reads the aligned
+        photos' pixels, and its continuous controls are blended in by `cfg.controls_weight`. The detail
         readers read the aligned photos and replace the predictor's choice in their groups.
         """
         batch = images.shape[0]
@@ -299,9 +299,11 @@ class Fitter:
                 colors = color_vector(targets.colors)
                 guess = self.models.predictor(targets.features, targets.probs, colors)
         c = self.layout.continuous_size
-        if self.models.controls is not None and cfg.controls_weight > 0:
+        if cfg.mode == "full" and self.models.controls is not None and cfg.controls_weight > 0:
             # The predictor reads a parse, blind to colour and shading; the controls reader
-            # reads the pixels but learned photos only from jittered renders.
+            # reads the pixels but learned photos only from jittered renders. `fast` keeps
+            # the predictor's answer: without the search, the blend's landmarks land farther
+            # from the photo's (docs/benchmarks.md).
             w = cfg.controls_weight
             with torch.no_grad():
                 read = self.models.controls(images)

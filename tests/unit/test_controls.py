@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from facefit.errors import ModelError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
 from facefit.nets.controls import build_controls_reader, load_controls_reader
@@ -66,8 +67,8 @@ def test_training_writes_a_reader_with_its_error_per_control(trained):
 
 
 def test_the_fit_starts_from_the_blend_of_predictor_and_reader(trained):
-    """Weight 0 is the start without the reader; weight 1 is the reader's reading; the
-    discrete part and the patent's average-face start do not depend on it."""
+    """In `full`, weight 0 is the start without the reader and weight 1 the reader's
+    reading; the discrete part and the patent's average-face start do not depend on it."""
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=trained)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.controls is not None
@@ -86,6 +87,10 @@ def test_the_fit_starts_from_the_blend_of_predictor_and_reader(trained):
     assert torch.allclose(starts[1.0][:, :c], read)
     assert torch.allclose(starts[0.5][:, :c], (starts[0.0][:, :c] + read) / 2, atol=1e-6)
     assert torch.equal(starts[0.0][:, c:], starts[1.0][:, c:])
+    # `fast` is the predictor's answer: the reader does not stand in for a missing one
+    fast = replace(fitter.config, mode="fast", controls_weight=1.0)
+    with pytest.raises(ModelError, match="predictor"):
+        fitter._initial_vectors(targets, images, fast)
     patent = replace(fitter.config, mode="patent", controls_weight=1.0)
     mean = torch.as_tensor(fitter.spec.mean_vector())[None]
     assert torch.equal(fitter._initial_vectors(targets, images, patent), mean)
