@@ -283,8 +283,9 @@ class Fitter:
 
         The predictor reads the photo features the loss targets were made from: the
         extractor runs once per photo. In `full`, the controls reader reads the aligned
-        photos' pixels, and its continuous controls are blended in by `cfg.controls_weight`. The detail
-        readers read the aligned photos and replace the predictor's choice in their groups.
+        photos' pixels, and its continuous controls are blended in by `cfg.controls_weight`.
+        The detail readers read the aligned photos and replace the predictor's choice in
+        their groups.
         """
         batch = images.shape[0]
         mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
