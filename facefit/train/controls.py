@@ -108,10 +108,9 @@ def train_controls(
 
     def step_loss() -> torch.Tensor:
         idx = np.sort(rng.choice(train_idx, size=tcfg.batch_size, replace=False))
-        images = np.asarray(data.images[idx])
+        images = data.images[idx]  # a copy: fancy indexing, memory-mapped shards too
         jitter = rng.random(len(idx)) < tcfg.photo_like
         if jitter.any():
-            images = images.copy()
             images[jitter] = photo_like(images[jitter], tcfg.shift, rng)
         x = to_tensor(images).to(device)
         truth = torch.from_numpy(data.params[idx, :c]).to(device)

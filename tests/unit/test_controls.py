@@ -48,7 +48,7 @@ def test_the_reader_reads_every_continuous_control_in_range_at_any_frame_size():
     assert float(big.min()) >= 0.0 and float(big.max()) <= 1.0
 
 
-def test_photo_like_jitter_changes_the_pixels_but_not_the_frame():
+def test_photo_like_jitter_changes_the_pixels_and_keeps_the_frame_size():
     rng = np.random.default_rng(0)
     renders = np.random.default_rng(1).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
     jittered = photo_like(renders, shift=2, rng=rng)
