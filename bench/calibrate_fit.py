@@ -17,9 +17,10 @@
    well, is chosen, and its effect is then reported on the held-out fold (identities never
    used to choose). The rig renders are there because a fit's start can match a game's own
    render far better than a photo: a threshold set by photos alone (0.62 with the controls
-   reader) stopped every rig render before its first update. Each fold's own choice is reported too,
-   to show the spread; their median can be a value that half the folds reject (with two
-   folds at 0.645 and two at 0.995 it was 0.82, too early a stop for the latter two).
+   reader) stopped every rig render before its first update. Each fold's own choice is
+   reported too, to show the spread; their median can be a value that half the folds
+   reject (with two folds at 0.645 and two at 0.995 it was 0.82, too early a stop for the
+   latter two).
 
     .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --out var/bench/calibration.json --save
 
@@ -165,7 +166,9 @@ def main() -> None:
     pooled = [h for k in runs if k != HOLDOUT for h in runs[k]]
     # seed 11: not `facefit eval synthetic`'s faces (seed 7)
     rig = rig_histories(fitter, args.rig_faces, args.mode, max_iters, seed=11)
-    threshold = round(max(earliest(pooled), earliest(rig) if rig else 0.0), 4)  # 0.005 grid
+    photo_threshold = earliest(pooled)
+    rig_threshold = earliest(rig) if rig else None
+    threshold = round(max(photo_threshold, rig_threshold or 0.0), 4)  # a 0.005 grid
     train_excess, train_iters = excess_at(threshold, pooled, scale)
     rig_excess, rig_iters = excess_at(threshold, rig, scale) if rig else (0.0, 0.0)
     held_excess, held_iters = excess_at(threshold, runs[HOLDOUT], scale)
@@ -178,10 +181,10 @@ def main() -> None:
             "mean_loss_excess": round(train_excess, 4),
             "mean_iterations": round(train_iters, 2),
         },
-        "photo_threshold": round(earliest(pooled), 4),
+        "photo_threshold": round(photo_threshold, 4),
         "rig_faces": {
             "faces": len(rig),
-            "threshold": round(earliest(rig), 4) if rig else None,
+            "threshold": None if rig_threshold is None else round(rig_threshold, 4),
             "mean_loss_excess": round(rig_excess, 4),
             "mean_iterations": round(rig_iters, 2),
         },
