@@ -60,17 +60,20 @@ class TrainRun:
     step: int = 0
     elapsed: float = 0.0  # training seconds over all sessions of the run
     history: list[dict[str, Any]] = field(default_factory=list)
+    init_sha256: str | None = None  # the weights file a fine-tuning run started from
 
     def provenance(
         self, tcfg: LoopConfig, device: Any, *, data: Any, validation: dict, **counts: Any
     ) -> dict[str, Any]:
         """The manifest entry's account of the run; `counts` are its sample counts."""
+        started = {"init_sha256": self.init_sha256} if self.init_sha256 else {}
         return {
             **counts,
             "train_steps": self.step,
             "train_seconds": round(self.elapsed, 1),
             "train_device": str(device),
             "train_config": asdict(tcfg),
+            **started,
             "data": data,
             "validation": validation,
             "history": self.history[-20:],
@@ -147,6 +150,8 @@ def run_training(
     """
     import torch
 
+    from facefit.nets.weights import sha256_of
+
     identity = {"train_config": asdict(tcfg), **(meta or {})}
     run = TrainRun()
     if resume and checkpoint.exists():
@@ -159,16 +164,19 @@ def run_training(
         rng.bit_generator.state = state["rng"]
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
-        run = TrainRun(state["step"], state["elapsed"], state["history"])
+        run = TrainRun(state["step"], state["elapsed"], state["history"], state.get("init_sha256"))
         logger.info("resumed from %s at step %d", checkpoint, run.step)
     elif tcfg.init:
         start_from(model, Path(tcfg.init), network)
+        # The path alone would not say which file: a later run may have replaced it.
+        run.init_sha256 = sha256_of(Path(tcfg.init))
 
     def snapshot() -> None:
         save_checkpoint(checkpoint, {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-            "step": run.step, "elapsed": run.elapsed, "history": run.history, **identity,
+            "step": run.step, "elapsed": run.elapsed, "history": run.history,
+            "init_sha256": run.init_sha256, **identity,
         })  # fmt: skip
 
     model.train()

@@ -18,6 +18,7 @@ from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from facefit.train.controls import ControlsTrainConfig, photo_like, train_controls
+from facefit.train.predictor import PredictorTrainConfig, train_predictor
 from tests.tiny_weights import install_as_shipped, write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
@@ -25,17 +26,40 @@ PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutra
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """Tiny networks and a tiny controls reader trained for a few steps."""
+    """Tiny networks and a tiny controls reader trained for a few steps, without a
+    predictor: the start of `full` is then the average face's, blended with the reader's."""
     weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
-    shards = tmp_path_factory.mktemp("shards")
-    sample_dataset(shards, n=30, seed=3, size=64, shard_size=15, workers=1)
     tcfg = ControlsTrainConfig(config="tiny", steps=3, batch_size=8, val_n=6, val_every=3)
     train_controls(
-        shards, weights, tcfg,
+        _shards(tmp_path_factory), weights, tcfg,
         device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "c.ckpt",
     )  # fmt: skip
     install_as_shipped(weights, "controls-tiny.pt", "controls-lite.pt")
     return weights
+
+
+@pytest.fixture(scope="module")
+def with_predictor(trained, tmp_path_factory) -> Path:
+    """The same folder with a tiny predictor trained for a few steps beside the reader."""
+    weights = tmp_path_factory.mktemp("with-predictor")
+    for path in trained.iterdir():
+        (weights / path.name).write_bytes(path.read_bytes())
+    tcfg = PredictorTrainConfig(
+        config="tiny", steps=2, batch_size=8, photo_batch=0, val_n=6, val_every=2
+    )
+    train_predictor(
+        _shards(tmp_path_factory), weights / "imitator-lite.pt", weights / "extractor-lite.pt",
+        weights, tcfg,
+        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "p.ckpt",
+    )  # fmt: skip
+    install_as_shipped(weights, "predictor-tiny.pt", "predictor-lite.pt")
+    return weights
+
+
+def _shards(tmp_path_factory) -> Path:
+    shards = tmp_path_factory.mktemp("shards")
+    sample_dataset(shards, n=30, seed=3, size=64, shard_size=15, workers=1)
+    return shards
 
 
 def test_the_reader_reads_every_continuous_control_in_range_at_any_frame_size():
@@ -96,3 +120,30 @@ def test_the_fit_starts_from_the_blend_of_predictor_and_reader(trained):
     assert torch.equal(fitter._initial_vectors(targets, images, patent), mean)
     with pytest.raises(ValueError, match="controls_weight"):
         FitConfig(controls_weight=1.5)
+
+
+def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predictor):
+    """`fast` keeps the predictor's reading (the blend moved photos' landmarks over its
+    target); `full` at weight 0 starts from the same controls, at weight 1 from the reader's
+    (with `predictor_continuous_weight` at its default 1, which keeps the guess as it is)."""
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=with_predictor)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    assert fitter.models.predictor is not None and fitter.models.controls is not None
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, targets = fitter.targets_of([face])
+    c = fitter.layout.continuous_size
+
+    def start(mode: str, w: float) -> torch.Tensor:
+        cfg = replace(fitter.config, mode=mode, controls_weight=w)
+        return fitter._initial_vectors(targets, images, cfg)
+
+    with torch.no_grad():
+        read = fitter.models.controls(images)
+    fast = start("fast", 0.0)
+    assert torch.equal(start("fast", 1.0), fast)
+    # the continuous part: `full` keeps the discrete groups' probabilities, `fast` picks
+    assert torch.equal(start("full", 0.0)[:, :c], fast[:, :c])
+    assert torch.allclose(start("full", 1.0)[:, :c], read)
+    assert not torch.allclose(fast[:, :c], read)

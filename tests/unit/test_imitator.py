@@ -12,6 +12,7 @@ import torch
 from facefit.cli import main
 from facefit.errors import ModelError
 from facefit.nets.imitator import CONFIGS, build_imitator, load_imitator, load_imitator_with_info
+from facefit.nets.weights import sha256_of
 from facefit.train import toy
 from facefit.train.common import run_training, start_from
 from facefit.train.imitator import (
@@ -112,6 +113,10 @@ def test_init_fine_tunes_from_a_weights_file_and_records_it(trained, shards, tmp
     assert fresh.metrics["pixel_l1"] > 1.5 * tuned.metrics["pixel_l1"]
     entry = json.loads((tuned.weights.parent / "manifest.json").read_text())["weights"]
     assert entry[tuned.weights.name]["train_config"]["init"] == str(result.weights)
+    # the file itself, which a later run may replace at that path
+    assert entry[tuned.weights.name]["init_sha256"] == sha256_of(result.weights)
+    fresh_entry = json.loads((fresh.weights.parent / "manifest.json").read_text())["weights"]
+    assert "init_sha256" not in fresh_entry[fresh.weights.name]
 
 
 def test_init_refuses_another_networks_file(trained):
