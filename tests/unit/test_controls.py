@@ -25,13 +25,20 @@ PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutra
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def shards(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("shards")
+    sample_dataset(folder, n=30, seed=3, size=64, shard_size=15, workers=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(shards, tmp_path_factory) -> Path:
     """Tiny networks and a tiny controls reader trained for a few steps, without a
     predictor: the start of `full` is then the average face's, blended with the reader's."""
     weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
     tcfg = ControlsTrainConfig(config="tiny", steps=3, batch_size=8, val_n=6, val_every=3)
     train_controls(
-        _shards(tmp_path_factory), weights, tcfg,
+        shards, weights, tcfg,
         device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "c.ckpt",
     )  # fmt: skip
     install_as_shipped(weights, "controls-tiny.pt", "controls-lite.pt")
@@ -39,7 +46,7 @@ def trained(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def with_predictor(trained, tmp_path_factory) -> Path:
+def with_predictor(trained, shards, tmp_path_factory) -> Path:
     """The same folder with a tiny predictor trained for a few steps beside the reader."""
     weights = tmp_path_factory.mktemp("with-predictor")
     for path in trained.iterdir():
@@ -48,18 +55,12 @@ def with_predictor(trained, tmp_path_factory) -> Path:
         config="tiny", steps=2, batch_size=8, photo_batch=0, val_n=6, val_every=2
     )
     train_predictor(
-        _shards(tmp_path_factory), weights / "imitator-lite.pt", weights / "extractor-lite.pt",
+        shards, weights / "imitator-lite.pt", weights / "extractor-lite.pt",
         weights, tcfg,
         device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "p.ckpt",
     )  # fmt: skip
     install_as_shipped(weights, "predictor-tiny.pt", "predictor-lite.pt")
     return weights
-
-
-def _shards(tmp_path_factory) -> Path:
-    shards = tmp_path_factory.mktemp("shards")
-    sample_dataset(shards, n=30, seed=3, size=64, shard_size=15, workers=1)
-    return shards
 
 
 def test_the_reader_reads_every_continuous_control_in_range_at_any_frame_size():
