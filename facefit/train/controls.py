@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from facefit.nets.controls import CONFIGS, NETWORK, ControlsReader, build_controls_reader
 from facefit.train.common import Progress, TrainResult, run_training
 from facefit.train.extractor import photometric
-from facefit.train.shards import ShardArrays, split_indices
+from facefit.train.shards import ShardArrays, training_split
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +96,10 @@ def train_controls(
     torch.manual_seed(tcfg.seed)
     base = CONFIGS[tcfg.config]
     data = ShardArrays(data_dir, size=base.size)
-    if len(data) <= tcfg.val_n:
-        raise ValueError(f"{len(data)} samples cannot hold out {tcfg.val_n} for validation")
+    train_idx, val_idx = training_split(len(data), tcfg.val_n)
     spec = spec_from_json(data.meta.spec)
     names = [control.name for control in spec.continuous]
     model = build_controls_reader(tcfg.config, len(names)).to(device)
-    train_idx, val_idx = split_indices(len(data), tcfg.val_n, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     rng = np.random.default_rng(tcfg.seed)
     c = len(names)

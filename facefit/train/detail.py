@@ -30,7 +30,7 @@ from facefit.nets.detail import (
 )
 from facefit.rig.shards import read_meta
 from facefit.train.common import Progress, TrainResult, run_training
-from facefit.train.shards import ShardArrays, split_indices
+from facefit.train.shards import ShardArrays, training_split
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +141,12 @@ def train_detail(
     # A misnamed group is refused before the renders are read.
     start, stop, options = group_slice(read_meta(Path(data_dir)).spec, group)
     data = ShardArrays(data_dir, size=base.size)
-    if len(data) <= tcfg.val_n:
-        raise ValueError(f"{len(data)} samples cannot hold out {tcfg.val_n} for validation")
+    train_idx, val_idx = training_split(len(data), tcfg.val_n)
     box = reader_box(base, reference_landmarks68(), REFERENCE_SIZE)
     model = build_reader(tcfg.config, group, len(options), box).to(device)
     truth = data.params[:, start:stop].argmax(1)
     margin = tcfg.shift
     crops = padded_crops(data, box, margin)
-    train_idx, val_idx = split_indices(len(data), tcfg.val_n, seed=0)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     rng = np.random.default_rng(tcfg.seed)
     labels = torch.from_numpy(truth)

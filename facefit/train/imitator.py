@@ -19,7 +19,7 @@ import torch
 
 from facefit.nets.imitator import NETWORK, Imitator, build_imitator
 from facefit.train.common import Progress, TrainResult, run_training
-from facefit.train.shards import ShardArrays, split_indices
+from facefit.train.shards import ShardArrays, training_split
 
 logger = logging.getLogger(__name__)
 
@@ -193,9 +193,7 @@ def train_imitator(
     torch.manual_seed(tcfg.seed)
     cfg = CONFIGS[tcfg.config]
     data = ShardArrays(data_dir, size=cfg.size, limit=limit)
-    if len(data) <= tcfg.val_n:
-        raise ValueError(f"{len(data)} samples cannot hold out {tcfg.val_n} for validation")
-    train_idx, val_idx = split_indices(len(data), tcfg.val_n, seed=0)
+    train_idx, val_idx = training_split(len(data), tcfg.val_n)
     model = build_imitator(cfg, data.meta.vector_size).to(device)
     mean_image, mean_lm = _means(data, train_idx)
     model.set_means(mean_image, mean_lm)

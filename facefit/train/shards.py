@@ -133,6 +133,13 @@ def split_indices(n: int, val_n: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return np.sort(order[val_n:]), np.sort(order[:val_n])
 
 
+def training_split(n: int, val_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`split_indices` for a trainer, which refuses a folder too small to leave it any face."""
+    if n <= val_n:
+        raise ValueError(f"{n} samples cannot hold out {val_n} for validation")
+    return split_indices(n, val_n, seed=0)
+
+
 def write_shards(
     root: Path,
     *,
