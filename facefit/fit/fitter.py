@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,20 @@ MIN_REGION_SHARE = 0.01
 
 
 @dataclass(frozen=True)
+class CloseReading:
+    """A detail reader of continuous controls and how much of its reading the fit takes.
+
+    The controls reader and the close reader read the same controls with errors measured on
+    held-out renders (their manifests' `per_control`); taken as independent readings, the
+    least-error mix weighs each by the other's squared error.
+    """
+
+    reader: torch.nn.Module  # aligned photo (B, 3, S, S) -> (B, k) controls in [0, 1]
+    columns: torch.Tensor  # (k,) long: where they sit among the continuous controls
+    weight: torch.Tensor  # (k,) share of this reading in the mix, in [0, 1]
+
+
+@dataclass(frozen=True)
 class FitModels:
     """The frozen networks and what they were trained for."""
 
@@ -57,6 +72,8 @@ class FitModels:
     # The controls reader (`facefit.nets.controls`): aligned photo (B, 3, S, S) -> the
     # continuous controls (B, C), read from the pixels; blended with the predictor's.
     controls: torch.nn.Module | None = None
+    # Detail readers of continuous controls, mixed into the controls reader's reading.
+    close: tuple[CloseReading, ...] = ()
 
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -276,6 +293,16 @@ class Fitter:
         """The discrete groups the detail readers decide (none from the patent's start)."""
         return () if cfg.mode == "patent" else tuple(r.cfg.group for r in self.models.readers)
 
+    @torch.no_grad()
+    def _read_controls(self, images: torch.Tensor) -> torch.Tensor:
+        """The controls reader's reading (B, C), with the close readers' mixed in."""
+        read = self.models.controls(images)
+        for close in self.models.close:
+            mine = close.reader.read_controls(images)
+            cols = close.columns
+            read[:, cols] = (1 - close.weight) * read[:, cols] + close.weight * mine
+        return read
+
     def _initial_vectors(
         self, targets: PhotoTargets, images: torch.Tensor, cfg: FitConfig
     ) -> torch.Tensor:
@@ -306,9 +333,7 @@ class Fitter:
             # the predictor's answer: without the search, the blend's landmarks land farther
             # from the photo's (docs/benchmarks.md).
             w = cfg.controls_weight
-            with torch.no_grad():
-                read = self.models.controls(images)
-            guess[:, :c] = (1 - w) * guess[:, :c] + w * read
+            guess[:, :c] = (1 - w) * guess[:, :c] + w * self._read_controls(images)
         if self.models.predictor is not None:
             if cfg.mode == "full":
                 # The search starts from the predictor's discrete choices and from its
@@ -709,12 +734,20 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     if controls_path.exists():  # optional: without it the predictor reads the controls alone
         controls = load_controls_reader(controls_path, device)
         paths["controls"] = controls_path
-    readers = []
+    readers, close = [], []
     for name in READERS:
         path = settings.weights_dir / weights_name("detail", name)
-        if path.exists():  # optional: without one the predictor and the search decide
-            readers.append(load_reader(path, device))
-            paths[f"detail-{name}"] = path
+        if not path.exists():  # optional: without one the predictor and the search decide
+            continue
+        reader = load_reader(path, device)
+        if not reader.cfg.controls:
+            readers.append(reader)
+        elif controls is None:  # it sharpens the controls reader's reading, not alone
+            logger.warning("%s is installed without the controls reader: not used", path.name)
+            continue
+        else:
+            close.append(close_reading(reader, path, controls_path, device))
+        paths[f"detail-{name}"] = path
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
@@ -723,6 +756,7 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         models={p.name: sha256_of(p) for p in paths.values()},
         readers=tuple(readers),
         controls=controls,
+        close=tuple(close),
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
         # ... and without the steps that name what another game's rig lacks
@@ -731,3 +765,26 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         config = defaults_for_rig(FitConfig(), load_spec())
         config = calibrated_config(settings.weights_dir, models.models, config)
     return Fitter(models, config, device)
+
+
+def close_reading(
+    reader: torch.nn.Module, path: Path, controls_path: Path, device: torch.device
+) -> CloseReading:
+    """A close reader with its share of the mix, from both readers' held-out errors."""
+    from facefit.nets.weights import read_manifest
+    from facefit.rig.spec import load_spec
+
+    def held_out_errors(weights: Path) -> dict[str, float]:
+        entry = read_manifest(weights.parent)["weights"][weights.name]
+        return entry["validation"]["per_control"]
+
+    names = [control.name for control in load_spec().continuous]
+    mine, theirs = held_out_errors(path), held_out_errors(controls_path)
+    e_mine = np.array([mine[n] for n in reader.cfg.controls])
+    e_theirs = np.array([theirs[n] for n in reader.cfg.controls])
+    weight = e_theirs**2 / np.maximum(e_mine**2 + e_theirs**2, 1e-12)
+    return CloseReading(
+        reader=reader,
+        columns=torch.tensor([names.index(n) for n in reader.cfg.controls], device=device),
+        weight=torch.as_tensor(weight, dtype=torch.float32, device=device),
+    )

@@ -1,7 +1,9 @@
-"""A detail reader: one discrete group read from a close crop of the aligned face.
+"""A detail reader: a discrete group, or a few continuous controls, read from a close crop.
 
 The predictor sees the face at the extractor's 128 px, where the rig's brow styles differ by
-a pixel or two of outline. This reads the brows at twice that: a fixed box of the aligned
+a pixel or two of outline; the controls reader reads the pixels at that size too, and stays
+at chance on the controls a pixel or two of outline decides (a brow's arch and thickness, a
+lid's line, the cupid's bow). A detail reader reads them at twice that: a fixed box of the aligned
 frame around the reference face's brow landmarks (padded for what the brow controls can do),
 split at the face's midline, the right half mirrored onto the left, one small CNN for both
 halves and their logits summed, so each brow is evidence for the one style the rig draws on
@@ -24,13 +26,26 @@ from facefit.nets.weights import current_rig_id, load_state, load_weights
 
 NETWORK = "detail"
 BROW_LANDMARKS = tuple(range(17, 27))  # iBUG-68: both brows
+EYE_LANDMARKS = tuple(range(36, 48))
+NOSE_TIP_LANDMARKS = tuple(range(31, 36))  # the nostrils' line
+MOUTH_LANDMARKS = tuple(range(48, 68))
+# The continuous controls whose outline lies in each box, read at 128 px to 0.10 or worse.
+EYE_CONTROLS = (
+    "brow_arch", "brow_thickness", "brow_length", "brow_tilt", "lid_shape", "lower_lid",
+    "eye_width", "eye_opening", "eye_size", "iris_size", "eye_tilt", "eye_depth",
+)  # fmt: skip
+MOUTH_CONTROLS = (
+    "cupids_bow", "nose_tip_size", "nostril_size", "nose_protrusion", "nose_tip_angle",
+    "upper_lip_thickness", "mouth_open", "mouth_corner_tilt",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class DetailConfig:
     """What a reader reads and how; `options` and `box` are set from the rig at training."""
 
-    group: str = "eyebrow_style"
+    group: str = "eyebrow_style"  # the discrete group it chooses; "" when it reads `controls`
+    controls: tuple[str, ...] = ()  # the continuous controls it reads instead, each in [0, 1]
     landmarks: tuple[int, ...] = BROW_LANDMARKS
     # Margins around the reference landmarks' box, as fractions of the frame side: brow
     # height moves a brow 0.6 cm, a high arch lifts it 1.8 cm, a thick one spreads 0.6 cm.
@@ -39,20 +54,48 @@ class DetailConfig:
     pad_bottom: float = 0.085
     size: int = 256  # the aligned frame is read at this side
     widths: tuple[int, ...] = (32, 64, 96)
-    options: int = 0
+    hidden: int = 0  # a hidden layer before the outputs (0: none)
+    options: int = 0  # outputs: the group's options, or one per control
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # (top, bottom, left, right) px at `size`
 
 
 CONFIGS: dict[str, DetailConfig] = {
     "brows": DetailConfig(),
+    # Brows and eyes: the brows' margins above, a lower lid's drop and an eye's size below.
+    "eyes": DetailConfig(
+        group="",
+        controls=EYE_CONTROLS,
+        landmarks=BROW_LANDMARKS + EYE_LANDMARKS,
+        pad_bottom=0.06,
+        hidden=256,
+    ),
+    # The nose's tip and the mouth: a tip's size above the nostrils, an open mouth below.
+    "mouth": DetailConfig(
+        group="",
+        controls=MOUTH_CONTROLS,
+        landmarks=NOSE_TIP_LANDMARKS + MOUTH_LANDMARKS,
+        pad_x=0.06,
+        pad_top=0.07,
+        pad_bottom=0.06,
+        hidden=256,
+    ),
     "tiny": DetailConfig(widths=(4, 8)),  # tests
+    "tiny-controls": DetailConfig(
+        group="",
+        controls=("brow_arch", "lid_shape"),
+        landmarks=BROW_LANDMARKS + EYE_LANDMARKS,
+        widths=(4, 8),
+        hidden=8,
+    ),
 }
-READERS = ("brows",)  # the readers a fit uses where their weights are installed
+READERS = ("brows", "eyes", "mouth")  # the readers a fit uses where their weights are installed
 
 
 def config_from_dict(data: dict) -> DetailConfig:
     data = dict(data)
-    for key in ("landmarks", "widths", "box"):
+    data.setdefault("controls", ())  # a reader saved before readers read controls
+    data.setdefault("hidden", 0)
+    for key in ("landmarks", "widths", "box", "controls"):
         data[key] = tuple(data[key])
     return DetailConfig(**data)
 
@@ -80,7 +123,8 @@ def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
 
 
 class DetailReader(nn.Module):
-    """Aligned faces (B, 3, S, S) in [0, 1] -> logits (B, options) of one discrete group."""
+    """Aligned faces (B, 3, S, S) in [0, 1] -> logits (B, options) of one discrete group, or
+    of its continuous controls (their sigmoid is the reading: `read_controls`)."""
 
     def __init__(self, cfg: DetailConfig) -> None:
         super().__init__()
@@ -96,9 +140,12 @@ class DetailReader(nn.Module):
         for _ in cfg.widths:
             h, w = (h + 1) // 2, (w + 1) // 2
         # Flattened, not pooled: where along the brow the arch peaks is what tells styles apart.
-        self.classify = nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.2), nn.Linear(c * h * w, cfg.options)
-        )
+        head: list[nn.Module] = [nn.Flatten(), nn.Dropout(0.2)]
+        features = c * h * w
+        if cfg.hidden:
+            head += [nn.Linear(features, cfg.hidden), nn.ReLU(True)]
+            features = cfg.hidden
+        self.classify = nn.Sequential(*head, nn.Linear(features, cfg.options))
 
     def crops(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (2B, 3, h, w): left halves, then mirrored right halves."""
@@ -116,9 +163,15 @@ class DetailReader(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.logits_of_crops(self.crops(images))
 
+    def read_controls(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, len(cfg.controls)) in [0, 1]: a controls reader's reading."""
+        assert self.cfg.controls, "this reader chooses a discrete group"
+        return torch.sigmoid(self(images))
+
 
 def build_reader(config: str | DetailConfig, group: str, options: int, box) -> DetailReader:
-    """A fresh reader of `group` (`options` choices) over `box` (`reader_box`)."""
+    """A fresh reader of `group` (`options` choices), or of the config's continuous
+    controls (`group` "", `options` their count), over `box` (`reader_box`)."""
     cfg = CONFIGS[config] if isinstance(config, str) else config
     fields = {**asdict(cfg), "group": group, "options": options, "box": tuple(box)}
     return DetailReader(DetailConfig(**fields))

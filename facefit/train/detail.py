@@ -1,10 +1,13 @@
 """Training of a detail reader (`facefit.nets.detail`) on rig shards.
 
+A reader of a discrete group learns it by cross-entropy; a reader of continuous controls by
+an L1 between its reading and the renders' true controls, as the controls reader does.
 Renders are drawn in the reference frame, so the reader's box is the same pixels in every
 render. Photos reach it through the aligner, which places a face to a pixel or two and a
 percent of scale, and under other light; so each training crop is shifted by a few pixels
 and its brightness and colour balance jittered. Accuracy is measured on the same held-out
-faces on every run.
+faces on every run: its accuracy, or each control's mean absolute error (which the fit uses
+to weigh this reading against the controls reader's).
 """
 
 from __future__ import annotations
@@ -71,6 +74,17 @@ def group_slice(meta_spec: dict[str, Any], group: str) -> tuple[int, int, list[s
     return sl.start, sl.stop, list(options)
 
 
+def control_columns(meta_spec: dict[str, Any], controls: tuple[str, ...]) -> list[int]:
+    """Where each named continuous control sits in the shards' parameter vector."""
+    from facefit.rig.spec import spec_from_json
+
+    names = [c.name for c in spec_from_json(meta_spec).continuous]
+    missing = [name for name in controls if name not in names]
+    if missing:
+        raise SpecError(f"the rig has no continuous controls {missing}; it has {names}")
+    return [names.index(name) for name in controls]
+
+
 def padded_crops(data: ShardArrays, box: tuple[int, ...], margin: int) -> np.ndarray:
     """(N, h + 2m, w + 2m, 3) uint8: every sample's box with `margin` px around it, so that
     a shifted crop is a slice, not a resample. Where the margin runs off the frame, the
@@ -107,19 +121,34 @@ def crop_batch(
 
 
 @torch.no_grad()
+def held_out_logits(
+    model: DetailReader, crops: np.ndarray, index: np.ndarray, margin: int
+) -> np.ndarray:
+    """(len(index), options) logits of the faces at `index`, read from centred crops."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(index), 200):
+        halves = mirrored_halves(crop_batch(crops, index[start : start + 200], margin))
+        out.append(model.logits_of_crops(halves.to(device)).cpu().numpy())
+    model.train()
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.options), np.float32)
+
+
 def accuracy(
     model: DetailReader, crops: np.ndarray, index: np.ndarray, truth: np.ndarray, margin: int
 ) -> float:
     """Share of the faces at `index` whose centred crops the reader classifies right."""
-    model.eval()
-    device = next(model.parameters()).device
-    right = 0
-    for start in range(0, len(index), 200):
-        idx = index[start : start + 200]
-        halves = mirrored_halves(crop_batch(crops, idx, margin)).to(device)
-        right += int((model.logits_of_crops(halves).argmax(1).cpu().numpy() == truth[idx]).sum())
-    model.train()
-    return right / max(len(index), 1)
+    logits = held_out_logits(model, crops, index, margin)
+    return float((logits.argmax(1) == truth[index]).sum()) / max(len(index), 1)
+
+
+def control_errors(
+    model: DetailReader, crops: np.ndarray, index: np.ndarray, truth: np.ndarray, margin: int
+) -> np.ndarray:
+    """Per control, the mean absolute error of the reading on the faces at `index`."""
+    read = 1.0 / (1.0 + np.exp(-held_out_logits(model, crops, index, margin)))
+    return np.abs(read - truth[index]).mean(axis=0)
 
 
 def train_detail(
@@ -137,14 +166,21 @@ def train_detail(
 
     torch.manual_seed(tcfg.seed)
     base = CONFIGS[tcfg.config]
-    group = tcfg.group or base.group
-    # A misnamed group is refused before the renders are read.
-    start, stop, options = group_slice(read_meta(Path(data_dir)).spec, group)
+    # A misnamed group or control is refused before the renders are read.
+    spec = read_meta(Path(data_dir)).spec
+    if base.controls:
+        if tcfg.group:
+            raise SpecError(f"config {tcfg.config!r} reads continuous controls, not a group")
+        group, options = "", list(base.controls)
+        columns = control_columns(spec, base.controls)
+    else:
+        group = tcfg.group or base.group
+        start, stop, options = group_slice(spec, group)
     data = ShardArrays(data_dir, size=base.size)
     train_idx, val_idx = training_split(len(data), tcfg.val_n)
     box = reader_box(base, reference_landmarks68(), REFERENCE_SIZE)
     model = build_reader(tcfg.config, group, len(options), box).to(device)
-    truth = data.params[:, start:stop].argmax(1)
+    truth = data.params[:, columns] if base.controls else data.params[:, start:stop].argmax(1)
     margin = tcfg.shift
     crops = padded_crops(data, box, margin)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -157,9 +193,16 @@ def train_detail(
         gain = 1 + tcfg.brightness * (2 * torch.rand(len(idx), 1, 1, 1) - 1)
         tint = tcfg.tint * (2 * torch.rand(len(idx), 3, 1, 1) - 1)
         x = (x * gain + tint).clamp(0, 1).to(device)
-        return F.cross_entropy(model.logits_of_crops(mirrored_halves(x)), labels[idx].to(device))
+        logits = model.logits_of_crops(mirrored_halves(x))
+        if base.controls:
+            return F.l1_loss(torch.sigmoid(logits), labels[idx].to(device))
+        return F.cross_entropy(logits, labels[idx].to(device))
 
     def validate(step: int) -> dict[str, Any]:
+        if base.controls:
+            mae = float(control_errors(model, crops, val_idx, truth, margin).mean())
+            logger.info("step %d val continuous MAE %.4f", step, mae)
+            return {"mae": round(mae, 4)}
         acc = accuracy(model, crops, val_idx, truth, margin)
         logger.info("step %d val accuracy %.3f", step, acc)
         return {"accuracy": round(acc, 4)}
@@ -168,11 +211,19 @@ def train_detail(
         tcfg, model, opt, rng, step_loss, validate,
         checkpoint=checkpoint, resume=resume, on_step=on_step, network=NETWORK, meta={"data": str(data_dir)},
     )  # fmt: skip
-    metrics = {
-        "accuracy": round(accuracy(model, crops, val_idx, truth, margin), 4),
-        "chance": round(float(np.bincount(truth[train_idx]).max() / len(train_idx)), 4),
-        "options": options,
-    }
+    if base.controls:
+        errors = control_errors(model, crops, val_idx, truth, margin)
+        metrics = {
+            "continuous_mae": round(float(errors.mean()), 4),
+            "chance": 0.25,  # always answering 0.5 to a uniform control
+            "per_control": {n: round(float(e), 4) for n, e in zip(options, errors, strict=True)},
+        }
+    else:
+        metrics = {
+            "accuracy": round(accuracy(model, crops, val_idx, truth, margin), 4),
+            "chance": round(float(np.bincount(truth[train_idx]).max() / len(train_idx)), 4),
+            "options": options,
+        }
     path = run.save(
         out_dir, NETWORK, tcfg, model.cfg, model.state_dict(), device,
         rig=data.meta.rig, layout=data.meta.layout, train_samples=len(train_idx),

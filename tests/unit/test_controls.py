@@ -18,6 +18,7 @@ from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from facefit.train.controls import ControlsTrainConfig, photo_like, train_controls
+from facefit.train.detail import DetailTrainConfig, train_detail
 from facefit.train.predictor import PredictorTrainConfig, train_predictor
 from tests.tiny_weights import install_as_shipped, write_tiny_weights
 
@@ -60,6 +61,21 @@ def with_predictor(trained, shards, tmp_path_factory) -> Path:
         device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "p.ckpt",
     )  # fmt: skip
     install_as_shipped(weights, "predictor-tiny.pt", "predictor-lite.pt")
+    return weights
+
+
+@pytest.fixture(scope="module")
+def with_close_reader(trained, shards, tmp_path_factory) -> Path:
+    """The same folder with a tiny close reader of two eye controls beside the reader."""
+    weights = tmp_path_factory.mktemp("with-close-reader")
+    for path in trained.iterdir():
+        (weights / path.name).write_bytes(path.read_bytes())
+    tcfg = DetailTrainConfig(config="tiny-controls", steps=3, batch_size=8, val_n=6, val_every=3)
+    train_detail(
+        shards, weights, tcfg,
+        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "d.ckpt",
+    )  # fmt: skip
+    install_as_shipped(weights, "detail-tiny-controls.pt", "detail-eyes.pt")
     return weights
 
 
@@ -148,3 +164,46 @@ def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predicto
     assert torch.equal(start("full", 0.0)[:, :c], fast[:, :c])
     assert torch.allclose(start("full", 1.0)[:, :c], read)
     assert not torch.allclose(fast[:, :c], read)
+
+
+def test_a_close_reader_is_mixed_into_its_controls_by_both_readers_errors(with_close_reader):
+    """Each control the close reader reads is a mix of both readings, weighted by the other
+    reader's squared held-out error; every other control is the controls reader's."""
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=with_close_reader)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    assert not fitter.models.readers and len(fitter.models.close) == 1
+    assert "detail-eyes.pt" in fitter.models.models
+    close = fitter.models.close[0]
+    names = [control.name for control in load_spec().continuous]
+    assert [names[int(k)] for k in close.columns] == ["brow_arch", "lid_shape"]
+    weights = json.loads((with_close_reader / "manifest.json").read_text())["weights"]
+    mine = weights["detail-eyes.pt"]["validation"]["per_control"]
+    theirs = weights["controls-lite.pt"]["validation"]["per_control"]
+    for k, name in enumerate(close.reader.cfg.controls):
+        expected = theirs[name] ** 2 / (theirs[name] ** 2 + mine[name] ** 2)
+        assert float(close.weight[k]) == pytest.approx(expected, rel=1e-5)
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, _ = fitter.targets_of([face])
+    with torch.no_grad():
+        plain = fitter.models.controls(images)
+        close_read = close.reader.read_controls(images)
+    mixed = fitter._read_controls(images)
+    cols = close.columns
+    w = close.weight
+    assert torch.allclose(mixed[:, cols], (1 - w) * plain[:, cols] + w * close_read, atol=1e-6)
+    others = torch.ones(plain.shape[1], dtype=torch.bool)
+    others[cols] = False
+    assert torch.equal(mixed[:, others], plain[:, others])
+
+
+def test_a_close_reader_without_the_controls_reader_is_not_used(with_close_reader, tmp_path):
+    """It sharpens the controls reader's reading; alone it would replace the predictor's."""
+    for path in with_close_reader.iterdir():
+        if path.name != "controls-lite.pt":
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    assert fitter.models.controls is None and not fitter.models.close
+    assert "detail-eyes.pt" not in fitter.models.models

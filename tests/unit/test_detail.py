@@ -71,6 +71,36 @@ def test_training_writes_a_reader_of_the_rig_group(trained):
     assert validation["options"] == list(load_spec().discrete[1].options)
 
 
+def test_a_reader_of_controls_reads_them_in_range_and_records_each_ones_error(tmp_path):
+    shards = tmp_path / "shards"
+    sample_dataset(shards, n=12, seed=2, size=64, shard_size=12, workers=1)
+    tcfg = DetailTrainConfig(config="tiny-controls", steps=2, batch_size=4, val_n=4, val_every=2)
+    train_detail(
+        shards, tmp_path, tcfg, device=torch.device("cpu"), checkpoint=tmp_path / "d.ckpt"
+    )  # fmt: skip
+    reader = load_reader(tmp_path / "detail-tiny-controls.pt")
+    assert reader.cfg.group == "" and reader.cfg.controls == ("brow_arch", "lid_shape")
+    with torch.no_grad():
+        read = reader.read_controls(torch.rand(3, 3, 512, 512))
+    assert read.shape == (3, 2) and float(read.min()) >= 0 and float(read.max()) <= 1
+    entry = json.loads((tmp_path / "manifest.json").read_text())["weights"]
+    validation = entry["detail-tiny-controls.pt"]["validation"]
+    assert set(validation["per_control"]) == {"brow_arch", "lid_shape"}
+    assert 0.0 < validation["continuous_mae"] < 1.0
+
+
+def test_train_refuses_a_group_for_a_reader_of_controls(tmp_path, capsys):
+    shards = tmp_path / "shards"
+    sample_dataset(shards, n=4, seed=1, size=32, shard_size=4, workers=1)
+    code = main([
+        "train", "detail", "--data", str(shards), "--out", str(tmp_path),
+        "--config", "tiny-controls", "--group", "eyebrow_style",
+    ])  # fmt: skip
+    assert code == 2
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert "reads continuous controls" in error["message"]
+
+
 def test_train_refuses_a_group_the_rig_lacks(tmp_path, capsys):
     shards = tmp_path / "shards"
     sample_dataset(shards, n=4, seed=1, size=32, shard_size=4, workers=1)
