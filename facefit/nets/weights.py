@@ -9,6 +9,7 @@ loader can refuse a file that was changed, truncated or trained for another rig.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -115,10 +116,16 @@ def save_weights(
         "rig": rig,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     }
-    manifest = read_manifest(path.parent)
-    manifest["weights"][path.name] = entry
     manifest_path = path.parent / MANIFEST_NAME
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    # Trainers run side by side into one folder: the read, the change and the write of the
+    # manifest happen under a lock, so that neither entry is lost.
+    with open(path.parent / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = read_manifest(path.parent)
+        manifest["weights"][path.name] = entry
+        tmp = manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        tmp.replace(manifest_path)
     logger.info("wrote %s (%d bytes, sha256 %s)", path, entry["bytes"], entry["sha256"][:12])
     return entry
 

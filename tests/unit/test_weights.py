@@ -39,6 +39,17 @@ def test_second_file_keeps_the_first_entry(tmp_path):
     }  # fmt: skip
 
 
+def test_trainers_saving_side_by_side_keep_every_entry(tmp_path):
+    """Two close readers train side by side into one folder; each save reads, changes and
+    writes the manifest, so without the lock one entry could overwrite the other's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"n{k}-x.pt" for k in range(24)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda name: _save(tmp_path, name), names))
+    assert set(json.loads((tmp_path / "manifest.json").read_text())["weights"]) == set(names)
+
+
 def test_refuses_other_network_missing_file_and_changed_bytes(tmp_path):
     _save(tmp_path)
     with pytest.raises(ModelError, match="holds a 'net' network"):
