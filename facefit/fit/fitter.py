@@ -45,16 +45,18 @@ MIN_REGION_SHARE = 0.01
 
 @dataclass(frozen=True)
 class CloseReading:
-    """A detail reader of continuous controls and how much of its reading the fit takes.
+    """A detail reader of continuous controls and the controls it decides.
 
-    The controls reader and the close reader read the same controls with errors measured on
-    held-out renders (their manifests' `per_control`); taken as independent readings, the
-    least-error mix weighs each by the other's squared error.
+    It decides those it reads closer than the controls reader does, by their held-out errors
+    on rig renders (both manifests' `per_control`): the start of `full` takes its reading
+    there, as a discrete detail reader's choice is the start of its group. Mixed into the
+    predictor blend instead, its reading lost half its gain to the predictor, which is at
+    chance on these controls (docs/benchmarks.md).
     """
 
     reader: torch.nn.Module  # aligned photo (B, 3, S, S) -> (B, k) controls in [0, 1]
-    columns: torch.Tensor  # (k,) long: where they sit among the continuous controls
-    weight: torch.Tensor  # (k,) share of this reading in the mix, in [0, 1]
+    outputs: torch.Tensor  # (j,) long: which of its k readings it decides
+    columns: torch.Tensor  # (j,) long: where those sit among the continuous controls
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class FitModels:
     # The controls reader (`facefit.nets.controls`): aligned photo (B, 3, S, S) -> the
     # continuous controls (B, C), read from the pixels; blended with the predictor's.
     controls: torch.nn.Module | None = None
-    # Detail readers of continuous controls, mixed into the controls reader's reading.
+    # Detail readers of continuous controls, each deciding the controls it reads best.
     close: tuple[CloseReading, ...] = ()
 
 
@@ -293,16 +295,6 @@ class Fitter:
         """The discrete groups the detail readers decide (none from the patent's start)."""
         return () if cfg.mode == "patent" else tuple(r.cfg.group for r in self.models.readers)
 
-    @torch.no_grad()
-    def _read_controls(self, images: torch.Tensor) -> torch.Tensor:
-        """The controls reader's reading (B, C), with the close readers' mixed in."""
-        read = self.models.controls(images)
-        for close in self.models.close:
-            mine = close.reader.read_controls(images)
-            cols = close.columns
-            read[:, cols] = (1 - close.weight) * read[:, cols] + close.weight * mine
-        return read
-
     def _initial_vectors(
         self, targets: PhotoTargets, images: torch.Tensor, cfg: FitConfig
     ) -> torch.Tensor:
@@ -310,9 +302,9 @@ class Fitter:
 
         The predictor reads the photo features the loss targets were made from: the
         extractor runs once per photo. In `full`, the controls reader reads the aligned
-        photos' pixels, and its continuous controls are blended in by `cfg.controls_weight`.
-        The detail readers read the aligned photos and replace the predictor's choice in
-        their groups.
+        photos' pixels, and its continuous controls are blended in by `cfg.controls_weight`;
+        then each close reader sets the controls it decides. The detail readers of discrete
+        groups read the aligned photos and replace the predictor's choice in their groups.
         """
         batch = images.shape[0]
         mean = torch.as_tensor(self.spec.mean_vector(), device=self.device).expand(batch, -1)
@@ -333,7 +325,11 @@ class Fitter:
             # the predictor's answer: without the search, the blend's landmarks land farther
             # from the photo's (docs/benchmarks.md).
             w = cfg.controls_weight
-            guess[:, :c] = (1 - w) * guess[:, :c] + w * self._read_controls(images)
+            with torch.no_grad():
+                guess[:, :c] = (1 - w) * guess[:, :c] + w * self.models.controls(images)
+                for close in self.models.close:
+                    read = close.reader.read_controls(images)
+                    guess[:, close.columns] = read[:, close.outputs]
         if self.models.predictor is not None:
             if cfg.mode == "full":
                 # The search starts from the predictor's discrete choices and from its
@@ -742,7 +738,7 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         reader = load_reader(path, device)
         if not reader.cfg.controls:
             readers.append(reader)
-        elif controls is None:  # it sharpens the controls reader's reading, not alone
+        elif controls is None:  # it is weighed against the controls reader's errors
             logger.warning("%s is installed without the controls reader: not used", path.name)
             continue
         else:
@@ -767,10 +763,9 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     return Fitter(models, config, device)
 
 
-def close_reading(
-    reader: torch.nn.Module, path: Path, controls_path: Path, device: torch.device
-) -> CloseReading:
-    """A close reader with its share of the mix, from both readers' held-out errors."""
+def close_reading(reader: torch.nn.Module, path: Path, controls_path: Path, device) -> CloseReading:
+    """A close reader and the controls it reads with a smaller held-out error than the
+    controls reader's."""
     from facefit.nets.weights import read_manifest
     from facefit.rig.spec import load_spec
 
@@ -780,11 +775,11 @@ def close_reading(
 
     names = [control.name for control in load_spec().continuous]
     mine, theirs = held_out_errors(path), held_out_errors(controls_path)
-    e_mine = np.array([mine[n] for n in reader.cfg.controls])
-    e_theirs = np.array([theirs[n] for n in reader.cfg.controls])
-    weight = e_theirs**2 / np.maximum(e_mine**2 + e_theirs**2, 1e-12)
+    decided = [k for k, n in enumerate(reader.cfg.controls) if mine[n] < theirs[n]]
     return CloseReading(
         reader=reader,
-        columns=torch.tensor([names.index(n) for n in reader.cfg.controls], device=device),
-        weight=torch.as_tensor(weight, dtype=torch.float32, device=device),
+        outputs=torch.tensor(decided, dtype=torch.long, device=device),
+        columns=torch.tensor(
+            [names.index(reader.cfg.controls[k]) for k in decided], dtype=torch.long, device=device
+        ),
     )

@@ -166,36 +166,41 @@ def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predicto
     assert not torch.allclose(fast[:, :c], read)
 
 
-def test_a_close_reader_is_mixed_into_its_controls_by_both_readers_errors(with_close_reader):
-    """Each control the close reader reads is a mix of both readings, weighted by the other
-    reader's squared held-out error; every other control is the controls reader's."""
-    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=with_close_reader)
+def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tmp_path):
+    """Where its held-out error is below the controls reader's, the start of `full` is its
+    reading; every other control is the blend, and `fast` and `patent` do not use it."""
+    for path in with_close_reader.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    theirs = manifest["weights"]["controls-lite.pt"]["validation"]["per_control"]
+    mine = manifest["weights"]["detail-eyes.pt"]["validation"]["per_control"]
+    mine["brow_arch"], mine["lid_shape"] = theirs["brow_arch"] / 2, theirs["lid_shape"] * 2
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert not fitter.models.readers and len(fitter.models.close) == 1
     assert "detail-eyes.pt" in fitter.models.models
     close = fitter.models.close[0]
     names = [control.name for control in load_spec().continuous]
-    assert [names[int(k)] for k in close.columns] == ["brow_arch", "lid_shape"]
-    weights = json.loads((with_close_reader / "manifest.json").read_text())["weights"]
-    mine = weights["detail-eyes.pt"]["validation"]["per_control"]
-    theirs = weights["controls-lite.pt"]["validation"]["per_control"]
-    for k, name in enumerate(close.reader.cfg.controls):
-        expected = theirs[name] ** 2 / (theirs[name] ** 2 + mine[name] ** 2)
-        assert float(close.weight[k]) == pytest.approx(expected, rel=1e-5)
+    arch = names.index("brow_arch")
+    assert close.columns.tolist() == [arch] and close.outputs.tolist() == [0]
     from facefit.align import align_photo, load_photo
 
     face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, _ = fitter.targets_of([face])
+    images, targets = fitter.targets_of([face])
+    c = fitter.layout.continuous_size
+    w = fitter.config.controls_weight
+    start = fitter._initial_vectors(targets, images, fitter.config)
+    mean = torch.as_tensor(fitter.spec.mean_vector())[None]
     with torch.no_grad():
-        plain = fitter.models.controls(images)
-        close_read = close.reader.read_controls(images)
-    mixed = fitter._read_controls(images)
-    cols = close.columns
-    w = close.weight
-    assert torch.allclose(mixed[:, cols], (1 - w) * plain[:, cols] + w * close_read, atol=1e-6)
-    others = torch.ones(plain.shape[1], dtype=torch.bool)
-    others[cols] = False
-    assert torch.equal(mixed[:, others], plain[:, others])
+        blend = (1 - w) * mean[:, :c] + w * fitter.models.controls(images)
+        read = close.reader.read_controls(images)
+    assert torch.allclose(start[:, arch], read[:, 0])
+    others = torch.ones(c, dtype=torch.bool)
+    others[arch] = False
+    assert torch.allclose(start[:, :c][:, others], blend[:, others], atol=1e-6)
+    patent = replace(fitter.config, mode="patent")
+    assert torch.equal(fitter._initial_vectors(targets, images, patent), mean)
 
 
 def test_a_close_reader_without_the_controls_reader_is_not_used(with_close_reader, tmp_path):
