@@ -45,6 +45,14 @@ def write_tiny_weights(folder: Path) -> Path:
     return folder
 
 
+def copy_weights(source: Path, folder: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    """Copy a weights folder's files (weights, manifest) into `folder`, but `leave_out`."""
+    for path in source.iterdir():
+        if path.name not in leave_out:
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
 def install_as_shipped(weights: Path, trained: str, shipped: str) -> None:
     """Rename a test-trained file (`predictor-tiny.pt`) to the shipped config's name, in the
     manifest too, so that `load_fitter` picks it up."""

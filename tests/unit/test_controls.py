@@ -20,7 +20,7 @@ from facefit.settings import CoreSettings
 from facefit.train.controls import ControlsTrainConfig, photo_like, train_controls
 from facefit.train.detail import DetailTrainConfig, train_detail
 from facefit.train.predictor import PredictorTrainConfig, train_predictor
-from tests.tiny_weights import install_as_shipped, write_tiny_weights
+from tests.tiny_weights import copy_weights, install_as_shipped, write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
 
@@ -49,9 +49,7 @@ def trained(shards, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def with_predictor(trained, shards, tmp_path_factory) -> Path:
     """The same folder with a tiny predictor trained for a few steps beside the reader."""
-    weights = tmp_path_factory.mktemp("with-predictor")
-    for path in trained.iterdir():
-        (weights / path.name).write_bytes(path.read_bytes())
+    weights = copy_weights(trained, tmp_path_factory.mktemp("with-predictor"))
     tcfg = PredictorTrainConfig(
         config="tiny", steps=2, batch_size=8, photo_batch=0, val_n=6, val_every=2
     )
@@ -67,9 +65,7 @@ def with_predictor(trained, shards, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def with_close_reader(trained, shards, tmp_path_factory) -> Path:
     """The same folder with a tiny close reader of two eye controls beside the reader."""
-    weights = tmp_path_factory.mktemp("with-close-reader")
-    for path in trained.iterdir():
-        (weights / path.name).write_bytes(path.read_bytes())
+    weights = copy_weights(trained, tmp_path_factory.mktemp("with-close-reader"))
     tcfg = DetailTrainConfig(config="tiny-controls", steps=3, batch_size=8, val_n=6, val_every=3)
     train_detail(
         shards, weights, tcfg,
@@ -169,8 +165,7 @@ def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predicto
 def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tmp_path):
     """Where its held-out error is below the controls reader's, the start of `full` is its
     reading; every other control is the blend, and `fast` and `patent` do not use it."""
-    for path in with_close_reader.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
+    copy_weights(with_close_reader, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     theirs = manifest["weights"]["controls-lite.pt"]["validation"]["per_control"]
     mine = manifest["weights"]["detail-eyes.pt"]["validation"]["per_control"]
@@ -205,9 +200,7 @@ def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tm
 
 def test_a_close_reader_without_the_controls_reader_is_not_used(with_close_reader, tmp_path):
     """It sharpens the controls reader's reading; alone it would replace the predictor's."""
-    for path in with_close_reader.iterdir():
-        if path.name != "controls-lite.pt":
-            (tmp_path / path.name).write_bytes(path.read_bytes())
+    copy_weights(with_close_reader, tmp_path, leave_out=("controls-lite.pt",))
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.controls is None and not fitter.models.close
