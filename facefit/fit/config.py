@@ -58,6 +58,13 @@ class FitConfig:
     # the photos' landmarks farther; 0.625 keeps both (docs/benchmarks.md, "The controls
     # reader").
     controls_weight: float = 0.625
+    # ... except for the controls the predictor reads with a held-out error of at least this
+    # (its manifest; 0.25 is the error of always answering 0.5): there it is blind, and the
+    # controls reader's reading is taken alone. Above 0.25: the blend everywhere.
+    predictor_blind_error: float = 1.0
+    # How much the search's step of each continuous control follows the held-out error of the
+    # reading it started from (`Fitter._step_scale`): 0 every control alike, 1 in proportion.
+    step_by_error: float = 0.0
     # Every this many updates of `full`'s search (and before the first) the real rig renders
     # the current parameters and the imitator's output is corrected by what it missed there
     # (`facefit.fit.optimize.search`); 0: the imitator alone, as in the patent (and `patent`).
@@ -152,6 +159,8 @@ class FitConfig:
             raise ValueError("controls_weight must be in [0, 1]")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if self.step_by_error < 0:
+            raise ValueError("step_by_error must be >= 0 (0: every control alike)")
         if self.anchor_every < 0:
             raise ValueError("anchor_every must be >= 0 (0: never)")
         if not 0.0 <= self.fast_min_confidence <= 1.0:

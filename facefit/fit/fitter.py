@@ -57,6 +57,7 @@ class CloseReading:
     reader: torch.nn.Module  # aligned photo (B, 3, S, S) -> (B, k) controls in [0, 1]
     outputs: torch.Tensor  # (j,) long: which of its k readings it decides
     columns: torch.Tensor  # (j,) long: where those sit among the continuous controls
+    errors: torch.Tensor  # (j,) its held-out error on each of them
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class FitModels:
     controls: torch.nn.Module | None = None
     # Detail readers of continuous controls, each deciding the controls it reads best.
     close: tuple[CloseReading, ...] = ()
+    # The predictor's held-out error per continuous control (C,), from its manifest (None
+    # where unknown): where it is blind, the controls reader's reading is taken alone.
+    predictor_errors: torch.Tensor | None = None
+    controls_errors: torch.Tensor | None = None  # the same for the controls reader
 
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -222,6 +227,7 @@ class Fitter:
             on_step=on_step,
             fixed_groups=read,
             anchor=self.rig_anchor,
+            step_scale=self._step_scale(cfg),
         )
         vectors = found.vectors.detach().clone()  # the real-rig check may change options
         if cfg.mode == "full" and cfg.silhouette_groups:
@@ -324,7 +330,12 @@ class Fitter:
             # reads the pixels but learned photos only from jittered renders. `fast` keeps
             # the predictor's answer: without the search, the blend's landmarks land farther
             # from the photo's (docs/benchmarks.md).
-            w = cfg.controls_weight
+            w = torch.full((c,), cfg.controls_weight, device=self.device)
+            if self.models.predictor_errors is not None:
+                # Where the predictor reads no better than `predictor_blind_error`, its share
+                # would only pull the reader's answer toward the predictor's noise.
+                blind = self.models.predictor_errors >= cfg.predictor_blind_error
+                w = torch.where(blind, torch.ones_like(w), w)
             with torch.no_grad():
                 guess[:, :c] = (1 - w) * guess[:, :c] + w * self.models.controls(images)
                 for close in self.models.close:
@@ -348,6 +359,18 @@ class Fitter:
                 choice = reader(images).argmax(dim=1)
             guess[:, start:stop] = F.one_hot(choice, stop - start).to(guess.dtype)
         return guess
+
+    def _step_scale(self, cfg: FitConfig) -> torch.Tensor | None:
+        """(C,) how far the search may move each continuous control per update, relative to
+        the others: `(e / 0.25) ** cfg.step_by_error`, with e the held-out error of the
+        reading that started it (0.25: chance). None: all alike."""
+        errors = self.models.controls_errors
+        if cfg.mode != "full" or cfg.step_by_error == 0 or errors is None:
+            return None
+        errors = errors.clone()
+        for close in self.models.close:
+            errors[close.columns] = close.errors
+        return (errors / 0.25).clamp(max=1.0) ** cfg.step_by_error
 
     def _default_unless_confident(self, guess: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
         """The predictor's guess with option 0 wherever its choice is less sure than
@@ -716,20 +739,22 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
             )
     imitator = load_imitator(paths["imitator"], device)
     extractor = load_extractor(paths["extractor"], device)
-    predictor = None
+    predictor, predictor_errors = None, None
     predictor_path = settings.weights_dir / weights_name("predictor", PREDICTOR_CONFIG)
     if predictor_path.exists():
         from facefit.nets.predictor import load_predictor
 
         predictor = load_predictor(predictor_path, extractor, device, paths["extractor"])
         paths["predictor"] = predictor_path
+        predictor_errors = held_out_errors(predictor_path, "continuous_mae_per_control", device)
     else:
         logger.warning("no predictor installed: mode full starts from the average face")
-    controls = None
+    controls, controls_errors = None, None
     controls_path = settings.weights_dir / weights_name("controls", CONTROLS_CONFIG)
     if controls_path.exists():  # optional: without it the predictor reads the controls alone
         controls = load_controls_reader(controls_path, device)
         paths["controls"] = controls_path
+        controls_errors = held_out_errors(controls_path, "per_control", device)
     readers, close = [], []
     for name in READERS:
         path = settings.weights_dir / weights_name("detail", name)
@@ -753,6 +778,8 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         readers=tuple(readers),
         controls=controls,
         close=tuple(close),
+        predictor_errors=predictor_errors,
+        controls_errors=controls_errors,
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
         # ... and without the steps that name what another game's rig lacks
@@ -761,6 +788,20 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         config = defaults_for_rig(FitConfig(), load_spec())
         config = calibrated_config(settings.weights_dir, models.models, config)
     return Fitter(models, config, device)
+
+
+def held_out_errors(path: Path, key: str, device) -> torch.Tensor | None:
+    """(C,) a network's held-out error per continuous control of the rig, from its manifest
+    entry's `validation[key]`; None where the entry lacks one of them."""
+    from facefit.nets.weights import read_manifest
+    from facefit.rig.spec import load_spec
+
+    entry = read_manifest(path.parent)["weights"][path.name]
+    errors = entry.get("validation", {}).get(key, {})
+    names = [control.name for control in load_spec().continuous]
+    if not all(name in errors for name in names):
+        return None
+    return torch.tensor([errors[name] for name in names], dtype=torch.float32, device=device)
 
 
 def close_reading(reader: torch.nn.Module, path: Path, controls_path: Path, device) -> CloseReading:
@@ -778,6 +819,9 @@ def close_reading(reader: torch.nn.Module, path: Path, controls_path: Path, devi
     decided = [k for k, n in enumerate(reader.cfg.controls) if mine[n] < theirs[n]]
     return CloseReading(
         reader=reader,
+        errors=torch.tensor(
+            [mine[reader.cfg.controls[k]] for k in decided], dtype=torch.float32, device=device
+        ),
         outputs=torch.tensor(decided, dtype=torch.long, device=device),
         columns=torch.tensor(
             [names.index(reader.cfg.controls[k]) for k in decided], dtype=torch.long, device=device

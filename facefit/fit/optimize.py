@@ -149,6 +149,7 @@ def search(
     on_step: OnStep | None = None,
     fixed_groups: tuple[str, ...] = (),
     anchor: Anchor | None = None,
+    step_scale: torch.Tensor | None = None,
 ) -> SearchResult:
     """Optimise a batch of parameter vectors `init` (B, D) towards the photos' targets.
 
@@ -164,6 +165,10 @@ def search(
     gives the gradient, but the loss measures (near the anchor) the game's render: its errors,
     which are larger than what many controls change, no longer pull the search away from the
     photo's answer (docs/benchmarks.md, "Anchoring the imitator to the real rig").
+
+    `step_scale` (C,) scales each continuous control's update: Adam moves every parameter
+    by about its step size whatever its gradient, so a control the start read well would
+    drift as far as one it could not read.
     """
     imitator.requires_grad_(False)
     extractor.requires_grad_(False)
@@ -247,8 +252,11 @@ def search(
         (loss * active.to(loss.dtype)).sum().backward()
         before = [p.detach().clone() for p in trainable]
         optimizer.step()
-        # Adam's momentum would keep moving faces that already stopped: put them back.
         with torch.no_grad():
+            if step_scale is not None:
+                z_before = before[0]  # the continuous controls' logits, registered first
+                state.z.copy_(z_before + (state.z - z_before) * step_scale)
+            # Adam's momentum would keep moving faces that already stopped: put them back.
             for p, old in zip(trainable, before, strict=True):
                 p[~active] = old[~active]
         if anchoring and step % cfg.anchor_every == 0 and step < cfg.max_iters:

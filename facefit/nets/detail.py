@@ -29,7 +29,9 @@ BROW_LANDMARKS = tuple(range(17, 27))  # iBUG-68: both brows
 EYE_LANDMARKS = tuple(range(36, 48))
 NOSE_TIP_LANDMARKS = tuple(range(31, 36))  # the nostrils' line
 MOUTH_LANDMARKS = tuple(range(48, 68))
-# The continuous controls whose outline lies in each box, read at 128 px to 0.10 or worse.
+EAR_LANDMARKS = (0, 1, 2, 14, 15, 16)  # the jaw line beside the ears
+CHIN_LANDMARKS = tuple(range(4, 13)) + MOUTH_LANDMARKS  # the lower jaw line and the mouth
+# The continuous controls whose outline lies in each box, read at 128 px to 0.08 or worse.
 EYE_CONTROLS = (
     "brow_arch", "brow_thickness", "brow_length", "brow_tilt", "lid_shape", "lower_lid",
     "eye_width", "eye_opening", "eye_size", "iris_size", "eye_tilt", "eye_depth",
@@ -38,6 +40,12 @@ MOUTH_CONTROLS = (
     "cupids_bow", "nose_tip_size", "nostril_size", "nose_protrusion", "nose_tip_angle",
     "upper_lip_thickness", "mouth_open", "mouth_corner_tilt",
 )  # fmt: skip
+CHIN_CONTROLS = (
+    "facial_hair_density", "chin_width", "jaw_angle", "chin_shape", "chin_protrusion",
+    "chin_length", "jaw_height", "mouth_protrusion", "mouth_width", "mouth_height",
+    "lower_lip_thickness",
+)  # fmt: skip
+EAR_CONTROLS = ("ear_size", "ear_protrusion", "ear_height", "ear_lobe", "cheekbone_height")
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class DetailConfig:
     pad_x: float = 0.09
     pad_top: float = 0.115
     pad_bottom: float = 0.085
+    # The middle of the box left out, as a fraction of the frame: each half starts this far
+    # from the midline (the ears' box need not carry the cheeks between them).
+    inner_x: float = 0.0
     size: int = 256  # the aligned frame is read at this side
     widths: tuple[int, ...] = (32, 64, 96)
     hidden: int = 0  # a hidden layer before the outputs (0: none)
@@ -79,6 +90,28 @@ CONFIGS: dict[str, DetailConfig] = {
         pad_bottom=0.06,
         hidden=256,
     ),
+    # The ears beside the temples: from above their top to below the lobe, outward for the
+    # largest ear turned furthest out; the cheeks between them left out.
+    "ears": DetailConfig(
+        group="",
+        controls=EAR_CONTROLS,
+        landmarks=EAR_LANDMARKS,
+        pad_x=0.09,
+        pad_top=0.12,
+        pad_bottom=0.06,
+        inner_x=0.156,
+        hidden=128,
+    ),
+    # The mouth, the chin and the lower jaw line, where a beard grows: a longer chin below.
+    "chin": DetailConfig(
+        group="",
+        controls=CHIN_CONTROLS,
+        landmarks=CHIN_LANDMARKS,
+        pad_x=0.05,
+        pad_top=0.03,
+        pad_bottom=0.06,
+        hidden=256,
+    ),
     "tiny": DetailConfig(widths=(4, 8)),  # tests
     "tiny-controls": DetailConfig(
         group="",
@@ -88,13 +121,15 @@ CONFIGS: dict[str, DetailConfig] = {
         hidden=8,
     ),
 }
-READERS = ("brows", "eyes", "mouth")  # the readers a fit uses where their weights are installed
+# The readers a fit uses where their weights are installed.
+READERS = ("brows", "eyes", "mouth", "ears", "chin")
 
 
 def config_from_dict(data: dict) -> DetailConfig:
     data = dict(data)
     data.setdefault("controls", ())  # a reader saved before readers read controls
     data.setdefault("hidden", 0)
+    data.setdefault("inner_x", 0.0)  # a reader saved before boxes could leave out their middle
     for key in ("landmarks", "widths", "box", "controls"):
         data[key] = tuple(data[key])
     return DetailConfig(**data)
@@ -112,10 +147,11 @@ def reader_box(cfg: DetailConfig, reference68: np.ndarray, frame: int) -> tuple[
     return top, bottom, cfg.size // 2 - half_px, cfg.size // 2 + half_px
 
 
-def mirrored_halves(boxes: torch.Tensor) -> torch.Tensor:
-    """(B, 3, h, w) boxes -> (2B, 3, h, w/2): left halves, then right halves mirrored."""
+def mirrored_halves(boxes: torch.Tensor, inner: int = 0) -> torch.Tensor:
+    """(B, 3, h, w) boxes -> (2B, 3, h, w/2 - inner): left halves, then right halves
+    mirrored, each without the `inner` px next to the midline."""
     half = boxes.shape[-1] // 2
-    return torch.cat([boxes[..., :half], boxes[..., half:].flip(-1)])
+    return torch.cat([boxes[..., : half - inner], boxes[..., half:].flip(-1)[..., : half - inner]])
 
 
 def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
@@ -130,13 +166,14 @@ class DetailReader(nn.Module):
         super().__init__()
         assert cfg.options > 0 and cfg.box[1] > cfg.box[0], cfg
         self.cfg = cfg
+        self.inner_px = round(cfg.inner_x * cfg.size)
         layers, c = [], 3
         for w in cfg.widths:  # per width a conv at full resolution, then a strided one
             layers += _block(c, w, 1) + _block(w, w, 2)
             c = w
         self.features = nn.Sequential(*layers)
         top, bottom, left, right = cfg.box
-        h, w = bottom - top, (right - left) // 2
+        h, w = bottom - top, (right - left) // 2 - self.inner_px
         for _ in cfg.widths:
             h, w = (h + 1) // 2, (w + 1) // 2
         # Flattened, not pooled: where along the brow the arch peaks is what tells styles apart.
@@ -152,7 +189,11 @@ class DetailReader(nn.Module):
         if images.shape[-1] != self.cfg.size:  # area: a 512 px frame averages into 256 px
             images = F.interpolate(images, size=(self.cfg.size,) * 2, mode="area")
         top, bottom, left, right = self.cfg.box
-        return mirrored_halves(images[:, :, top:bottom, left:right])
+        return self.halves(images[:, :, top:bottom, left:right])
+
+    def halves(self, boxes: torch.Tensor) -> torch.Tensor:
+        """(B, 3, h, w) boxes cut at `cfg.box` -> (2B, 3, h, w') the halves this reader reads."""
+        return mirrored_halves(boxes, self.inner_px)
 
     def logits_of_crops(self, crops: torch.Tensor) -> torch.Tensor:
         """(2B, 3, h, w) halves as `crops` makes them -> (B, options), both halves summed."""

@@ -28,7 +28,6 @@ from facefit.nets.detail import (
     NETWORK,
     DetailReader,
     build_reader,
-    mirrored_halves,
     reader_box,
 )
 from facefit.rig.shards import read_meta
@@ -129,7 +128,7 @@ def held_out_logits(
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(index), 200):
-        halves = mirrored_halves(crop_batch(crops, index[start : start + 200], margin))
+        halves = model.halves(crop_batch(crops, index[start : start + 200], margin))
         out.append(model.logits_of_crops(halves.to(device)).cpu().numpy())
     model.train()
     return np.concatenate(out) if out else np.zeros((0, model.cfg.options), np.float32)
@@ -193,7 +192,7 @@ def train_detail(
         gain = 1 + tcfg.brightness * (2 * torch.rand(len(idx), 1, 1, 1) - 1)
         tint = tcfg.tint * (2 * torch.rand(len(idx), 3, 1, 1) - 1)
         x = (x * gain + tint).clamp(0, 1).to(device)
-        logits = model.logits_of_crops(mirrored_halves(x))
+        logits = model.logits_of_crops(model.halves(x))
         if base.controls:
             return F.l1_loss(torch.sigmoid(logits), labels[idx].to(device))
         return F.cross_entropy(logits, labels[idx].to(device))

@@ -162,6 +162,36 @@ def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predicto
     assert not torch.allclose(fast[:, :c], read)
 
 
+def test_where_the_predictor_is_blind_the_reader_reads_alone(with_predictor, tmp_path):
+    """Controls whose held-out error in the predictor's manifest reaches
+    `predictor_blind_error` start from the controls reader's reading alone; the others from
+    the blend; above 0.25 (chance) the blend is everywhere."""
+    copy_weights(with_predictor, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    errors = manifest["weights"]["predictor-lite.pt"]["validation"]["continuous_mae_per_control"]
+    names = [control.name for control in load_spec().continuous]
+    for name in names:
+        errors[name] = 0.24 if name in ("ear_lobe", "brow_arch") else 0.05
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    assert fitter.models.predictor_errors is not None
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, targets = fitter.targets_of([face])
+    c = fitter.layout.continuous_size
+    blend = fitter._initial_vectors(targets, images, fitter.config)[:, :c]
+    cfg = replace(fitter.config, predictor_blind_error=0.2)
+    start = fitter._initial_vectors(targets, images, cfg)[:, :c]
+    with torch.no_grad():
+        read = fitter.models.controls(images)
+    blind = torch.tensor([name in ("ear_lobe", "brow_arch") for name in names])
+    assert torch.allclose(start[:, blind], read[:, blind])
+    assert torch.allclose(start[:, ~blind], blend[:, ~blind])
+    assert not torch.allclose(blend[:, blind], read[:, blind])
+
+
 def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tmp_path):
     """Where its held-out error is below the controls reader's, the start of `full` is its
     reading; every other control is the blend, and `fast` and `patent` do not use it."""

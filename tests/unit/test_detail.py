@@ -48,6 +48,23 @@ def test_the_box_holds_both_reference_brows_and_is_centred_on_the_face():
     assert left + right == cfg.size  # the midline splits it into mirror halves
 
 
+def test_a_box_without_its_middle_reads_the_outer_side_of_each_half():
+    """`inner_x` leaves out the strip next to the midline: each half keeps its outer side
+    (the ears' box reads the ears, not the cheeks between them)."""
+    cfg = replace(CONFIGS["tiny"], inner_x=0.05)
+    box = reader_box(cfg, reference_landmarks68(), REFERENCE_SIZE)
+    reader = build_reader(cfg, "eyebrow_style", 6, box).eval()
+    top, bottom, left, right = box
+    half, inner = (right - left) // 2, round(0.05 * cfg.size)
+    faces = torch.rand(2, 3, cfg.size, cfg.size)
+    crops = reader.crops(faces)
+    assert crops.shape == (4, 3, bottom - top, half - inner)
+    assert torch.equal(crops[:2], faces[:, :, top:bottom, left : left + half - inner])
+    assert torch.equal(crops[2:], faces[:, :, top:bottom, right - half + inner : right].flip(-1))
+    assert reader(faces).shape == (2, 6)
+    assert CONFIGS["ears"].inner_x > 0  # the shipped config that needs it
+
+
 def test_a_mirrored_face_reads_the_same():
     """Each brow is read as a left brow (the right one mirrored) and the two are summed, so
     a face and its mirror image give the same answer; a face and another do not."""

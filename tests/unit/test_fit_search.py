@@ -115,6 +115,26 @@ def test_a_fixed_group_keeps_its_start_while_the_others_move():
     assert not torch.allclose(fixed.vectors[:, :6], init[:, :6], atol=1e-3)
 
 
+def test_a_step_scale_moves_each_control_in_proportion():
+    """Scale 0 holds a control at its start, scale 1 is the plain search, and a half scale
+    halves the first update (Adam's first step does not depend on the gradient's size)."""
+    imitator, extractor, targets, init = _setup()
+    cfg = FitConfig(max_iters=1, threshold=1.0, lr=0.5, lr_warmup=0.0)
+    plain = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32)
+    scale = torch.tensor([0.0, 0.5, 1.0, 1.0, 1.0, 1.0])
+    scaled = search(imitator, extractor, targets, init, LAYOUT, LABELS, cfg, 32, step_scale=scale)
+
+    def logits(result):
+        return torch.logit(result.vectors[:, :6].clamp(1e-6, 1 - 1e-6))
+
+    start = torch.logit(init[:, :6])
+    assert torch.allclose(scaled.vectors[:, 0], init[:, 0])
+    moved = logits(plain) - start
+    assert bool((moved.abs() > 1e-3).all())
+    assert torch.allclose(logits(scaled)[:, 1] - start[:, 1], moved[:, 1] / 2, atol=1e-4)
+    assert torch.allclose(scaled.vectors[:, 2:], plain.vectors[:, 2:])
+
+
 def test_an_anchored_search_searches_the_game_where_the_imitator_is_wrong():
     imitator, extractor, _, init = _setup()
     # The "game" draws what the imitator draws plus a fixed pattern the imitator never
