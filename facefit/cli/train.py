@@ -77,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     controls.set_defaults(func=run_controls)
 
     detail = networks.add_parser(
-        "detail", help="a discrete group (brows) or controls (eyes, mouth, ears, chin) from a close crop"
+        "detail",
+        help="a discrete group (brows) or controls (eyes, mouth, ears, chin) from a close crop",
     )
     _common(detail, default_config="brows")
     detail.add_argument("--data", type=Path, required=True, help="shard folder of rig renders")
