@@ -2,16 +2,15 @@
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
 # script can be re-run after an interruption. On the 2-core development machine: at most
-# 7 h 20 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
-# reader 45, controls reader 2 x 50, the close readers 2 x 70 two at a time), each network on
-# both cores in turn.
+# 6 h 10 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
+# reader 45, controls reader 2 x 50, the eye and mouth readers 60 side by side), each network
+# on both cores in turn.
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
 #   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #   DATA=data/mygame CLOSE_READERS= tools/train_all.sh  # a rig without the reference's
-#                                                       # brow, lid, nose-tip, lip, ear
-#                                                       # and chin controls
+#                                                       # brow, lid, nose-tip and lip controls
 #
 # MINUTES bounds each training run (default 56); the step counts fit it.
 #
@@ -96,24 +95,19 @@ else
 fi
 
 # The close readers of continuous controls (`facefit.nets.detail`: brows and eyes, nose tip
-# and mouth, the ears, the chin and jaw) name the reference rig's controls; CLOSE_READERS=""
-# skips them. They read the aligned frame alone, so they train one core each, two at a time:
-# the eye and chin readers about 1 step a second (4,000 steps in 60 to 65 minutes with
-# their 1,000 held-out faces measured every 500 steps), the mouth and ear readers faster.
-CLOSE_READERS=${CLOSE_READERS-eyes mouth chin ears}
-set -- $CLOSE_READERS
-while (($#)); do
-  pids=()
-  for reader in "$1" "${2:-}"; do
-    [[ -n "$reader" ]] || continue
-    OMP_NUM_THREADS=1 taskset -c ${#pids[@]} $FACEFIT train detail --config "$reader" \
-      --data "$DATA" --out "$OUT" $(plan "detail-$reader.pt" 4000 1500 1e-3) --max-minutes 70 \
-      --resume 2> "var/train/detail-$reader.log" &
-    pids+=($!)
-  done
-  for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (set -e)
-  shift $(($# < 2 ? $# : 2))
+# and mouth) name the reference rig's controls; CLOSE_READERS="" skips them. They read the
+# aligned frame alone, one core each, side by side: the eye reader about 1 step a second
+# (4,000 steps in 60 minutes with its 1,000 held-out faces measured every 500 steps) and
+# the mouth reader twice that.
+CLOSE_READERS=${CLOSE_READERS-eyes mouth}
+pids=()
+for reader in $CLOSE_READERS; do
+  OMP_NUM_THREADS=1 taskset -c $((${#pids[@]} % 2)) $FACEFIT train detail --config "$reader" \
+    --data "$DATA" --out "$OUT" $(plan "detail-$reader.pt" 4000 1500 1e-3) --max-minutes 65 \
+    --resume 2> "var/train/detail-$reader.log" &
+  pids+=($!)
 done
+for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (set -e)
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
 echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2

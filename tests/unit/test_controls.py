@@ -181,7 +181,8 @@ def test_where_the_predictor_is_blind_the_reader_reads_alone(with_predictor, tmp
     face = align_photo(load_photo(PHOTO.read_bytes()))
     images, targets = fitter.targets_of([face])
     c = fitter.layout.continuous_size
-    blend = fitter._initial_vectors(targets, images, fitter.config)[:, :c]
+    everywhere = replace(fitter.config, predictor_blind_error=1.0)
+    blend = fitter._initial_vectors(targets, images, everywhere)[:, :c]
     cfg = replace(fitter.config, predictor_blind_error=0.2)
     start = fitter._initial_vectors(targets, images, cfg)[:, :c]
     with torch.no_grad():
