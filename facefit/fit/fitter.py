@@ -790,14 +790,19 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
     return Fitter(models, config, device)
 
 
+def validation_of(path: Path) -> dict[str, Any]:
+    """The held-out measures a weights file's manifest entry records."""
+    from facefit.nets.weights import read_manifest
+
+    return read_manifest(path.parent)["weights"][path.name].get("validation", {})
+
+
 def held_out_errors(path: Path, key: str, device) -> torch.Tensor | None:
     """(C,) a network's held-out error per continuous control of the rig, from its manifest
     entry's `validation[key]`; None where the entry lacks one of them."""
-    from facefit.nets.weights import read_manifest
     from facefit.rig.spec import load_spec
 
-    entry = read_manifest(path.parent)["weights"][path.name]
-    errors = entry.get("validation", {}).get(key, {})
+    errors = validation_of(path).get(key, {})
     names = [control.name for control in load_spec().continuous]
     if not all(name in errors for name in names):
         return None
@@ -807,15 +812,11 @@ def held_out_errors(path: Path, key: str, device) -> torch.Tensor | None:
 def close_reading(reader: torch.nn.Module, path: Path, controls_path: Path, device) -> CloseReading:
     """A close reader and the controls it reads with a smaller held-out error than the
     controls reader's."""
-    from facefit.nets.weights import read_manifest
     from facefit.rig.spec import load_spec
 
-    def held_out_errors(weights: Path) -> dict[str, float]:
-        entry = read_manifest(weights.parent)["weights"][weights.name]
-        return entry["validation"]["per_control"]
-
     names = [control.name for control in load_spec().continuous]
-    mine, theirs = held_out_errors(path), held_out_errors(controls_path)
+    mine = validation_of(path)["per_control"]
+    theirs = validation_of(controls_path)["per_control"]
     decided = [k for k, n in enumerate(reader.cfg.controls) if mine[n] < theirs[n]]
     return CloseReading(
         reader=reader,

@@ -31,7 +31,7 @@ NOSE_TIP_LANDMARKS = tuple(range(31, 36))  # the nostrils' line
 MOUTH_LANDMARKS = tuple(range(48, 68))
 EAR_LANDMARKS = (0, 1, 2, 14, 15, 16)  # the jaw line beside the ears
 CHIN_LANDMARKS = tuple(range(4, 13)) + MOUTH_LANDMARKS  # the lower jaw line and the mouth
-# The continuous controls whose outline lies in each box, read at 128 px to 0.08 or worse.
+# The continuous controls whose outline lies in each box.
 EYE_CONTROLS = (
     "brow_arch", "brow_thickness", "brow_length", "brow_tilt", "lid_shape", "lower_lid",
     "eye_width", "eye_opening", "eye_size", "iris_size", "eye_tilt", "eye_depth",
