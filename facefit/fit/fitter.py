@@ -80,7 +80,9 @@ class FitModels:
     # The predictor's held-out error per continuous control (C,), from its manifest (None
     # where unknown): where it is blind, the controls reader's reading is taken alone.
     predictor_errors: torch.Tensor | None = None
-    controls_errors: torch.Tensor | None = None  # the same for the controls reader
+    # The held-out error (C,) of the reading each continuous control starts from in `full`:
+    # a close reader's where one decides it, else the controls reader's (None: unknown).
+    start_errors: torch.Tensor | None = None
 
 
 def image_to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -364,12 +366,9 @@ class Fitter:
         """(C,) how far the search may move each continuous control per update, relative to
         the others: `(e / 0.25) ** cfg.step_by_error`, with e the held-out error of the
         reading that started it (0.25: chance). None: all alike."""
-        errors = self.models.controls_errors
+        errors = self.models.start_errors
         if cfg.mode != "full" or cfg.step_by_error == 0 or errors is None:
             return None
-        errors = errors.clone()
-        for close in self.models.close:
-            errors[close.columns] = close.errors
         return (errors / 0.25).clamp(max=1.0) ** cfg.step_by_error
 
     def _default_unless_confident(self, guess: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
@@ -763,12 +762,18 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         reader = load_reader(path, device)
         if not reader.cfg.controls:
             readers.append(reader)
-        elif controls is None:  # it is weighed against the controls reader's errors
-            logger.warning("%s is installed without the controls reader: not used", path.name)
+        elif controls_errors is None:  # it is weighed against the controls reader's errors
+            logger.warning(
+                "%s is installed without the controls reader (or its held-out errors): not used",
+                path.name,
+            )
             continue
         else:
-            close.append(close_reading(reader, path, controls_path, device))
+            close.append(close_reading(reader, path, controls_errors, device))
         paths[f"detail-{name}"] = path
+    start_errors = None if controls_errors is None else controls_errors.clone()
+    for reading in close:
+        start_errors[reading.columns] = reading.errors
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
@@ -779,7 +784,7 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         controls=controls,
         close=tuple(close),
         predictor_errors=predictor_errors,
-        controls_errors=controls_errors,
+        start_errors=start_errors,
     )
     if config is None:  # the defaults, as calibrated for these networks when they were
         # ... and without the steps that name what another game's rig lacks
@@ -809,15 +814,22 @@ def held_out_errors(path: Path, key: str, device) -> torch.Tensor | None:
     return torch.tensor([errors[name] for name in names], dtype=torch.float32, device=device)
 
 
-def close_reading(reader: torch.nn.Module, path: Path, controls_path: Path, device) -> CloseReading:
+def close_reading(
+    reader: torch.nn.Module, path: Path, controls_errors: torch.Tensor, device
+) -> CloseReading:
     """A close reader and the controls it reads with a smaller held-out error than the
-    controls reader's."""
+    controls reader's (`controls_errors`, as `held_out_errors` reads them)."""
     from facefit.rig.spec import load_spec
 
     names = [control.name for control in load_spec().continuous]
     mine = validation_of(path)["per_control"]
-    theirs = validation_of(controls_path)["per_control"]
-    decided = [k for k, n in enumerate(reader.cfg.controls) if mine[n] < theirs[n]]
+    # compared at the tensor's precision, so that equal errors stay equal (no decision)
+    theirs = controls_errors.cpu()
+    decided = [
+        k
+        for k, n in enumerate(reader.cfg.controls)
+        if bool(torch.tensor(mine[n], dtype=theirs.dtype) < theirs[names.index(n)])
+    ]
     return CloseReading(
         reader=reader,
         errors=torch.tensor(
