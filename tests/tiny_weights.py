@@ -53,6 +53,22 @@ def copy_weights(source: Path, folder: Path, leave_out: tuple[str, ...] = ()) ->
     return folder
 
 
+def train_tiny_reader(
+    shards: Path, weights: Path, config: str, shipped: str, seed: int = 0
+) -> None:
+    """Train a tiny detail reader (`config`) for a few steps on `shards` and install it in
+    `weights` as the shipped file `shipped` (`detail-eyes.pt`)."""
+    import torch
+
+    from facefit.train.detail import DetailTrainConfig, train_detail
+
+    tcfg = DetailTrainConfig(config=config, steps=3, batch_size=8, val_n=6, val_every=3, seed=seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / "detail.ckpt"
+        train_detail(shards, weights, tcfg, device=torch.device("cpu"), checkpoint=checkpoint)
+    install_as_shipped(weights, f"detail-{config}.pt", shipped)
+
+
 def install_as_shipped(weights: Path, trained: str, shipped: str) -> None:
     """Rename a test-trained file (`predictor-tiny.pt`) to the shipped config's name, in the
     manifest too, so that `load_fitter` picks it up."""

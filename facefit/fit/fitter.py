@@ -755,6 +755,10 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
         paths["controls"] = controls_path
         controls_errors = held_out_errors(controls_path, "per_control", device)
     readers, close = [], []
+    # The held-out error of the reading each continuous control starts from: the controls
+    # reader's, then each close reader's where it reads closer than the readings before it
+    # (a later reader takes a control over, in the start too).
+    start_errors = None if controls_errors is None else controls_errors.clone()
     for name in READERS:
         path = settings.weights_dir / weights_name("detail", name)
         if not path.exists():  # optional: without one the predictor and the search decide
@@ -769,11 +773,9 @@ def load_fitter(settings: CoreSettings | None = None, config: FitConfig | None =
             )
             continue
         else:
-            close.append(close_reading(reader, path, controls_errors, device))
+            close.append(close_reading(reader, path, start_errors, device))
+            start_errors[close[-1].columns] = close[-1].errors
         paths[f"detail-{name}"] = path
-    start_errors = None if controls_errors is None else controls_errors.clone()
-    for reading in close:
-        start_errors[reading.columns] = reading.errors
     models = FitModels(
         imitator=imitator,
         extractor=extractor,
@@ -815,16 +817,17 @@ def held_out_errors(path: Path, key: str, device) -> torch.Tensor | None:
 
 
 def close_reading(
-    reader: torch.nn.Module, path: Path, controls_errors: torch.Tensor, device
+    reader: torch.nn.Module, path: Path, errors_before: torch.Tensor, device
 ) -> CloseReading:
     """A close reader and the controls it reads with a smaller held-out error than the
-    controls reader's (`controls_errors`, as `held_out_errors` reads them)."""
+    readings before it (`errors_before`: the controls reader's, as `held_out_errors` reads
+    them, with earlier close readers' where they decide)."""
     from facefit.rig.spec import load_spec
 
     names = [control.name for control in load_spec().continuous]
     mine = validation_of(path)["per_control"]
     # compared at the tensor's precision, so that equal errors stay equal (no decision)
-    theirs = controls_errors.cpu()
+    theirs = errors_before.cpu()
     decided = [
         k
         for k, n in enumerate(reader.cfg.controls)

@@ -18,9 +18,13 @@ from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from facefit.train.controls import ControlsTrainConfig, photo_like, train_controls
-from facefit.train.detail import DetailTrainConfig, train_detail
 from facefit.train.predictor import PredictorTrainConfig, train_predictor
-from tests.tiny_weights import copy_weights, install_as_shipped, write_tiny_weights
+from tests.tiny_weights import (
+    copy_weights,
+    install_as_shipped,
+    train_tiny_reader,
+    write_tiny_weights,
+)
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
 
@@ -66,12 +70,7 @@ def with_predictor(trained, shards, tmp_path_factory) -> Path:
 def with_close_reader(trained, shards, tmp_path_factory) -> Path:
     """The same folder with a tiny close reader of two eye controls beside the reader."""
     weights = copy_weights(trained, tmp_path_factory.mktemp("with-close-reader"))
-    tcfg = DetailTrainConfig(config="tiny-controls", steps=3, batch_size=8, val_n=6, val_every=3)
-    train_detail(
-        shards, weights, tcfg,
-        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "d.ckpt",
-    )  # fmt: skip
-    install_as_shipped(weights, "detail-tiny-controls.pt", "detail-eyes.pt")
+    train_tiny_reader(shards, weights, "tiny-controls", "detail-eyes.pt")
     return weights
 
 
@@ -236,3 +235,46 @@ def test_a_close_reader_without_the_controls_reader_is_not_used(with_close_reade
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.controls is None and not fitter.models.close
     assert "detail-eyes.pt" not in fitter.models.models
+
+
+@pytest.fixture(scope="module")
+def with_two_close_readers(with_close_reader, shards, tmp_path_factory) -> Path:
+    """The close reader's folder with a second one of the same two controls (other seed)."""
+    weights = copy_weights(with_close_reader, tmp_path_factory.mktemp("with-two-close-readers"))
+    train_tiny_reader(shards, weights, "tiny-controls", "detail-mouth.pt", seed=1)
+    return weights
+
+
+def test_a_later_close_reader_takes_over_only_what_it_reads_closer(
+    with_two_close_readers, tmp_path
+):
+    """Each close reader is weighed against the readings before it: the second takes brow
+    arch from the first where it reads it closer, and leaves it lid shape where it does not."""
+    copy_weights(with_two_close_readers, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    entries = manifest["weights"]
+    theirs = entries["controls-lite.pt"]["validation"]["per_control"]
+    first = entries["detail-eyes.pt"]["validation"]["per_control"]
+    second = entries["detail-mouth.pt"]["validation"]["per_control"]
+    first["brow_arch"], first["lid_shape"] = theirs["brow_arch"] / 2, theirs["lid_shape"] / 2
+    second["brow_arch"], second["lid_shape"] = theirs["brow_arch"] / 4, theirs["lid_shape"] / 1.5
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    eyes, mouth = fitter.models.close
+    names = [control.name for control in load_spec().continuous]
+    arch, lid = names.index("brow_arch"), names.index("lid_shape")
+    assert eyes.columns.tolist() == [arch, lid] and mouth.columns.tolist() == [arch]
+    errors = fitter.models.start_errors
+    assert float(errors[arch]) == pytest.approx(theirs["brow_arch"] / 4)
+    assert float(errors[lid]) == pytest.approx(theirs["lid_shape"] / 2)
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, targets = fitter.targets_of([face])
+    start = fitter._initial_vectors(targets, images, fitter.config)
+    with torch.no_grad():
+        by_eyes, by_mouth = eyes.reader.read_controls(images), mouth.reader.read_controls(images)
+    assert not torch.allclose(by_eyes, by_mouth)
+    assert torch.allclose(start[:, arch], by_mouth[:, 0])
+    assert torch.allclose(start[:, lid], by_eyes[:, 1])

@@ -19,7 +19,7 @@ from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from facefit.train.detail import DetailTrainConfig, train_detail
-from tests.tiny_weights import install_as_shipped, write_tiny_weights
+from tests.tiny_weights import train_tiny_reader, write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
 
@@ -30,12 +30,7 @@ def trained(tmp_path_factory) -> Path:
     weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
     shards = tmp_path_factory.mktemp("shards")
     sample_dataset(shards, n=30, seed=3, size=64, shard_size=15, workers=1)
-    tcfg = DetailTrainConfig(config="tiny", steps=3, batch_size=8, val_n=6, val_every=3)
-    train_detail(
-        shards, weights, tcfg,
-        device=torch.device("cpu"), checkpoint=tmp_path_factory.mktemp("ckpt") / "d.ckpt",
-    )  # fmt: skip
-    install_as_shipped(weights, "detail-tiny.pt", "detail-brows.pt")
+    train_tiny_reader(shards, weights, "tiny", "detail-brows.pt")
     return weights
 
 
