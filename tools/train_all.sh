@@ -2,15 +2,17 @@
 # Retrain every shipped network from scratch, in dependency order. Each step resumes where it
 # stopped (shards are skipped when written, training continues from its checkpoint), so the
 # script can be re-run after an interruption. On the 2-core development machine: at most
-# 6 h 10 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
-# reader 45, controls reader 2 x 50, the eye and mouth readers 60 side by side), each network
-# on both cores in turn.
+# 7 h 10 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
+# reader 45, controls reader 50 + 50 + 30, the eye reader 60 on one core beside the mouth and
+# ear readers one after the other, 35 + 45, on the other), each other network on both cores
+# in turn.
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
 #   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #   DATA=data/mygame CLOSE_READERS= tools/train_all.sh  # a rig without the reference's
-#                                                       # brow, lid, nose-tip and lip controls
+#                                                       # brow, lid, nose-tip, lip and ear
+#                                                       # controls
 #
 # MINUTES bounds each training run (default 56); the step counts fit it.
 #
@@ -77,10 +79,11 @@ if [[ -n "$BROW_GROUP" ]]; then
 fi
 
 # The controls reader reads the aligned frame's pixels, so it needs no other network either
-# (2 to 3 steps a second on both cores). From scratch it trains in two runs that each fit
+# (2 to 3 steps a second on both cores). From scratch it trains in three runs that each fit
 # the time bound: 6,000 steps, then 6,000 more from those weights with the schedule started
-# again at half the rate, while the held-out error is still falling. The second run keeps
-# its checkpoint in its own folder, so that a resume continues the run it belongs to.
+# again at half the rate, then 4,000 more at a quarter of it, while the held-out error is
+# still falling. Each later run keeps its checkpoint in its own folder, so that a resume
+# continues the run it belongs to.
 if [[ -n "${INIT_FROM:-}" ]]; then
   OMP_NUM_THREADS=2 $FACEFIT train controls --config lite --data "$DATA" --out "$OUT" \
     $(plan controls-lite.pt 6000 2000 1e-3) --max-minutes "$MINUTES" --resume \
@@ -89,24 +92,34 @@ else
   FIRST=var/train/controls-first
   OMP_NUM_THREADS=2 $FACEFIT train controls --config lite --data "$DATA" --out "$FIRST" \
     --steps 6000 --max-minutes "$MINUTES" --resume 2> var/train/controls.log
+  SECOND=var/train/controls-second-out
   OMP_NUM_THREADS=2 FACEFIT_VAR_DIR=var/train/controls-second $FACEFIT train controls \
-    --config lite --data "$DATA" --out "$OUT" --init "$FIRST/controls-lite.pt" --lr 1e-3 \
+    --config lite --data "$DATA" --out "$SECOND" --init "$FIRST/controls-lite.pt" --lr 1e-3 \
     --seed 1 --steps 6000 --max-minutes "$MINUTES" --resume 2> var/train/controls-second.log
+  OMP_NUM_THREADS=2 FACEFIT_VAR_DIR=var/train/controls-third $FACEFIT train controls \
+    --config lite --data "$DATA" --out "$OUT" --init "$SECOND/controls-lite.pt" --lr 5e-4 \
+    --seed 2 --steps 4000 --max-minutes "$MINUTES" --resume 2> var/train/controls-third.log
 fi
 
 # The close readers of continuous controls (`facefit.nets.detail`: brows and eyes, nose tip
-# and mouth) name the reference rig's controls; CLOSE_READERS="" skips them. They read the
-# aligned frame alone, one core each, side by side: the eye reader about 1 step a second
-# (4,000 steps in 60 minutes with its 1,000 held-out faces measured every 500 steps) and
-# the mouth reader twice that.
-CLOSE_READERS=${CLOSE_READERS-eyes mouth}
+# and mouth, ears) name the reference rig's controls; CLOSE_READERS="" skips them. They read
+# the aligned frame alone, one core each: the eye reader about 1 step a second (4,000 steps
+# in 60 minutes with its 1,000 held-out faces measured every 500 steps) on the first core,
+# the others one after the other on the second (the mouth reader twice as fast, the ear
+# reader 1.5 times).
+train_reader() {  # CORE CONFIG
+  OMP_NUM_THREADS=1 taskset -c "$1" $FACEFIT train detail --config "$2" --data "$DATA" \
+    --out "$OUT" $(plan "detail-$2.pt" 4000 1500 1e-3) --max-minutes 65 --resume \
+    2> "var/train/detail-$2.log"
+}
+read -ra readers <<< "${CLOSE_READERS-eyes mouth ears}"
 pids=()
-for reader in $CLOSE_READERS; do
-  OMP_NUM_THREADS=1 taskset -c $((${#pids[@]} % 2)) $FACEFIT train detail --config "$reader" \
-    --data "$DATA" --out "$OUT" $(plan "detail-$reader.pt" 4000 1500 1e-3) --max-minutes 65 \
-    --resume 2> "var/train/detail-$reader.log" &
+if (( ${#readers[@]} )); then
+  train_reader 0 "${readers[0]}" &
   pids+=($!)
-done
+  (for reader in "${readers[@]:1}"; do train_reader 1 "$reader"; done) &
+  pids+=($!)
+fi
 for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (set -e)
 
 echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2

@@ -64,6 +64,13 @@ class FitConfig:
     # the training folds among 0.15 and 0.2 (0.15 took controls the predictor still reads
     # on photos; docs/benchmarks.md, "Where the predictor is blind").
     predictor_blind_error: float = 0.2
+    # Where both networks' held-out errors are known, the reader's share of a control is at
+    # least `e_p**k / (e_p**k + e_r**k)` (k this, e_p the predictor's error, e_r the
+    # reading's; 0: off): more of the reader where the predictor errs more. At 2 it is the
+    # blend of two independent readings that errs least on renders, but it moves photos'
+    # landmarks away (NME ratio 0.907); chosen among 1 and 2 on the training folds
+    # (docs/benchmarks.md, "Blending by error").
+    blend_by_error: float = 1.0
     # How much the search's step of each continuous control follows the held-out error of the
     # reading it started from (`Fitter._step_scale`): 0 every control alike, 1 in proportion.
     # Rig faces come back closer the more it follows (the search no longer walks well-read
@@ -164,6 +171,8 @@ class FitConfig:
             raise ValueError("controls_weight must be in [0, 1]")
         if self.max_iters < 0:
             raise ValueError("max_iters must be >= 0")
+        if self.blend_by_error < 0:
+            raise ValueError("blend_by_error must be >= 0 (0: off)")
         if self.step_by_error < 0:
             raise ValueError("step_by_error must be >= 0 (0: every control alike)")
         if self.anchor_every < 0:

@@ -333,10 +333,14 @@ class Fitter:
             # the predictor's answer: without the search, the blend's landmarks land farther
             # from the photo's (docs/benchmarks.md).
             w = torch.full((c,), cfg.controls_weight, device=self.device)
-            if self.models.predictor_errors is not None:
+            theirs, mine = self.models.predictor_errors, self.models.start_errors
+            if cfg.blend_by_error and theirs is not None and mine is not None:
+                k = cfg.blend_by_error
+                w = torch.maximum(w, theirs**k / (theirs**k + mine**k))
+            if theirs is not None:
                 # Where the predictor reads no better than `predictor_blind_error`, its share
                 # would only pull the reader's answer toward the predictor's noise.
-                blind = self.models.predictor_errors >= cfg.predictor_blind_error
+                blind = theirs >= cfg.predictor_blind_error
                 w = torch.where(blind, torch.ones_like(w), w)
             with torch.no_grad():
                 guess[:, :c] = (1 - w) * guess[:, :c] + w * self.models.controls(images)

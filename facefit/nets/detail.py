@@ -45,7 +45,11 @@ CHIN_CONTROLS = (
     "chin_length", "jaw_height", "mouth_protrusion", "mouth_width", "mouth_height",
     "lower_lip_thickness",
 )  # fmt: skip
-EAR_CONTROLS = ("ear_size", "ear_protrusion", "ear_height", "ear_lobe", "cheekbone_height")
+# Not the ears' height nor the cheekbones': a smile lifts the cheeks and moves the aligned
+# frame, and in a box fixed to the frame those readings moved between a person's neutral and
+# smiling photos (docs/benchmarks.md, "A third run of the controls reader, the ear reader,
+# and blending by error").
+EAR_CONTROLS = ("ear_size", "ear_protrusion", "ear_lobe")
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,7 @@ CONFIGS: dict[str, DetailConfig] = {
         hidden=256,
     ),
     # The ears beside the temples: from above their top to below the lobe, outward for the
-    # largest ear turned furthest out; the cheeks between them left out. Ears and chin read
-    # rig renders far closer than the controls reader, but cost photos' recognition and
-    # landmarks: not among `READERS` (docs/benchmarks.md, "Close readers of the ears and the
-    # chin").
+    # largest ear turned furthest out; the cheeks between them left out.
     "ears": DetailConfig(
         group="",
         controls=EAR_CONTROLS,
@@ -106,6 +107,9 @@ CONFIGS: dict[str, DetailConfig] = {
         hidden=128,
     ),
     # The mouth, the chin and the lower jaw line, where a beard grows: a longer chin below.
+    # It reads rig renders far closer than the controls reader, but moves photos' jaw line
+    # away from theirs: not among `READERS` (docs/benchmarks.md, "Close readers of the ears
+    # and the chin").
     "chin": DetailConfig(
         group="",
         controls=CHIN_CONTROLS,
@@ -125,7 +129,7 @@ CONFIGS: dict[str, DetailConfig] = {
     ),
 }
 # The readers a fit uses where their weights are installed.
-READERS = ("brows", "eyes", "mouth")
+READERS = ("brows", "eyes", "mouth", "ears")
 
 
 def config_from_dict(data: dict) -> DetailConfig:

@@ -192,6 +192,41 @@ def test_where_the_predictor_is_blind_the_reader_reads_alone(with_predictor, tmp
     assert not torch.allclose(blend[:, blind], read[:, blind])
 
 
+def test_blending_by_error_gives_the_reader_more_only_where_the_predictor_errs_more(
+    with_predictor, tmp_path
+):
+    """With `blend_by_error` k the reader's share of a control is the larger of
+    `controls_weight` and e_p^k / (e_p^k + e_r^k), from both manifests' held-out errors."""
+    copy_weights(with_predictor, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    entries = manifest["weights"]
+    predictor = entries["predictor-lite.pt"]["validation"]["continuous_mae_per_control"]
+    reader = entries["controls-lite.pt"]["validation"]["per_control"]
+    names = [control.name for control in load_spec().continuous]
+    for name in names:
+        predictor[name], reader[name] = 0.05, 0.05
+    predictor["cheekbone_height"], reader["cheekbone_height"] = 0.15, 0.03
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
+    fitter = load_fitter(settings, FitConfig(max_iters=0))
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    images, targets = fitter.targets_of([face])
+    c = fitter.layout.continuous_size
+    cfg = replace(fitter.config, controls_weight=0.625, blend_by_error=0.0)
+    alone = fitter._initial_vectors(targets, images, replace(cfg, controls_weight=0.0))[:, :c]
+    with torch.no_grad():
+        read = fitter.models.controls(images)
+    w = torch.full((c,), 0.625)
+    w[names.index("cheekbone_height")] = 0.15 / (0.15 + 0.03)
+    start = fitter._initial_vectors(targets, images, replace(cfg, blend_by_error=1.0))[:, :c]
+    assert torch.allclose(start, (1 - w) * alone + w * read, atol=1e-6)
+    off = fitter._initial_vectors(targets, images, cfg)[:, :c]
+    assert torch.allclose(off, 0.375 * alone + 0.625 * read, atol=1e-6)
+    assert not torch.allclose(start, off)
+
+
 def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tmp_path):
     """Where its held-out error is below the controls reader's, the start of `full` is its
     reading; every other control is the blend, and `fast` and `patent` do not use it."""
