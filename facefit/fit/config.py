@@ -69,7 +69,8 @@ class FitConfig:
     # reading's; 0: off): more of the reader where the predictor errs more. At 2 it is the
     # blend of two independent readings that errs least on renders, but it moves photos'
     # landmarks away (NME ratio 0.907); chosen among 1 and 2 on the training folds
-    # (docs/benchmarks.md, "Blending by error").
+    # (docs/benchmarks.md, "A third run of the controls reader, the ear reader, and blending
+    # by error").
     blend_by_error: float = 1.0
     # How much the search's step of each continuous control follows the held-out error of the
     # reading it started from (`Fitter._step_scale`): 0 every control alike, 1 in proportion.
