@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from facefit.align import align_photo, load_photo
 from facefit.data.faces import faces_dir, fold_identities, read_manifest
-from facefit.fit.fitter import load_fitter
+from facefit.fit.fitter import image_to_tensor, load_fitter
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
     rows: dict[str, list[dict]] = {"controls reader": []}
     for record in tqdm(records, unit="photo"):
         face = align_photo(load_photo(record.image.read_bytes()))
-        images, _ = fitter.targets_of([face])
+        images = image_to_tensor(face.image, fitter.device)  # the readers need no parse
         who = {"identity": record.identity, "expression": record.expression}
         with torch.no_grad():
             read = fitter.models.controls(images)[0].tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from facefit.errors import ModelError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
+from facefit.fit.optimize import PhotoTargets
 from facefit.nets.controls import build_controls_reader, load_controls_reader
 from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
@@ -27,6 +29,19 @@ from tests.tiny_weights import (
 )
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
+
+
+@functools.cache
+def aligned_photo():
+    """The test photo, aligned once for the module."""
+    from facefit.align import align_photo, load_photo
+
+    return align_photo(load_photo(PHOTO.read_bytes()))
+
+
+def photo_inputs(fitter) -> tuple[torch.Tensor, PhotoTargets]:
+    """The aligned test photo as `fitter` sees it: images (1, 3, S, S) and loss targets."""
+    return fitter.targets_of([aligned_photo()])
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +124,7 @@ def test_the_fit_starts_from_the_blend_of_predictor_and_reader(trained):
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.controls is not None
     assert "controls-lite.pt" in fitter.models.models
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     c = fitter.layout.continuous_size
     starts = {
         w: fitter._initial_vectors(targets, images, replace(fitter.config, controls_weight=w))
@@ -141,10 +153,7 @@ def test_fast_is_the_predictors_answer_whatever_the_readers_weight(with_predicto
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=with_predictor)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.predictor is not None and fitter.models.controls is not None
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     c = fitter.layout.continuous_size
 
     def start(mode: str, w: float) -> torch.Tensor:
@@ -175,10 +184,7 @@ def test_where_the_predictor_is_blind_the_reader_reads_alone(with_predictor, tmp
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
     assert fitter.models.predictor_errors is not None
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     c = fitter.layout.continuous_size
     everywhere = replace(fitter.config, predictor_blind_error=1.0)
     blend = fitter._initial_vectors(targets, images, everywhere)[:, :c]
@@ -209,10 +215,7 @@ def test_blending_by_error_gives_the_reader_more_only_where_the_predictor_errs_m
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tmp_path)
     fitter = load_fitter(settings, FitConfig(max_iters=0))
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     c = fitter.layout.continuous_size
     cfg = replace(fitter.config, controls_weight=0.625, blend_by_error=0.0)
     alone = fitter._initial_vectors(targets, images, replace(cfg, controls_weight=0.0))[:, :c]
@@ -244,10 +247,7 @@ def test_a_close_reader_decides_the_controls_it_reads_best(with_close_reader, tm
     names = [control.name for control in load_spec().continuous]
     arch = names.index("brow_arch")
     assert close.columns.tolist() == [arch] and close.outputs.tolist() == [0]
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     c = fitter.layout.continuous_size
     w = fitter.config.controls_weight
     start = fitter._initial_vectors(targets, images, fitter.config)
@@ -303,10 +303,7 @@ def test_a_later_close_reader_takes_over_only_what_it_reads_closer(
     errors = fitter.models.start_errors
     assert float(errors[arch]) == pytest.approx(theirs["brow_arch"] / 4)
     assert float(errors[lid]) == pytest.approx(theirs["lid_shape"] / 2)
-    from facefit.align import align_photo, load_photo
-
-    face = align_photo(load_photo(PHOTO.read_bytes()))
-    images, targets = fitter.targets_of([face])
+    images, targets = photo_inputs(fitter)
     start = fitter._initial_vectors(targets, images, fitter.config)
     with torch.no_grad():
         by_eyes, by_mouth = eyes.reader.read_controls(images), mouth.reader.read_controls(images)
