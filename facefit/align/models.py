@@ -1,4 +1,4 @@
-"""dlib's face detectors and 68-point shape predictor, found by path, checked, loaded once.
+"""dlib's face detectors, 68-point shape predictor and face recogniser: found, checked, loaded once.
 
 The model files ship in the `face_recognition_models` wheel. Its `__init__` needs
 `pkg_resources`, which recent environments lack, so the files are located from the package's
@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 MMOD_DETECTOR = "mmod_human_face_detector.dat"
+FACE_RECOGNISER = "dlib_face_recognition_resnet_model_v1.dat"
 # sha256 of the files of face-recognition-models 0.3.0; another file gives other landmarks.
 MODEL_SHA256 = {
     SHAPE_PREDICTOR_68: "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
     MMOD_DETECTOR: "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+    FACE_RECOGNISER: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
 }
 
 
@@ -82,3 +84,13 @@ def cnn_detector():
     path = verified_model_path(MMOD_DETECTOR)
     log.debug("loading %s", path)
     return dlib.cnn_face_detection_model_v1(str(path))
+
+
+@cache
+def face_recogniser():
+    """dlib's ResNet face recogniser (128-d descriptors; same person: distance under 0.6)."""
+    import dlib
+
+    path = verified_model_path(FACE_RECOGNISER)
+    log.debug("loading %s", path)
+    return dlib.face_recognition_model_v1(str(path))

@@ -16,7 +16,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 # Modules that add `facefit eval <name>` sub-commands with `register_eval(subparsers)`.
-EVAL_MODULES: list[str] = ["facefit.cli.eval_fit"]
+EVAL_MODULES: list[str] = ["facefit.cli.eval_fit", "facefit.cli.eval_likeness"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,58 @@
+"""dlib's 128-d face descriptors of photos and of rig renders, the likeness measure's input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facefit.align import models
+from facefit.align.detect import FaceBox, detect_faces, predict_landmarks68
+
+
+@dataclass(frozen=True)
+class RenderDescriptor:
+    """A render's descriptor, and whether dlib found the face itself (else the rig placed it)."""
+
+    vector: np.ndarray  # (128,) float64
+    detected: bool
+
+
+def face_descriptor(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
+    """(128,) float64 descriptor of the face with these (68, 2) landmarks in an RGB uint8 image."""
+    import dlib
+
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3, image.shape
+    assert landmarks68.shape == (68, 2), landmarks68.shape
+    left, top = landmarks68.min(axis=0)
+    right, bottom = landmarks68.max(axis=0)
+    rect = dlib.rectangle(round(left), round(top), round(right), round(bottom))
+    shape = dlib.full_object_detection(
+        rect, [dlib.point(round(x), round(y)) for x, y in landmarks68]
+    )
+    vector = models.face_recogniser().compute_face_descriptor(np.ascontiguousarray(image), shape)
+    return np.asarray(vector, dtype=np.float64)
+
+
+def photo_descriptor(photo: np.ndarray) -> np.ndarray | None:
+    """The largest face's descriptor in an RGB uint8 photo, None if dlib finds no face."""
+    boxes = detect_faces(photo)
+    if not boxes:
+        return None
+    return face_descriptor(photo, predict_landmarks68(photo, boxes[0]))
+
+
+def render_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> RenderDescriptor:
+    """A rig render's descriptor: dlib detects the face, or the box comes from the rig's landmarks.
+
+    A character dlib's detector misses is still a character the player sees; placing the box
+    from the rig's own landmarks keeps it in the measure (and the report counts how often).
+    """
+    boxes = detect_faces(render)
+    if boxes:
+        box, detected = boxes[0], True
+    else:
+        (left, top), (right, bottom) = rig_landmarks68.min(axis=0), rig_landmarks68.max(axis=0)
+        box, detected = FaceBox(left, top, right, bottom, 0.0), False
+    landmarks = predict_landmarks68(render, box)
+    return RenderDescriptor(face_descriptor(render, landmarks), detected)

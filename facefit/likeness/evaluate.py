@@ -1,0 +1,193 @@
+"""`facefit eval likeness`: fit each photo, render the character on the real rig, and ask dlib's
+recogniser whether the character is closest to the same person's other photo.
+
+The gallery of a query is the other-expression photo of every person plus distractor photos
+(another set's people); the query's target is its own person's other photo. Baselines:
+the average face (one character for everyone), the fit's colours and styles on the average
+shape (what the shape adds), and the query photo itself (the recogniser's own ceiling).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facefit.align import load_photo
+from facefit.align.transform import apply_transform
+from facefit.data.faces import FaceRecord, fold_identities
+from facefit.errors import FacefitError
+from facefit.fit.evaluate import is_shape_control
+from facefit.fit.skin_regions import cheek_lab
+from facefit.likeness.descriptors import photo_descriptor, render_descriptor
+from facefit.likeness.ranking import chance, rank_summary, target_ranks
+
+VARIANTS = ("fit", "average_shape", "average_face", "photo")
+THUMB = 192  # px of the pictures kept for the contact sheet
+FAR = np.full(128, 1e6)  # stands for a gallery photo in which dlib found no face: never nearest
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Query:
+    """One fitted photo: its descriptors per variant, and what a person would see."""
+
+    record: FaceRecord
+    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
+    row: dict[str, Any] = field(default_factory=dict)
+    thumbs: tuple[np.ndarray, np.ndarray] | None = None  # aligned photo, character
+
+
+def paired_people(records: Sequence[FaceRecord]) -> dict[str, dict[str, FaceRecord]]:
+    """identity -> {expression: record}, for the people photographed with two expressions."""
+    people: dict[str, dict[str, FaceRecord]] = {}
+    for record in records:
+        people.setdefault(record.identity, {})[record.expression] = record
+    return {who: photos for who, photos in sorted(people.items()) if len(photos) == 2}
+
+
+def evaluate_likeness(
+    fitter,
+    records: Sequence[FaceRecord],
+    distractors: Sequence[FaceRecord],
+    render_size: int = 512,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Fit `records` (people with two photos), rank their characters; see the module doc."""
+    from facefit.rig.render import Renderer
+
+    people = paired_people(records)
+    renderer = Renderer(size=render_size)
+    spec = fitter.spec
+    shape = np.array([is_shape_control(c) for c in spec.continuous])
+    mean = spec.mean_vector()
+    average = renderer.render(mean)
+    average_face = render_descriptor(average.image, average.landmarks68).vector
+
+    photos = {r.name: photo_descriptor(load_photo(r.image.read_bytes())) for r in distractors}
+    queries: list[Query] = []
+    failures: Counter[str] = Counter()
+    for expressions in people.values():
+        for record in expressions.values():
+            pixels = load_photo(record.image.read_bytes())
+            photos[record.name] = photo_descriptor(pixels)
+            query = Query(record)
+            try:
+                _fit_query(query, pixels, fitter, renderer, shape, mean, overrides)
+            except FacefitError as exc:
+                failures[exc.code] += 1
+                query.row["error"] = exc.code
+            query.descriptors["average_face"] = average_face
+            query.descriptors["photo"] = photos[record.name]
+            queries.append(query)
+            if progress:
+                progress(1)
+
+    ranked = [q for q in queries if "error" not in q.row and _has_gallery(q, people, photos)]
+    distractor_names = [r.name for r in distractors if photos[r.name] is not None]
+    for variant in VARIANTS:
+        for q, rank in zip(
+            ranked, _ranks(ranked, variant, people, photos, distractor_names), strict=True
+        ):
+            q.row[f"rank_{variant}"] = int(rank)
+    gallery = len(people) + len(distractor_names)
+    held = fold_identities(0)
+    report: dict[str, Any] = {
+        "recogniser": "dlib_face_recognition_resnet_model_v1 (face-recognition-models 0.3.0)",
+        "render_size": render_size,
+        "people": len(people),
+        "distractors": len(distractor_names),
+        "queries": len(queries),
+        "ranked": len(ranked),
+        "failed": dict(failures),
+        "render_detected": float(np.mean([q.row["detected"] for q in ranked])) if ranked else None,
+        "skin_delta_e": float(np.mean([q.row["skin_delta_e"] for q in ranked])) if ranked else None,
+        "facial_hair_on_women": _women_with_facial_hair(ranked),
+    }
+    for name, keep in (("all", None), ("training_folds", False), ("heldout_fold0", True)):
+        subset = [q for q in ranked if keep is None or (q.record.identity in held) == keep]
+        ranks = {v: np.array([q.row[f"rank_{v}"] for q in subset]) for v in VARIANTS}
+        report[name] = {"queries": len(subset), "gallery": gallery, "chance": chance(gallery)}
+        if subset:
+            report[name] |= {v: rank_summary(r) for v, r in ranks.items()}
+    report["rows"] = [q.row for q in queries]
+    report["_queries"] = queries  # for the contact sheet; dropped before JSON
+    return report
+
+
+def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
+    """Fit one photo; store its character's and its average-shape twin's descriptors."""
+    t0 = time.perf_counter()
+    result = fitter.fit_photo(pixels, **overrides)
+    seconds = time.perf_counter() - t0
+    vec = fitter.spec.encode(result.params)
+    character = renderer.render(vec)
+    fitted = render_descriptor(character.image, character.landmarks68)
+    plain = vec.copy()
+    plain[: len(shape)][shape] = mean[: len(shape)][shape]
+    plain_render = renderer.render(plain)
+    query.descriptors["fit"] = fitted.vector
+    query.descriptors["average_shape"] = render_descriptor(
+        plain_render.image, plain_render.landmarks68
+    ).vector
+    photo_cheeks = cheek_lab(
+        result.aligned, apply_transform(result.photo_landmarks68, result.transform)
+    )
+    character_cheeks = cheek_lab(character.image, character.landmarks68)
+    record = query.record
+    query.row.update(
+        photo=record.name,
+        identity=record.identity,
+        expression=record.expression,
+        gender=record.gender,
+        ethnicity=record.ethnicity,
+        seconds=seconds,
+        detected=fitted.detected,
+        skin_delta_e=float(np.linalg.norm(photo_cheeks - character_cheeks)),
+        discrete=result.params["discrete"],
+    )
+    small = (THUMB, THUMB)
+    query.thumbs = (
+        cv2.resize(result.aligned, small, interpolation=cv2.INTER_AREA),
+        cv2.resize(character.image, small, interpolation=cv2.INTER_AREA),
+    )
+
+
+def _other(record: FaceRecord, people: dict[str, dict[str, FaceRecord]]) -> FaceRecord:
+    return next(r for e, r in people[record.identity].items() if e != record.expression)
+
+
+def _has_gallery(query: Query, people, photos) -> bool:
+    """The query's photo and its person's other photo were both found by dlib."""
+    return (
+        photos[query.record.name] is not None
+        and photos[_other(query.record, people).name] is not None
+    )
+
+
+def _ranks(queries: list[Query], variant: str, people, photos, distractors: list[str]) -> list[int]:
+    """Each query's rank against the other-expression photos of everyone plus the distractors."""
+    ranks = [0] * len(queries)
+    who = list(people)
+    for expression in {q.record.expression for q in queries}:
+        mine = [i for i, q in enumerate(queries) if q.record.expression == expression]
+        others = [next(r for e, r in people[w].items() if e != expression) for w in who]
+        names = [r.name for r in others] + distractors
+        gallery = np.stack([FAR if photos[n] is None else photos[n] for n in names])
+        found = np.stack([queries[i].descriptors[variant] for i in mine])
+        targets = [who.index(queries[i].record.identity) for i in mine]
+        for i, rank in zip(mine, target_ranks(found, gallery, targets), strict=True):
+            ranks[i] = int(rank)
+    return ranks
+
+
+def _women_with_facial_hair(queries: list[Query]) -> str:
+    women = [q for q in queries if q.record.gender == "female"]
+    given = sum(q.row["discrete"].get("facial_hair", "none") != "none" for q in women)
+    return f"{given}/{len(women)}"

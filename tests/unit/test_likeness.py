@@ -1,0 +1,80 @@
+"""The likeness measure: ranks, dlib descriptors of photos and renders, the evaluation end to end."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facefit.align import load_photo
+from facefit.data.faces import read_manifest
+from facefit.fit.config import FitConfig
+from facefit.fit.fitter import load_fitter
+from facefit.likeness.descriptors import photo_descriptor, render_descriptor
+from facefit.likeness.evaluate import evaluate_likeness
+from facefit.likeness.ranking import chance, rank_summary, target_ranks
+from facefit.likeness.sheet import likeness_sheet
+from facefit.settings import CoreSettings
+from tests.tiny_weights import write_tiny_weights
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "faces"
+
+
+def test_ranks_count_ties_against_the_target():
+    gallery = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    queries = np.array([[0.1, 0.0], [0.5, 0.0], [0.0, 1.9]])
+    # query 1 is exactly between gallery 0 and 1: a tie is not a win
+    assert target_ranks(queries, gallery, [0, 1, 0]).tolist() == [1, 2, 2]
+    summary = rank_summary(np.array([1, 2, 6]))
+    assert summary == {"top1": pytest.approx(1 / 3), "top5": pytest.approx(2 / 3), "mean_rank": 3.0}
+    assert chance(4) == {"top1": 0.25, "top5": 1.0, "mean_rank": 2.5}
+
+
+def test_photo_descriptors_tell_people_apart():
+    records = read_manifest(FIXTURES)
+    vectors = [photo_descriptor(load_photo(r.image.read_bytes())) for r in records]
+    mirrored = photo_descriptor(load_photo(records[0].image.read_bytes())[:, ::-1].copy())
+    assert all(v is not None and v.shape == (128,) for v in vectors)
+    # dlib's rule of thumb: the same person under 0.6, different people over it
+    assert np.linalg.norm(vectors[0] - mirrored) < 0.6
+    assert min(np.linalg.norm(vectors[i] - vectors[j]) for i, j in ((0, 1), (0, 2), (1, 2))) > 0.6
+
+
+def test_a_render_without_a_detectable_face_is_placed_by_the_rig_landmarks():
+    blank = np.full((256, 256, 3), 128, np.uint8)
+    landmarks = np.stack(np.meshgrid(np.linspace(80, 176, 17), np.linspace(90, 190, 4)), -1)
+    found = render_descriptor(blank, landmarks.reshape(-1, 2)[:68])
+    assert not found.detected and found.vector.shape == (128,)
+
+
+@pytest.fixture(scope="module")
+def fitter(tmp_path_factory):
+    weights = write_tiny_weights(tmp_path_factory.mktemp("weights"))
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights)
+    return load_fitter(settings, FitConfig(max_iters=1, threshold=1.0))
+
+
+def test_likeness_ranks_each_character_against_everyone(fitter, tmp_path):
+    records = read_manifest(FIXTURES)
+    people, distractor = records[:2], records[2]
+    smiling = []  # a second photo per person: the mirrored neutral one
+    for record in people:
+        path = tmp_path / f"{record.id}_smiling.png"
+        Image.open(record.image).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path)
+        smiling.append(replace(record, expression="smiling", image=path, landmarks189=None))
+    report = evaluate_likeness(fitter, people + smiling, [distractor], render_size=256)
+    queries = report.pop("_queries")
+    assert report["people"] == 2 and report["distractors"] == 1 and report["ranked"] == 4
+    assert report["all"]["gallery"] == 3 and report["all"]["chance"]["top1"] == pytest.approx(1 / 3)
+    assert report["all"]["photo"]["top1"] == 1.0  # the recogniser's own ceiling
+    assert all(1 <= row["rank_fit"] <= 3 for row in report["rows"])
+    assert all(1 <= row["rank_average_face"] <= 3 for row in report["rows"])
+    assert 0.0 <= report["render_detected"] <= 1.0 and report["skin_delta_e"] >= 0.0
+    assert report["facial_hair_on_women"].endswith("/2")  # london 001's two photos
+    subsets = report["training_folds"]["queries"] + report["heldout_fold0"]["queries"]
+    assert subsets == 4
+    likeness_sheet(queries, 3, tmp_path / "sheet.png")
+    assert Image.open(tmp_path / "sheet.png").width == 4 * 2 * 192
