@@ -229,7 +229,7 @@ def test_players_see_only_their_own_jobs(pg_service):
     )
     assert alice.get(f"/j/{server_job}/status.json").status_code == 404
     with pg_service.sessions()() as session:
-        owner = session.get_one(Job, uuid.UUID(job_id)).player_session
+        owner = session.get_one(Job, uuid.UUID(job_id)).portal_key_hash
     assert owner and owner not in job_path  # the session id never appears in a URL
 
 
