@@ -38,8 +38,19 @@ def read_upload(file: FileStorage | None) -> job_store.PhotoUpload:
 def check_callback_url(url: str | None) -> str | None:
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError for a port that is no number in range
+    except ValueError:  # also `http://[::1`
+        parts = None
+    if (
+        parts is None
+        or not url.isprintable()  # control characters, NUL
+        or " " in url
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or len(url) > 2000
+    ):
         raise ApiError(400, "BAD_REQUEST", "callback_url must be an http(s) URL.")
     return url
 
