@@ -247,7 +247,8 @@ SCHEMAS = {
                     {"type": "null"},
                     {
                         "allOf": [_schema("ErrorBody")],
-                        "properties": {"code": {"enum": JOB_ERROR_CODES}},
+                        # The fitting engine's codes: these, and any it adds later.
+                        "properties": {"code": {"examples": JOB_ERROR_CODES}},
                     },
                 ]
             },

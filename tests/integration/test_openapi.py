@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, LiveServer, forget_queue, http
+from tests.conftest import LiveServer, forget_queue, http
 
 UNCONSUMED = "test-openapi-" + uuid.uuid4().hex[:8]  # accepted jobs wait here, never fitted
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -45,7 +45,7 @@ def test_the_service_behaves_as_its_openapi_document_says(pg_service, live, tmp_
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
          f"{live.url}/openapi.json", "--checks", "all", "--auth-wfc", str(auth),
          "--no-color", "--report", "junit", "--report-dir", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, capture_output=True,
+        cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_HOOKS": ""}, capture_output=True,
         text=True, timeout=200,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
