@@ -159,7 +159,7 @@ def test_checking_a_12_megapixel_jpeg_takes_a_fraction_of_a_second():
         started = time.process_time()
         assert inspect_image(data).pixels == 12_000_000
         timings.append(time.process_time() - started)
-    assert min(timings) < 0.5, timings  # about 0.12 s here; a full-size decode takes 0.26 s
+    assert min(timings) < 0.5, timings  # 42 ms of CPU here (bench/intake_decode.py)
     with pytest.raises(IntakeError):
         inspect_image(data[: len(data) - 1000])
 
