@@ -8,8 +8,8 @@ server created through the API (it has no key, and absence matches nothing, `fin
 
 Why a key per upload rather than a player id: a session cookie planted in a victim's browser
 (session fixation) is a copy the planter keeps; the victim's later uploads add keys that only
-the victim's cookie holds, so the planter's copy opens none of them. Nothing to rotate, and no
-secret in the database that would open a job if the database leaked.
+the victim's cookie holds, so the planter's copy opens none of them. Nothing to rotate, and
+the database keeps only digests: a copy of it opens no portal page.
 """
 
 from __future__ import annotations

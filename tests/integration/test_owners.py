@@ -20,9 +20,22 @@ from db import jobs as job_store
 from tests.conftest import face_photo, faceless_photo, forget_queue
 
 UNCONSUMED = "test-owners-" + uuid.uuid4().hex[:8]  # no worker touches these jobs
-PORTAL_ROUTES = ["", "/status.json", "/result", "/photo", "/aligned.png", "/preview.png",
-                 "/params.json"]  # fmt: skip
-API_ROUTES = ["", "/preview.png"]
+# (method, path after the job's own): every route that shows or changes a job. A route added
+# with a job id in its path joins these (test_the_matrix_covers_every_route_of_a_job).
+PORTAL_ROUTES = [
+    ("GET", ""),
+    ("GET", "/status.json"),
+    ("GET", "/result"),
+    ("GET", "/photo"),
+    ("GET", "/aligned.png"),
+    ("GET", "/preview.png"),
+    ("GET", "/params.json"),
+]
+API_ROUTES = [("GET", ""), ("GET", "/preview.png")]
+
+
+def _route_id(route: tuple[str, str]) -> str:
+    return f"{route[0]} {route[1] or '/'}"
 
 
 @dataclass
@@ -101,59 +114,82 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _portal_get(jobs: Jobs, job_id: str, route: str, cookie: str | None):
-    return _browser(jobs.app, cookie).get(f"/j/{job_id}{route}", headers={"Accept": "*/*"})
-
-
-def _api_get(jobs: Jobs, job_id: str, route: str, token: str | None):
-    return jobs.app.test_client().get(
-        f"/jobs/{job_id}{route}", headers=_auth(token) if token else {}
+def _portal_request(jobs: Jobs, job_id: str, route: tuple[str, str], cookie: str | None):
+    method, path = route
+    return _browser(jobs.app, cookie).open(
+        f"/j/{job_id}{path}", method=method, headers={"Accept": "*/*"}
     )
 
 
-@pytest.mark.parametrize("route", PORTAL_ROUTES)
+def _api_request(jobs: Jobs, job_id: str, route: tuple[str, str], token: str | None):
+    method, path = route
+    return jobs.app.test_client().open(
+        f"/jobs/{job_id}{path}", method=method, headers=_auth(token) if token else {}
+    )
+
+
+@pytest.mark.parametrize("route", PORTAL_ROUTES, ids=_route_id)
 def test_the_uploading_browser_sees_every_route_of_its_job(jobs, route):
-    response = _portal_get(jobs, jobs.portal_job, route, jobs.owner_cookie)
-    expected = 302 if route == "" else 200  # a succeeded job's page moves on to its result
+    response = _portal_request(jobs, jobs.portal_job, route, jobs.owner_cookie)
+    expected = 302 if route == ("GET", "") else 200  # a succeeded job's page: to its result
     assert response.status_code == expected, route
 
 
-@pytest.mark.parametrize("route", PORTAL_ROUTES)
+@pytest.mark.parametrize("route", PORTAL_ROUTES, ids=_route_id)
 @pytest.mark.parametrize("visitor", ["no-cookie", "another-player", "planted-cookie"])
 def test_nobody_else_sees_a_portal_job(jobs, route, visitor):
     cookie = {"no-cookie": None, "another-player": jobs.other_player_cookie,
               "planted-cookie": jobs.planter_cookie}[visitor]  # fmt: skip
-    response = _portal_get(jobs, jobs.portal_job, route, cookie)
+    response = _portal_request(jobs, jobs.portal_job, route, cookie)
     assert response.status_code == 404, response.get_data()[:200]
     assert b"NOT_FOUND" in response.get_data()
 
 
-@pytest.mark.parametrize("route", PORTAL_ROUTES)
+@pytest.mark.parametrize("route", PORTAL_ROUTES, ids=_route_id)
 @pytest.mark.parametrize("visitor", ["no-cookie", "a-player"])
 def test_an_api_job_is_never_on_the_portal(jobs, route, visitor):
     cookie = None if visitor == "no-cookie" else jobs.owner_cookie
-    response = _portal_get(jobs, jobs.api_job, route, cookie)
+    response = _portal_request(jobs, jobs.api_job, route, cookie)
     assert response.status_code == 404, response.get_data()[:200]
 
 
-@pytest.mark.parametrize("route", API_ROUTES)
+@pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
 def test_the_submitting_client_sees_every_api_route_of_its_job(jobs, route):
-    assert _api_get(jobs, jobs.api_job, route, jobs.token).status_code == 200
+    assert _api_request(jobs, jobs.api_job, route, jobs.token).status_code == 200
 
 
-@pytest.mark.parametrize("route", API_ROUTES)
+@pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
 def test_no_token_is_unauthorized_and_another_clients_token_finds_nothing(jobs, route):
-    assert _api_get(jobs, jobs.api_job, route, None).status_code == 401
-    response = _api_get(jobs, jobs.api_job, route, jobs.other_token)
+    assert _api_request(jobs, jobs.api_job, route, None).status_code == 401
+    response = _api_request(jobs, jobs.api_job, route, jobs.other_token)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("route", API_ROUTES)
+@pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
 def test_a_portal_job_is_never_on_the_api(jobs, route):
-    assert _api_get(jobs, jobs.portal_job, route, jobs.token).status_code == 404
+    assert _api_request(jobs, jobs.portal_job, route, jobs.token).status_code == 404
     # The player's own cookie is no API credential either.
     client = _browser(jobs.app, jobs.owner_cookie)
-    assert client.get(f"/jobs/{jobs.portal_job}{route}").status_code == 401
+    method, path = route
+    assert client.open(f"/jobs/{jobs.portal_job}{path}", method=method).status_code == 401
+
+
+def test_the_matrix_covers_every_route_of_a_job(jobs):
+    """Every route with a job id in its path is tried above, the ones added later too."""
+    adapter = jobs.app.url_map.bind("localhost")
+    job_id = uuid.uuid4()
+    tried = {
+        (method, adapter.match(f"{prefix}{job_id}{path}", method=method)[0])
+        for prefix, routes in (("/j/", PORTAL_ROUTES), ("/jobs/", API_ROUTES))
+        for method, path in routes
+    }
+    routes = {
+        (method, rule.endpoint)
+        for rule in jobs.app.url_map.iter_rules()
+        if "job_id" in rule.arguments
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes <= tried, f"add to the matrix: {sorted(routes - tried)}"
 
 
 def test_a_browser_keeps_its_recent_jobs_in_a_bounded_cookie(pg_service, jobs):
