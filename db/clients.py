@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -13,6 +14,25 @@ from sqlalchemy.orm import Session
 from db.models import ApiClient, utcnow
 
 TOKEN_PREFIX = "ff_"
+# Names show up in `token list` (tab-separated), logs and commands: no spaces, tabs, newlines
+# or escapes that could forge a row or a log line; a letter or digit first (not an option).
+CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_client_name(name: str) -> str:
+    """`name` if it is a valid client name, else ValueError saying what a name may hold."""
+    if not CLIENT_NAME.fullmatch(name):
+        raise ValueError(
+            "a client name is 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def new_token() -> tuple[str, str]:
+    """A new bearer token and its stored digest."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_token(token)
 
 
 def hash_token(token: str) -> str:
@@ -22,8 +42,8 @@ def hash_token(token: str) -> str:
 
 def create_client(session: Session, name: str) -> tuple[ApiClient, str]:
     """Add a client; return it and its token, which is not stored and cannot be shown again."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    client = ApiClient(name=name, token_hash=hash_token(token))
+    token, digest = new_token()
+    client = ApiClient(name=check_client_name(name), token_hash=digest)
     session.add(client)
     session.flush()
     return client, token
@@ -68,3 +88,16 @@ def revoke_client(session: Session, name: str) -> bool:
         return False
     client.revoked_at = utcnow()
     return True
+
+
+def rotate_token(session: Session, name: str) -> str | None:
+    """Give an active client a new token and return it; the old one stops matching at once.
+
+    None if there is no such active client. As after a revocation, the caller announces the
+    change to the web processes' token caches once committed.
+    """
+    client = session.scalar(select(ApiClient).where(ApiClient.name == name))
+    if client is None or client.revoked_at is not None:
+        return None
+    token, client.token_hash = new_token()
+    return token

@@ -33,15 +33,18 @@ def create_job(
     upload: PhotoUpload,
     *,
     client_id: int | None = None,
-    player_session: str | None = None,
+    portal_key_hash: str | None = None,
     callback_url: str | None = None,
 ) -> Job:
-    """A queued job with its photo (the caller commits, then sends the task)."""
+    """A queued job with its photo (the caller commits, then sends the task).
+
+    Its owner: a game server (`client_id`) or a portal key's sha256 (`portal_key_hash`).
+    """
     job = Job(
         id=uuid.uuid4(),
         status="queued",
         client_id=client_id,
-        player_session=player_session,
+        portal_key_hash=portal_key_hash,
         callback_url=callback_url,
         photo_sha256=hashlib.sha256(upload.content).hexdigest(),
     )

@@ -91,9 +91,11 @@ class Job(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    # Who may read it: a game server (API) or a player's portal session.
+    # Who may read it: a game server (API), or a browser holding the portal key whose sha256
+    # is stored here (`web.portal`). Never both; a job with neither is nobody's. The column
+    # keeps its first name, `player_session`, so that existing databases need no migration.
     client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"), index=True)
-    player_session: Mapped[str | None] = mapped_column(String(64), index=True)
+    portal_key_hash: Mapped[str | None] = mapped_column("player_session", String(64), index=True)
     callback_url: Mapped[str | None] = mapped_column(String(2000))
     photo_sha256: Mapped[str] = mapped_column(String(64))
 

@@ -7,6 +7,7 @@ and the queue live.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -28,8 +29,12 @@ def database_url(value: str | None, var_dir: Path) -> str:
     """`DATABASE_URL` if set, else a SQLite file under `var/` (the embedded default)."""
     if value:
         return normalize_database_url(value)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(var_dir / 'facefit.sqlite3').resolve()}"
+    var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = (var_dir / "facefit.sqlite3").resolve()
+    # Created here, empty and private, so that SQLite (and its -wal and -shm files, which take
+    # the database's mode) never makes it readable to others, whichever process opens it first.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return f"sqlite:///{path}"
 
 
 def broker_url(value: str | None) -> str:
@@ -45,7 +50,7 @@ def broker_options(url: str, var_dir: Path) -> dict:
         return {"visibility_timeout": 3600}
     folder = (var_dir / "broker").resolve()
     for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
@@ -61,5 +66,5 @@ def result_backend_url(broker: str, var_dir: Path) -> str:
     if broker.startswith(("redis://", "rediss://")):
         return broker
     folder = (var_dir / "results").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return f"file://{folder}"

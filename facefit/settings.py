@@ -39,3 +39,30 @@ class CoreSettings:
             if env.get("FACEFIT_TORCH_THREADS")
             else None,
         )
+
+
+def keep_private(var_dir: Path) -> Path:
+    """Make `var_dir` and everything in it readable by this user only; new files likewise.
+
+    var/ holds players' photos (the SQLite database), the secret key and the broker's
+    messages: mode 0700 for folders and 0600 for files, whatever the caller's umask. The
+    process's umask becomes 077 so that files created later (SQLite's journal, the broker's
+    messages, task results) are private too; files left readable by an older version are
+    closed here. Called where each process starts (web, worker, migrations).
+    """
+    os.umask(0o077)
+    var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder, _subfolders, files in os.walk(var_dir):
+        _restrict(Path(folder), 0o700)
+        for name in files:
+            _restrict(Path(folder) / name, 0o600)
+    return var_dir
+
+
+def _restrict(path: Path, mode: int) -> None:
+    try:
+        status = path.lstat()
+        if status.st_uid == os.getuid() and not path.is_symlink() and status.st_mode & 0o077:
+            path.chmod(mode)
+    except FileNotFoundError:  # removed meanwhile (a broker message consumed)
+        pass

@@ -9,7 +9,7 @@ from sqlalchemy import pool
 from db.models import Base
 from db.session import make_engine
 from db.urls import database_url
-from facefit.settings import CoreSettings
+from facefit.settings import CoreSettings, keep_private
 
 config = context.config
 
@@ -23,9 +23,11 @@ target_metadata = Base.metadata
 
 def _url() -> str:
     # A caller (the tests) may pass a URL in the config; otherwise the process environment.
-    return config.attributes.get("database_url") or database_url(
-        os.environ.get("DATABASE_URL"), CoreSettings.from_env().var_dir
-    )
+    if config.attributes.get("database_url"):
+        return config.attributes["database_url"]
+    # `make run` migrates first: the SQLite file it may create is private like the rest of var/.
+    var_dir = keep_private(CoreSettings.from_env().var_dir)
+    return database_url(os.environ.get("DATABASE_URL"), var_dir)
 
 
 def run_migrations_offline() -> None:

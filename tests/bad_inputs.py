@@ -146,12 +146,12 @@ def corpus() -> list[Case]:
         Case("gif-animated", animated("GIF"), 415, "UNSUPPORTED_FORMAT"),
         Case("png-animated", animated("PNG"), 415, "UNSUPPORTED_FORMAT"),
         Case("webp-animated", animated("WEBP"), 415, "UNSUPPORTED_FORMAT"),
-        # --- truncated or damaged: refused from the header, or failed once decoded
+        # --- truncated or damaged: refused at intake, which decodes every byte
         Case("jpeg-magic-only", b"\xff\xd8\xff", 422, "CORRUPT_IMAGE"),
         Case("jpeg-first-100-bytes", jpeg[:100], 422, "CORRUPT_IMAGE"),
-        Case("jpeg-half", jpeg[: len(jpeg) // 2], 202, "CORRUPT_IMAGE"),
+        Case("jpeg-half", jpeg[: len(jpeg) // 2], 422, "CORRUPT_IMAGE"),
         Case("png-signature-only", b"\x89PNG\r\n\x1a\n", 422, "CORRUPT_IMAGE"),
-        Case("png-half", png[: len(png) // 2], 202, "CORRUPT_IMAGE"),
+        Case("png-half", png[: len(png) // 2], 422, "CORRUPT_IMAGE"),
         Case("png-zero-width", png_header_only(0, 10), 422, "CORRUPT_IMAGE"),
         Case("webp-half", webp[: len(webp) // 2], 422, "CORRUPT_IMAGE"),
         # --- too large: in bytes, or in declared pixels (bombs)

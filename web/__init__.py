@@ -9,6 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from facefit.logs import configure_logging
+from facefit.settings import keep_private
 from web.settings import WebSettings
 
 csrf = CSRFProtect()
@@ -20,6 +21,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
 }
+
+HSTS_MAX_AGE = 2 * 365 * 24 * 3600  # two years, as hstspreload.org asks
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -39,6 +42,7 @@ class SessionInterface(SecureCookieSessionInterface):
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Defaults from the environment (`WebSettings`), then `FLASK_*` variables, then the test config."""
     settings = WebSettings.from_env()
+    keep_private(settings.var_dir)
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.session_interface = SessionInterface()
@@ -56,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
+        FACEFIT_VAR_DIR=settings.var_dir,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     app.config.from_prefixed_env()
@@ -67,7 +72,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     queue.init_app(app)
     shared = site_redis.connect(app.config["BROKER_URL"])
-    app.extensions["facefit.limiter"] = limits.make_limiter(shared, app.config["DATABASE_URL"])
+    app.extensions["facefit.limiter"] = limits.make_limiter(
+        shared, app.config["DATABASE_URL"], app.config["FACEFIT_VAR_DIR"]
+    )
     app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments()
     app.extensions["facefit.tokens"] = auth.make_token_cache(shared)
     csrf.init_app(app)
@@ -78,9 +85,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal.bp)
     app.register_blueprint(auth.commands)
 
+    headers = dict(SECURITY_HEADERS)
+    if settings.env == "production":
+        # Production is served over HTTPS (the session cookie is Secure): browsers that saw it
+        # once never try plain HTTP again, on any response, errors included.
+        headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE}; includeSubDomains"
+
     @app.after_request
     def security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 

@@ -15,7 +15,16 @@ import redis
 from flask import Blueprint, current_app, g, request
 from sqlalchemy import select
 
-from db.clients import Caller, client_for_token, create_client, hash_token, revoke_client
+from db.clients import (
+    CLIENT_NAME,
+    Caller,
+    check_client_name,
+    client_for_token,
+    create_client,
+    hash_token,
+    revoke_client,
+    rotate_token,
+)
 from db.models import ApiClient
 from web.db import get_session
 from web.errors import ApiError
@@ -164,8 +173,15 @@ def require_client(view):
     return wrapped
 
 
+def _client_name(_ctx, _param, name: str) -> str:
+    try:
+        return check_client_name(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @commands.cli.command("create")
-@click.argument("name")
+@click.argument("name", callback=_client_name)
 def create_command(name: str) -> None:
     """Create an API client NAME and print its token (shown once, on the last line)."""
     session = get_session()
@@ -177,30 +193,52 @@ def create_command(name: str) -> None:
     click.echo(token)
 
 
+def _announce(name: str, done: str) -> None:
+    """After committing a token change: every web process re-reads its tokens (see TokenCache)."""
+    tokens: TokenCache | None = current_app.extensions.get("facefit.tokens")
+    if tokens is None:
+        return
+    try:
+        tokens.announce_revocation()
+    except redis.RedisError as exc:
+        raise click.ClickException(
+            f"{name!r} is {done} in the database, but Redis could not be told ({exc}): "
+            f"web processes may accept its old token for up to {tokens.ttl:.0f} s more "
+            "(restart the web to end that at once)"
+        ) from exc
+
+
 @commands.cli.command("revoke")
-@click.argument("name")
+@click.argument("name", callback=_client_name)
 def revoke_command(name: str) -> None:
     """Revoke the token of API client NAME."""
     session = get_session()
     if not revoke_client(session, name):
         raise click.ClickException(f"no active client named {name!r}")
     session.commit()  # first the database, then the epoch (see TokenCache)
-    tokens: TokenCache | None = current_app.extensions.get("facefit.tokens")
-    if tokens is not None:
-        try:
-            tokens.announce_revocation()
-        except redis.RedisError as exc:
-            raise click.ClickException(
-                f"{name!r} is revoked in the database, but Redis could not be told ({exc}): "
-                f"web processes may accept its token for up to {tokens.ttl:.0f} s more "
-                "(restart the web to end that at once)"
-            ) from exc
+    _announce(name, "revoked")
     click.echo(f"Revoked {name!r}.")
+
+
+@commands.cli.command("rotate")
+@click.argument("name", callback=_client_name)
+def rotate_command(name: str) -> None:
+    """Give API client NAME a new token (printed on the last line); the old one stops at once."""
+    session = get_session()
+    token = rotate_token(session, name)
+    if token is None:
+        raise click.ClickException(f"no active client named {name!r}")
+    session.commit()  # first the database, then the epoch (see TokenCache)
+    _announce(name, "given a new token")
+    click.echo(f"New token of API client {name!r}, shown only now:", err=True)
+    click.echo(token)
 
 
 @commands.cli.command("list")
 def list_command() -> None:
-    """List API clients."""
+    """List API clients: name, state and creation time, one per line, tab-separated."""
     for client in get_session().scalars(select(ApiClient).order_by(ApiClient.id)):
         state = "revoked" if client.revoked_at else "active"
-        click.echo(f"{client.name}\t{state}\t{client.created_at:%Y-%m-%d %H:%M}")
+        # A name stored before names were checked is shown escaped, never as raw text.
+        name = client.name if CLIENT_NAME.fullmatch(client.name) else repr(client.name)
+        click.echo(f"{name}\t{state}\t{client.created_at:%Y-%m-%d %H:%M}")

@@ -71,7 +71,9 @@ def register_error_handlers(app: Flask) -> None:
         if status == 413:
             limit = app.config["MAX_CONTENT_LENGTH"] // 2**20
             message = f"The request is larger than {limit} MB."
-        return error_response(status, code, message)
+        # Werkzeug's own headers (405's Allow, RFC 9110 15.5.6), without its HTML content type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(status, code, message, headers)
 
     def database_unavailable(exc: sqlalchemy.exc.SQLAlchemyError):
         # No traceback in the log either: one line per request while the database is away.

@@ -38,8 +38,19 @@ def read_upload(file: FileStorage | None) -> job_store.PhotoUpload:
 def check_callback_url(url: str | None) -> str | None:
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError for a port that is no number in range
+    except ValueError:  # also `http://[::1`
+        parts = None
+    if (
+        parts is None
+        or not url.isprintable()  # control characters, NUL
+        or " " in url
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or len(url) > 2000
+    ):
         raise ApiError(400, "BAD_REQUEST", "callback_url must be an http(s) URL.")
     return url
 
@@ -59,12 +70,26 @@ def submit_job(session: Session, upload: job_store.PhotoUpload, **owner: Any) ->
 
 
 def find_job(session: Session, job_id: uuid.UUID, **owner: Any) -> Job:
-    """The job if it belongs to `owner` (client_id= or player_session=), else NOT_FOUND."""
+    """The job if it belongs to `owner`, else NOT_FOUND.
+
+    `owner` names the owner column and what it must hold: `client_id=<id>` (the API's caller)
+    or `portal_key_hash=<set of sha256>` (the keys a portal browser holds). Absence never
+    matches absence: an empty column, a None, an empty set or no `owner` at all matches
+    nothing, so a job the API created (no portal key) is nobody's on the portal.
+    """
     job = session.get(Job, job_id)
-    if job is None or any(getattr(job, key) != value for key, value in owner.items()):
+    if job is None or not owner or not all(_owns(getattr(job, c), v) for c, v in owner.items()):
         # The same answer for "no such job" and "not yours": ids are not to be probed.
         raise ApiError(404, "NOT_FOUND", "No such job.")
     return job
+
+
+def _owns(stored: Any, wanted: Any) -> bool:
+    if stored is None or stored == "" or wanted is None:
+        return False
+    if isinstance(wanted, set | frozenset):
+        return stored in wanted
+    return stored == wanted
 
 
 class FinishedJobDocuments:

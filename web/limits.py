@@ -1,9 +1,14 @@
-"""Sliding-window rate limits per key (client, IP), shared by all web processes through Redis.
+"""Sliding-window rate limits per key (client, IP), shared by all web processes of the site.
 
-With a Redis broker the counters live in Redis, so that the limit holds for the whole site and
-not once per gunicorn worker. The embedded defaults (filesystem broker, no Redis) keep them in
-the memory of the process. If Redis does not answer, the limiter counts in memory until it is
-back rather than refusing uploads or letting them all through.
+The documented numbers hold for the site, never once per gunicorn worker:
+- With a Redis broker the counters live in Redis, shared by every web process on every host.
+- The embedded defaults (filesystem broker, no Redis: `make run`) count in a SQLite file
+  under var/, `rate-limits.sqlite3`, shared by every process of the machine, each hit one
+  short write transaction (SQLite's file lock makes two processes take turns).
+- If Redis does not answer, each host counts in that same file until Redis is back: the limit
+  still holds exactly on a one-host site (compose), and per host on a larger one, rather than
+  refusing every upload (uploads are kept while Redis is down: the sweep queues them later)
+  or letting them all through.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import sqlite3
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
+from pathlib import Path
 
 import redis
 
@@ -51,33 +58,63 @@ def rate_limited(retry_after_s: float) -> ApiError:
     )
 
 
-class RateLimiter:
-    """At most `limit` events per `window` seconds per key; raises RATE_LIMITED with Retry-After."""
+class LocalRateLimiter:
+    """At most `limit` events per `window` seconds per key, counted in a SQLite file.
 
-    def __init__(self, window: float = 60.0, clock=time.monotonic) -> None:
-        self.window, self.clock = window, clock
-        self._events: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    Shared by the processes of one machine; raises RATE_LIMITED with Retry-After. Wall-clock
+    times, since processes share no monotonic origin.
+    """
+
+    def __init__(self, path: Path, window: float = 60.0, clock=time.time) -> None:
+        self.path, self.window, self.clock = path, window, clock
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            # Private like the rest of var/, before SQLite opens it (its journal takes its mode).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            # Counters, not records: a commit need not wait for the disk (no fsync per upload).
+            # Every statement writes, so WAL's concurrent readers would gain nothing.
+            connection.execute("PRAGMA synchronous=OFF")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL)"
+            )
+            connection.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
+            connection.execute("CREATE INDEX IF NOT EXISTS hits_at ON hits (at)")
+            self._local.connection = connection
+        return connection
 
     def hit(self, key: str, limit: int) -> None:
-        now = self.clock()
-        with self._lock:
-            events = self._events[key]
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if len(events) >= limit:
-                raise rate_limited(events[0] + self.window - now)
-            events.append(now)
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")  # the write lock first: no two takers of one slot
+        try:
+            now = self.clock()
+            connection.execute("DELETE FROM hits WHERE at <= ?", (now - self.window,))
+            count, oldest = connection.execute(
+                "SELECT COUNT(*), MIN(at) FROM hits WHERE key = ?", (key,)
+            ).fetchone()
+            if count < limit:
+                connection.execute("INSERT INTO hits (key, at) VALUES (?, ?)", (key, now))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        if count >= limit:
+            raise rate_limited(oldest + self.window - now)
 
 
 class RedisRateLimiter:
-    """The same limit as `RateLimiter`, counted in Redis for every process of the site."""
+    """The same limit as `LocalRateLimiter`, counted in Redis for every process of the site."""
 
-    def __init__(self, client: redis.Redis, namespace: str, window: float = 60.0) -> None:
+    def __init__(
+        self, client: redis.Redis, namespace: str, fallback: LocalRateLimiter, window: float = 60.0
+    ) -> None:
         self.window, self.namespace = window, namespace
         self.client = client
         self.script = self.client.register_script(_SLIDING_WINDOW)
-        self.fallback = RateLimiter(window)
+        self.fallback = fallback
         self._warned_at = -math.inf
 
     def hit(self, key: str, limit: int) -> None:
@@ -89,21 +126,24 @@ class RedisRateLimiter:
         except redis.RedisError as exc:
             if time.monotonic() - self._warned_at > 60:  # one line a minute, not one per upload
                 self._warned_at = time.monotonic()
-                log.warning("rate limits counted per process: Redis unavailable (%s)", exc)
+                log.warning("rate limits counted on this host: Redis unavailable (%s)", exc)
             self.fallback.hit(key, limit)
             return
         if int(wait_ms) >= 0:
             raise rate_limited(int(wait_ms) / 1000)
 
 
-def make_limiter(client: redis.Redis | None, database_url: str) -> RateLimiter | RedisRateLimiter:
-    """Counters in the site's Redis (`web.site_redis`), else per-process ones.
+def make_limiter(
+    client: redis.Redis | None, database_url: str, var_dir: Path
+) -> LocalRateLimiter | RedisRateLimiter:
+    """Counters in the site's Redis (`web.site_redis`), else in var/ for the machine.
 
     The namespace is derived from the database: two sites sharing one Redis (staging and
     production, or test runs side by side) keep separate counts, while all web processes of
     one site, which share its database, share them.
     """
+    local = LocalRateLimiter(var_dir / "rate-limits.sqlite3")
     if client is None:
-        return RateLimiter()
+        return local
     site = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    return RedisRateLimiter(client, namespace=f"facefit:rate:{site}")
+    return RedisRateLimiter(client, namespace=f"facefit:rate:{site}", fallback=local)

@@ -1,23 +1,15 @@
-"""The OpenAPI 3.1 description of the game-server API, served at /openapi.json."""
+"""The OpenAPI 3.1 description of the game-server API, served at /openapi.json.
+
+One entry of `OPERATIONS` per route: its statuses and, for each error status, the exact codes
+the service can answer with there (a client can switch on them). `tests/integration/
+test_openapi.py` runs schemathesis, with all its checks, against the running service to keep
+this document and the service's behaviour the same.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-ERROR_CODES = [
-    "UNAUTHORIZED",
-    "NOT_FOUND",
-    "RATE_LIMITED",
-    "PAYLOAD_TOO_LARGE",
-    "BAD_REQUEST",
-    "EMPTY_FILE",
-    "FILE_TOO_LARGE",
-    "UNSUPPORTED_FORMAT",
-    "IMAGE_TOO_LARGE",
-    "CORRUPT_IMAGE",
-    "UNAVAILABLE",
-    "CSRF_FAILED",
-]
 # Codes a failed job carries in `error.code`.
 JOB_ERROR_CODES = [
     "CORRUPT_IMAGE",
@@ -31,185 +23,299 @@ JOB_ERROR_CODES = [
 ]
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
+def _schema(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str, **headers: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {"application/json": {"schema": schema}},
     }
+    if headers:
+        response["headers"] = {
+            name.replace("_", "-"): {
+                "description": text,
+                "required": True,
+                "schema": {"type": "string"},
+            }
+            for name, text in headers.items()
+        }
+    return response
+
+
+def error(description: str, *codes: str, **headers: str) -> dict[str, Any]:
+    """An error response whose `error.code` is one of `codes`, with its required headers."""
+    schema = {
+        "allOf": [_schema("Error")],
+        "properties": {"error": {"properties": {"code": {"enum": list(codes)}}}},
+    }
+    return _json(schema, description, **headers)
+
+
+UNAUTHORIZED = error(
+    "No valid bearer token",
+    "UNAUTHORIZED",
+    WWW_Authenticate='Bearer realm="facefit"',
+)
+NOT_FOUND = error("No such job, or not this client's (the same answer)", "NOT_FOUND")
+UNAVAILABLE = error(
+    "The database is restarting; repeat after Retry-After seconds",
+    "UNAVAILABLE",
+    Retry_After="Seconds to wait",
+)
+JOB_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+SUBMIT_JOB = {
+    "operationId": "submitJob",
+    "summary": "Submit a photo to fit",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["photo"],
+                    "properties": {
+                        "photo": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A JPEG, PNG or WebP photo, at most 15 MB and "
+                            "40 megapixels; checked from its content, decoded in full",
+                        },
+                        "callback_url": {
+                            "type": "string",
+                            "pattern": r"^([Hh][Tt][Tt][Pp][Ss]?://[\s\S]+)?$",
+                            "maxLength": 2000,
+                            "description": "An http(s) URL, POSTed {id, status} once the job "
+                            "is finished (400 BAD_REQUEST if the service cannot use it); "
+                            "empty for none",
+                        },
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "202": {
+            **_json(_schema("Accepted"), "Queued", Location="The job's URL (status_url)"),
+            # Not to the preview: it exists only once the job has succeeded.
+            "links": {
+                "GetJob": {"operationId": "getJob", "parameters": {"id": "$response.body#/id"}},
+            },
+        },
+        "400": error("No `photo` field, a malformed body, or a bad callback_url", "BAD_REQUEST"),
+        "401": UNAUTHORIZED,
+        "413": error("The body or the photo is too large", "PAYLOAD_TOO_LARGE", "FILE_TOO_LARGE"),
+        "415": error("Not a JPEG, PNG or WebP still photo", "UNSUPPORTED_FORMAT"),
+        "422": error(
+            "A photo that cannot be fitted: empty, too many pixels, damaged or incomplete",
+            "EMPTY_FILE",
+            "IMAGE_TOO_LARGE",
+            "CORRUPT_IMAGE",
+        ),
+        "429": error(
+            "Too many jobs this minute", "RATE_LIMITED", Retry_After="Seconds until a slot frees"
+        ),
+        "503": UNAVAILABLE,
+    },
+}
+
+GET_JOB = {
+    "operationId": "getJob",
+    "summary": "A job's state, progress and results",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": _json(_schema("Job"), "The job"),
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
+GET_PREVIEW = {
+    "operationId": "getPreview",
+    "summary": "The preview render of a succeeded job",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": {
+            "description": "PNG",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
+PUBLIC = {"security": []}  # no token: liveness, readiness, this document
+
+HEALTHZ = {
+    **PUBLIC,
+    "operationId": "healthz",
+    "summary": "Liveness: the process answers",
+    "responses": {"200": _json(_schema("Health"), "alive")},
+}
+
+READYZ = {
+    **PUBLIC,
+    "operationId": "readyz",
+    "summary": "Readiness: the database and the broker answer",
+    "responses": {
+        "200": _json(_schema("Readiness"), "database and broker reachable"),
+        "503": _json(_schema("Readiness"), "database or broker down"),
+    },
+}
+
+OPENAPI = {
+    **PUBLIC,
+    "operationId": "openapi",
+    "summary": "This document",
+    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+}
+
+# (path, method, operation): one line per route.
+OPERATIONS = [
+    ("/jobs", "post", SUBMIT_JOB),
+    ("/jobs/{id}", "get", GET_JOB),
+    ("/jobs/{id}/preview.png", "get", GET_PREVIEW),
+    ("/healthz", "get", HEALTHZ),
+    ("/readyz", "get", READYZ),
+    ("/openapi.json", "get", OPENAPI),
+]
+
+NULLABLE_OBJECT = {"type": ["object", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+SCHEMAS = {
+    "Accepted": {
+        "type": "object",
+        "required": ["id", "status", "status_url"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"const": "queued"},
+            "status_url": {"type": "string"},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": [
+            "id",
+            "status",
+            "progress",
+            "params",
+            "fit",
+            "error",
+            "rig",
+            "models",
+            "photo_sha256",
+            "preview_url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+            "progress": {
+                "type": "object",
+                "required": ["iteration", "max_iterations", "loss", "similarity", "attempts"],
+                "properties": {
+                    "iteration": {"type": "integer"},
+                    "max_iterations": {"type": ["integer", "null"]},
+                    "loss": {"type": ["number", "null"]},
+                    "similarity": {"type": ["number", "null"]},
+                    "attempts": {"type": "integer"},
+                },
+            },
+            "params": {
+                **NULLABLE_OBJECT,
+                "description": '{"rig", "continuous": {name: value}, '
+                '"discrete": {group: option}} once succeeded',
+            },
+            "fit": {
+                **NULLABLE_OBJECT,
+                "description": "mode, iterations, stopped_early, loss, "
+                "similarity, real_render_loss, seconds",
+            },
+            "error": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "allOf": [_schema("ErrorBody")],
+                        # The fitting engine's codes: these, and any it adds later.
+                        "properties": {"code": {"examples": JOB_ERROR_CODES}},
+                    },
+                ]
+            },
+            "rig": {"type": ["string", "null"]},
+            "models": {**NULLABLE_OBJECT, "description": "network -> sha256"},
+            "photo_sha256": {"type": "string"},
+            "preview_url": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": NULLABLE_TIME,
+            "finished_at": NULLABLE_TIME,
+        },
+    },  # fmt: skip
+    "ErrorBody": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": _schema("ErrorBody")},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "ok"}},
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ok", "unavailable"]},
+            "checks": {
+                "type": "object",
+                "properties": {
+                    "database": {"enum": ["ok", "down"]},
+                    "broker": {"enum": ["ok", "down"]},
+                },
+            },
+        },
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
-    job_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}}
-    nullable_object = {"type": ["object", "null"]}
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, operation in OPERATIONS:
+        paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "facefit game-server API",
             "version": "1.0.0",
             "description": "Submit a player's photo; poll the job until it has the "
-            "face-sculpting parameters of the game character.",
+            "face-sculpting parameters of the game character. Every error is "
+            '`{"error": {"code", "message"}}` with a stable code.',
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/jobs": {
-                "post": {
-                    "summary": "Submit a photo to fit",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["photo"],
-                                    "properties": {
-                                        "photo": {"type": "string", "format": "binary"},
-                                        "callback_url": {
-                                            "type": "string",
-                                            "format": "uri",
-                                            "description": "POSTed {id, status} once finished",
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "202": {
-                            "description": "Queued",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Accepted"}
-                                }
-                            },
-                        },
-                        "400": _error("BAD_REQUEST, or a photo that fails intake"),
-                        "401": _error("UNAUTHORIZED"),
-                        "413": _error("PAYLOAD_TOO_LARGE or FILE_TOO_LARGE"),
-                        "415": _error("UNSUPPORTED_FORMAT"),
-                        "422": _error("EMPTY_FILE, IMAGE_TOO_LARGE, CORRUPT_IMAGE"),
-                        "429": _error("RATE_LIMITED (see Retry-After)"),
-                        "503": _error("UNAVAILABLE: database restarting (see Retry-After)"),
-                    },
-                }
-            },
-            "/jobs/{id}": {
-                "get": {
-                    "summary": "A job's state, progress and results",
-                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
-                    "responses": {
-                        "200": {"description": "The job", **job_ref},
-                        "401": _error("UNAUTHORIZED"),
-                        "404": _error("NOT_FOUND"),
-                        "503": _error("UNAVAILABLE: database restarting (see Retry-After)"),
-                    },
-                }
-            },
-            "/jobs/{id}/preview.png": {
-                "get": {
-                    "summary": "The preview render of a succeeded job",
-                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
-                    "responses": {
-                        "200": {"description": "PNG", "content": {"image/png": {}}},
-                        "401": _error("UNAUTHORIZED"),
-                        "404": _error("NOT_FOUND"),
-                    },
-                }
-            },
-            "/healthz": {"get": {"security": [], "responses": {"200": {"description": "alive"}}}},
-            "/readyz": {
-                "get": {
-                    "security": [],
-                    "responses": {
-                        "200": {"description": "database and broker reachable"},
-                        "503": {"description": "database or broker down"},
-                    },
-                }
-            },
-        },
+        "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "parameters": {
-                "JobId": {
-                    "name": "id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "format": "uuid"},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `flask --app web token create NAME` (ff_…)",
                 }
             },
-            "schemas": {
-                "Accepted": {
-                    "type": "object",
-                    "required": ["id", "status", "status_url"],
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "status": {"const": "queued"},
-                        "status_url": {"type": "string"},
-                    },
-                },
-                "Job": {
-                    "type": "object",
-                    "required": [
-                        "id",
-                        "status",
-                        "progress",
-                        "params",
-                        "fit",
-                        "error",
-                        "rig",
-                        "models",
-                        "created_at",
-                        "finished_at",
-                    ],
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "status": {
-                            "enum": ["queued", "running", "succeeded", "failed", "cancelled"]
-                        },
-                        "progress": {
-                            "type": "object",
-                            "properties": {
-                                "iteration": {"type": "integer"},
-                                "max_iterations": {"type": ["integer", "null"]},
-                                "loss": {"type": ["number", "null"]},
-                                "similarity": {"type": ["number", "null"]},
-                                "attempts": {"type": "integer"},
-                            },
-                        },
-                        "params": {
-                            **nullable_object,
-                            "description": '{"rig", "continuous": {name: value}, '
-                            '"discrete": {group: option}} once succeeded',
-                        },
-                        "fit": {
-                            **nullable_object,
-                            "description": "mode, iterations, stopped_early, loss, "
-                            "similarity, real_render_loss, seconds",
-                        },
-                        "error": {
-                            "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/ErrorBody"}]
-                        },
-                        "rig": {"type": ["string", "null"]},
-                        "models": {**nullable_object, "description": "network -> sha256"},
-                        "photo_sha256": {"type": "string"},
-                        "preview_url": {"type": ["string", "null"]},
-                        "created_at": {"type": "string", "format": "date-time"},
-                        "started_at": {"type": ["string", "null"], "format": "date-time"},
-                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
-                    },
-                },
-                "ErrorBody": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string", "examples": ERROR_CODES + JOB_ERROR_CODES},
-                        "message": {"type": "string"},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}},
-                },
-            },
+            "schemas": SCHEMAS,
         },
     }

@@ -1,10 +1,23 @@
-"""The player portal: upload a photo, watch the fit, see and download the result."""
+"""The player portal: upload a photo, watch the fit, see and download the result.
+
+Who may see a job: the browser that uploaded it. Each upload makes a new random key; the
+browser keeps it in its signed session cookie (the last `KEYS_KEPT` of them) and the job row
+keeps only its sha256. A job is shown to a request whose session holds its key, and to no
+other: not to a request without a cookie, not to another browser, and never a job that a game
+server created through the API (it has no key, and absence matches nothing, `find_job`).
+
+Why a key per upload rather than a player id: a session cookie planted in a victim's browser
+(session fixation) is a copy the planter keeps; the victim's later uploads add keys that only
+the victim's cookie holds, so the planter's copy opens none of them. Nothing to rotate, and
+the database keeps only digests: a copy of it opens no portal page.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
 import uuid
+from collections.abc import Iterable
 
 from flask import (
     Blueprint,
@@ -18,6 +31,7 @@ from flask import (
     url_for,
 )
 
+from db.clients import hash_token
 from db.models import Job, ResultImage
 from facefit.errors import IntakeError
 from web.db import get_session
@@ -28,16 +42,31 @@ from web.sliders import discrete_choices, loss_curve_svg_points, slider_groups
 bp = Blueprint("portal", __name__)
 
 
-def _player() -> str:
-    """This browser's id; the jobs it uploaded are the jobs it may see."""
-    if "player" not in session:
-        session["player"] = secrets.token_hex(16)
-        session.permanent = True
-    return session["player"]
+# Each upload adds a 43-character key to the session cookie: 16 keep it near 1.5 kB, well
+# under the 4 kB a browser keeps per cookie. An older job's page is then closed to the browser.
+KEYS_KEPT = 16
+
+
+def _session_keys() -> list[str]:
+    keys = session.get("portal_keys")
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+
+def _new_job_key() -> str:
+    """A fresh key for one upload, kept in this browser's session (the newest `KEYS_KEPT`)."""
+    key = secrets.token_urlsafe(32)
+    session["portal_keys"] = [*_session_keys(), key][-KEYS_KEPT:]
+    session.permanent = True
+    return key
+
+
+def _key_digests(keys: Iterable[str]) -> frozenset[str]:
+    """What a job row stores of its key (sha256: the keys are 256 random bits, like tokens)."""
+    return frozenset(hash_token(key) for key in keys)
 
 
 def _own_job(job_id: uuid.UUID) -> Job:
-    return find_job(get_session(), job_id, player_session=session.get("player"))
+    return find_job(get_session(), job_id, portal_key_hash=_key_digests(_session_keys()))
 
 
 @bp.get("/")
@@ -59,7 +88,7 @@ def upload():
             error={"code": exc.code, "message": exc.message},
         )
         return page, status, getattr(exc, "headers", {})
-    job = submit_job(get_session(), upload, player_session=_player())
+    job = submit_job(get_session(), upload, portal_key_hash=hash_token(_new_job_key()))
     return redirect(url_for("portal.job_page", job_id=job.id), code=303)
 
 

@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from db.deployment import SettingsError, deployment_mode, production_url_problems
 from db.urls import broker_options, broker_url, database_url
 from facefit.settings import CoreSettings
 
-
-class SettingsError(RuntimeError):
-    """A setting production needs is missing or wrong; the process refuses to start."""
+__all__ = ["SettingsError", "WebSettings"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +24,7 @@ class WebSettings:
     database_url: str
     broker_url: str
     broker_options: dict = field(default_factory=dict)
+    var_dir: Path = CoreSettings.var_dir
     fit_queue: str = "cpu"
     log_level: str = "INFO"
     max_upload_bytes: int = 16 * 1024 * 1024
@@ -35,7 +35,7 @@ class WebSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         env = os.environ if env is None else env
         core = CoreSettings.from_env(env)
-        mode = env.get("FACEFIT_ENV", "development")
+        mode = deployment_mode(env)
         secret = env.get("SECRET_KEY") or env.get("FLASK_SECRET_KEY")
         if mode == "production":
             _check_production(env, secret)
@@ -48,6 +48,7 @@ class WebSettings:
             database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
             broker_url=broker,
             broker_options=broker_options(broker, core.var_dir),
+            var_dir=core.var_dir,
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
             log_level=core.log_level,
             jobs_per_minute_per_client=int(
@@ -61,10 +62,11 @@ class WebSettings:
 
 def _check_production(env: Mapping[str, str], secret: str | None) -> None:
     """Refuse the embedded defaults in production, naming what is missing (never a value)."""
-    missing = [name for name in ("DATABASE_URL", "BROKER_URL") if not env.get(name)]
+    missing, url_problems = production_url_problems(env)
     if not secret:
         missing.insert(0, "SECRET_KEY")
     problems = [f"{', '.join(missing)} not set"] if missing else []
+    problems += url_problems
     if secret and len(secret) < 32:
         problems.append("SECRET_KEY is shorter than 32 characters")
     if problems:
@@ -79,7 +81,7 @@ def _development_secret(var_dir: Path) -> str:
     """A key kept under var/ so that portal sessions survive a restart of `make run`."""
     path = var_dir / "secret_key"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))

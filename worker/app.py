@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.session import make_engine, make_session_factory
 from facefit.logs import configure_logging
+from facefit.settings import keep_private
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
 settings = WorkerSettings.from_env()
+keep_private(settings.core.var_dir)  # before this process writes anything there
 
 
 def make_celery(settings: WorkerSettings) -> Celery:

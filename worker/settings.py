@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from db.deployment import SettingsError, deployment_mode, production_url_problems
 from db.urls import broker_options, broker_url, database_url, result_backend_url
 from facefit.settings import CoreSettings
 
@@ -19,6 +20,7 @@ class WorkerSettings:
     broker_url: str
     result_backend: str
     broker_options: dict = field(default_factory=dict)
+    env: str = "development"
     fit_queue: str = "cpu"  # where the sweep re-sends jobs (the web sends to the same)
     fit_mode: str = "full"  # the fitting engine's modes: full, fast, patent
     fit_threshold: float | None = None  # None: the fitting engine's default
@@ -36,6 +38,9 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
         core = CoreSettings.from_env(env)
+        mode = deployment_mode(env)
+        if mode == "production":
+            _check_production(env)
         broker = broker_url(env.get("BROKER_URL"))
         soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
         return cls(
@@ -44,6 +49,7 @@ class WorkerSettings:
             broker_url=broker,
             result_backend=env.get("RESULT_BACKEND") or result_backend_url(broker, core.var_dir),
             broker_options=broker_options(broker, core.var_dir),
+            env=mode,
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
             fit_mode=env.get("FACEFIT_FIT_MODE", cls.fit_mode),
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
@@ -57,6 +63,15 @@ class WorkerSettings:
             max_attempts=int(env.get("FACEFIT_MAX_ATTEMPTS", cls.max_attempts)),
             write_retry_s=float(env.get("FACEFIT_WRITE_RETRY_S", cls.write_retry_s)),
         )
+
+
+def _check_production(env: Mapping[str, str]) -> None:
+    """The web's refusal of the embedded defaults (`web.settings`), for the worker's URLs."""
+    missing, problems = production_url_problems(env)
+    if missing:
+        problems.insert(0, f"{', '.join(missing)} not set")
+    if problems:
+        raise SettingsError(f"FACEFIT_ENV=production: {'; '.join(problems)}.")
 
 
 def _optional(value: str | None, kind: type):

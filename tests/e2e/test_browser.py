@@ -123,10 +123,10 @@ def _store_succeeded_result(pg_service, uploaded: uuid.UUID) -> tuple[uuid.UUID,
         "discrete": {g["name"]: g["options"][0] for g in spec.get("discrete", [])},
     }
     with pg_service.sessions().begin() as session:
-        player = session.get_one(Job, uploaded).player_session
+        player = session.get_one(Job, uploaded).portal_key_hash
         photo = (FACES / "london_024_neutral.jpg").read_bytes()
         upload = job_store.PhotoUpload(photo, "image/jpeg", 1350, 1350)
-        job_id = job_store.create_job(session, upload, player_session=player).id
+        job_id = job_store.create_job(session, upload, portal_key_hash=player).id
         job_store.store_image(session, job_id, "aligned", _png(90))
         job_store.store_image(session, job_id, "preview", _png(160))
         job_store.complete_job(

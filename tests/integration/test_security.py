@@ -26,7 +26,9 @@ from sqlalchemy import select, text
 
 from db import clients
 from db.models import ApiClient, Job
-from tests.conftest import ROOT, face_photo, faceless_photo
+from db.session import make_engine, make_session_factory
+from db.urls import database_url
+from tests.conftest import ROOT, face_photo, faceless_photo, migrate, service_env
 
 
 def new_token(pg_service, name: str | None = None) -> str:
@@ -63,29 +65,43 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="module")
-def gunicorn(pg_service, tmp_path_factory):
+def start_gunicorn(service_vars: dict[str, str], log_dir):
     """The web app under gunicorn as `make run` starts it, with small upload limits per minute."""
     port = free_port()
     env = {
         **os.environ,
-        **pg_service.env,
+        **service_vars,
         "SECRET_KEY": secrets.token_hex(32),
         "FACEFIT_JOBS_PER_MINUTE_PER_CLIENT": "5",
         "FACEFIT_JOBS_PER_MINUTE_PER_IP": "3",
     }
-    log = (tmp_path_factory.mktemp("gunicorn") / "gunicorn.log").open("w")
+    log = (log_dir / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--reuse-port",
          "web:create_app()"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    try:
-        wait_for_port(port, process)
-        yield port
-    finally:
-        stop(process)
+    wait_for_port(port, process)
+    return port, process
+
+
+@pytest.fixture(scope="module")
+def gunicorn(pg_service, tmp_path_factory):
+    port, process = start_gunicorn(pg_service.env, tmp_path_factory.mktemp("gunicorn"))
+    yield port
+    stop(process)
+
+
+@pytest.fixture(scope="module")
+def embedded_gunicorn(tmp_path_factory):
+    """The same on the embedded defaults (`make run` without Redis): SQLite, filesystem broker."""
+    var_dir = tmp_path_factory.mktemp("embedded-var")
+    env = service_env("", "", var_dir, "test-unconsumed") | {"BROKER_URL": ""}
+    migrate(database_url(None, var_dir))
+    port, process = start_gunicorn(env, var_dir)
+    yield port, database_url(None, var_dir)
+    stop(process)
 
 
 def request(port, method, path, *, body=b"", headers=None, source="127.0.0.1"):
@@ -229,7 +245,7 @@ def test_players_see_only_their_own_jobs(pg_service):
     )
     assert alice.get(f"/j/{server_job}/status.json").status_code == 404
     with pg_service.sessions()() as session:
-        owner = session.get_one(Job, uuid.UUID(job_id)).player_session
+        owner = session.get_one(Job, uuid.UUID(job_id)).portal_key_hash
     assert owner and owner not in job_path  # the session id never appears in a URL
 
 
@@ -248,6 +264,34 @@ def test_uploads_are_rate_limited_per_client_across_web_processes(pg_service, gu
             assert 1 <= int(headers["retry-after"]) <= 60
     other = new_token(pg_service)
     assert api_upload(gunicorn, other)[0] == 202  # another client has its own allowance
+
+
+def test_without_redis_the_limit_holds_across_web_processes(embedded_gunicorn):
+    """Two gunicorn workers on SQLite and the filesystem broker: 5 a minute, not 5 each."""
+    port, database = embedded_gunicorn
+    with make_session_factory(make_engine(database)).begin() as session:
+        token = clients.create_client(session, "game")[1]
+    with ThreadPoolExecutor(6) as pool:  # a new connection each: both workers answer
+        statuses = sorted(pool.map(lambda _: api_upload(port, token)[0], range(12)))
+    assert statuses == [202] * 5 + [429] * 7
+
+
+def test_with_redis_down_the_processes_of_a_host_share_one_count(pg_service):
+    """Two web processes whose Redis does not answer: they count together in var/."""
+    processes = [
+        pg_service.create_app(BROKER_URL="redis://127.0.0.1:1/0", JOBS_PER_MINUTE_PER_CLIENT=3)
+        for _ in range(2)
+    ]
+    token = new_token(pg_service)
+    statuses = [
+        processes[i % 2]
+        .test_client()
+        .post("/jobs", headers={"Authorization": f"Bearer {token}"},
+              data={"photo": (io.BytesIO(faceless_photo()), "p.png")})
+        .status_code
+        for i in range(5)
+    ]  # fmt: skip
+    assert statuses == [202, 202, 202, 429, 429]
 
 
 def test_portal_uploads_are_rate_limited_per_ip(gunicorn):
