@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import ApiClient, utcnow
+from webhooks.signing import new_secret
 
 TOKEN_PREFIX = "ff_"
 
@@ -21,9 +22,12 @@ def hash_token(token: str) -> str:
 
 
 def create_client(session: Session, name: str) -> tuple[ApiClient, str]:
-    """Add a client; return it and its token, which is not stored and cannot be shown again."""
+    """Add a client; return it and its token, which is not stored and cannot be shown again.
+
+    The client also gets the secret its callbacks are signed with (`client.webhook_secret`).
+    """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    client = ApiClient(name=name, token_hash=hash_token(token))
+    client = ApiClient(name=name, token_hash=hash_token(token), webhook_secret=new_secret())
     session.add(client)
     session.flush()
     return client, token

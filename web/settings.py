@@ -26,6 +26,7 @@ class WebSettings:
     broker_url: str
     broker_options: dict = field(default_factory=dict)
     fit_queue: str = "cpu"
+    webhook_queue: str = "webhooks"
     log_level: str = "INFO"
     max_upload_bytes: int = 16 * 1024 * 1024
     jobs_per_minute_per_client: int = 60
@@ -49,6 +50,7 @@ class WebSettings:
             broker_url=broker,
             broker_options=broker_options(broker, core.var_dir),
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
+            webhook_queue=env.get("FACEFIT_WEBHOOK_QUEUE", cls.webhook_queue),
             log_level=core.log_level,
             jobs_per_minute_per_client=int(
                 env.get("FACEFIT_JOBS_PER_MINUTE_PER_CLIENT", cls.jobs_per_minute_per_client)
