@@ -17,6 +17,9 @@ ERROR_CODES = [
     "CORRUPT_IMAGE",
     "UNAVAILABLE",
     "CSRF_FAILED",
+    "CALLBACK_URL_INVALID",
+    "CALLBACK_URL_FORBIDDEN",
+    "CALLBACK_URL_UNRESOLVED",
 ]
 # Codes a failed job carries in `error.code`.
 JOB_ERROR_CODES = [
@@ -66,7 +69,9 @@ def openapi_document() -> dict[str, Any]:
                                         "callback_url": {
                                             "type": "string",
                                             "format": "uri",
-                                            "description": "POSTed {id, status} once finished",
+                                            "description": "Receives signed callbacks "
+                                            '{"type", "job_id", "status"} (docs/webhooks.md); '
+                                            "https in production, public addresses only",
                                         },
                                     },
                                 }
@@ -82,7 +87,12 @@ def openapi_document() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _error("BAD_REQUEST, or a photo that fails intake"),
+                        "400": _error(
+                            "BAD_REQUEST, or a photo that fails intake, or a callback_url "
+                            "refused: CALLBACK_URL_INVALID (malformed, not http(s), https "
+                            "required), CALLBACK_URL_FORBIDDEN (resolves to a loopback, "
+                            "private or other non-public address), CALLBACK_URL_UNRESOLVED"
+                        ),
                         "401": _error("UNAUTHORIZED"),
                         "413": _error("PAYLOAD_TOO_LARGE or FILE_TOO_LARGE"),
                         "415": _error("UNSUPPORTED_FORMAT"),
@@ -110,6 +120,59 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [{"$ref": "#/components/parameters/JobId"}],
                     "responses": {
                         "200": {"description": "PNG", "content": {"image/png": {}}},
+                        "401": _error("UNAUTHORIZED"),
+                        "404": _error("NOT_FOUND"),
+                    },
+                }
+            },
+            "/jobs/{id}/deliveries": {
+                "get": {
+                    "summary": "The job's callbacks and every attempt to deliver them",
+                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
+                    "responses": {
+                        "200": {
+                            "description": "Callbacks, oldest first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["deliveries"],
+                                        "properties": {
+                                            "deliveries": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Delivery"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "401": _error("UNAUTHORIZED"),
+                        "404": _error("NOT_FOUND"),
+                    },
+                }
+            },
+            "/jobs/{id}/deliveries/{webhook_id}/redeliver": {
+                "post": {
+                    "summary": "Send a callback again now (same webhook-id, one more attempt)",
+                    "parameters": [
+                        {"$ref": "#/components/parameters/JobId"},
+                        {
+                            "name": "webhook_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "202": {
+                            "description": "Queued",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Delivery"}
+                                }
+                            },
+                        },
                         "401": _error("UNAUTHORIZED"),
                         "404": _error("NOT_FOUND"),
                     },
@@ -195,6 +258,34 @@ def openapi_document() -> dict[str, Any]:
                         "created_at": {"type": "string", "format": "date-time"},
                         "started_at": {"type": ["string", "null"], "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "Delivery": {
+                    "type": "object",
+                    "required": ["webhook_id", "type", "state", "attempts"],
+                    "properties": {
+                        "webhook_id": {"type": "string"},
+                        "type": {"enum": ["job.succeeded", "job.failed", "job.updated"]},
+                        "state": {"enum": ["pending", "delivered", "failed"]},
+                        "url": {"type": "string"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                        "attempts": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/DeliveryAttempt"},
+                        },
+                    },
+                },
+                "DeliveryAttempt": {
+                    "type": "object",
+                    "required": ["attempt", "attempted_at", "http_status", "error", "outcome"],
+                    "properties": {
+                        "attempt": {"type": "integer"},
+                        "attempted_at": {"type": "string", "format": "date-time"},
+                        "http_status": {"type": ["integer", "null"]},
+                        "error": {"type": ["string", "null"]},
+                        "outcome": {"enum": ["delivered", "retrying", "failed"]},
+                        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "ErrorBody": {

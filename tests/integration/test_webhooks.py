@@ -435,3 +435,14 @@ def test_forbidden_or_malformed_callback_urls_are_refused_at_submission(
     assert (response.status_code, response.get_json()["error"]["code"]) == (400, code)
     with service.sessions()() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == before
+
+
+def test_the_api_description_documents_callbacks(client):
+    document = client.get("/openapi.json").get_json()
+    assert {"/jobs/{id}/deliveries", "/jobs/{id}/deliveries/{webhook_id}/redeliver"} <= set(
+        document["paths"]
+    )
+    codes = document["components"]["schemas"]["ErrorBody"]["properties"]["code"]["examples"]
+    assert {"CALLBACK_URL_INVALID", "CALLBACK_URL_FORBIDDEN", "CALLBACK_URL_UNRESOLVED"} <= set(
+        codes
+    )
