@@ -5,8 +5,12 @@ from __future__ import annotations
 import ipaddress
 import random
 import socket
+import ssl
+import subprocess
 import threading
+import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -20,6 +24,7 @@ from webhooks.destinations import (
     parse_callback_url,
 )
 from webhooks.schedule import RetrySchedule, parse_retry_after
+from webhooks.sending import Timeouts, post
 from webhooks.signing import event_body, new_secret, new_webhook_id, signed_headers
 
 POLICY = CallbackPolicy()
@@ -211,3 +216,60 @@ def test_connect_time_check_refuses_a_name_that_resolves_to_loopback(listener):
 def test_secrets_are_fresh_and_ids_unique():
     assert len({new_secret() for _ in range(50)}) == 50
     assert len({new_webhook_id() for _ in range(50)}) == 50
+
+
+@pytest.fixture(scope="module")
+def tls_receiver(tmp_path_factory):
+    """An https receiver on 127.0.0.1 whose certificate names only `localhost`."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (http.server's naming)
+            hosts.append(self.headers["Host"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port, cert, hosts
+    server.shutdown()
+
+
+def test_https_goes_to_the_checked_address_with_the_urls_name(tls_receiver, monkeypatch):
+    """SNI, certificate and Host name the URL's host; the socket goes to the checked address."""
+    port, cert, hosts = tls_receiver
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test's own certificate
+    policy = CallbackPolicy(allow=frozenset({f"localhost:{port}", f"127.0.0.1:{port}"}))
+    result = post(f"https://localhost:{port}/hook", b"{}", {}, policy)
+    assert (result.http_status, result.error) == (204, None) and result.delivered
+    assert hosts == [f"localhost:{port}"]
+    # The same server by its address: the certificate does not name it, so nothing is sent.
+    result = post(f"https://127.0.0.1:{port}/hook", b"{}", {}, policy)
+    assert result.http_status is None and "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert len(hosts) == 1
+
+
+def test_an_attempt_ends_at_its_total_timeout_however_slow_the_answer(listener):
+    """The listener accepts and never answers: the attempt gives up at the total limit."""
+    policy = CallbackPolicy(allow=frozenset({f"127.0.0.1:{listener}"}))
+    started = time.monotonic()
+    result = post(
+        f"http://127.0.0.1:{listener}/", b"{}", {}, policy, Timeouts(connect=1, total=1.5)
+    )
+    assert result.http_status is None and "timed out" in result.error
+    assert 1.4 < time.monotonic() - started < 4
