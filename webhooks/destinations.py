@@ -160,9 +160,8 @@ def checked_addresses(destination: Destination, policy: CallbackPolicy) -> list[
     for text in addresses:
         reason = forbidden_reason(ipaddress.ip_address(text.split("%", 1)[0]))
         if reason:
-            raise forbidden(
-                f"callback_url's host {destination.host} resolves to {text}, a {reason} address."
-            )
+            # Not the address itself: the answer must not map our internal names for a caller.
+            raise forbidden(f"callback_url's host resolves to a {reason} address.")
     return addresses
 
 

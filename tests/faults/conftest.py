@@ -145,15 +145,28 @@ class FaultService:
         """The callback worker, and a web app that admits callbacks to `allow` (host:port)."""
         self.env["FACEFIT_CALLBACK_ALLOW"] = allow
         self.app = self._create_app()
-        return self.start_worker(queue=self.env["FACEFIT_WEBHOOK_QUEUE"], beat=False)
+        # The production command of the webhook worker: no faults, no fitting engine to load.
+        return self.start_worker(
+            app="worker.app",
+            queue=self.env["FACEFIT_WEBHOOK_QUEUE"],
+            pool="threads",
+            beat=False,
+        )
 
-    def start_worker(self, queue: str | None = None, beat: bool = True, **env: str) -> FaultWorker:
-        """The production worker command (prefork, one process, beat for the sweeps)."""
+    def start_worker(
+        self,
+        app: str = "tests.faults.fault_worker",
+        queue: str | None = None,
+        pool: str = "prefork",
+        beat: bool = True,
+        **env: str,
+    ) -> FaultWorker:
+        """The production worker command (one process fitting, beat for the sweeps)."""
         number = len(self.workers)
         log_path = self.var_dir / f"worker-{number}.log"
         queue = queue or self.queue
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.faults.fault_worker", "worker",
+            sys.executable, "-m", "celery", "-A", app, "worker", "--pool", pool,
             "-Q", queue, "-n", f"{queue}-{number}@%h", "--concurrency", "1", "-E",
             *(["-B", "--schedule", str(self.var_dir / f"beat-{number}")] if beat else []),
             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
