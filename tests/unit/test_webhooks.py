@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import socket
 import ssl
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -273,3 +275,28 @@ def test_an_attempt_ends_at_its_total_timeout_however_slow_the_answer(listener):
     )
     assert result.http_status is None and "timed out" in result.error
     assert 1.4 < time.monotonic() - started < 4
+
+
+def python_blocks(path: str) -> list[str]:
+    text = (Path(__file__).resolve().parents[2] / path).read_text()
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_the_documented_verification_snippets_accept_ours_and_refuse_forgeries():
+    old, new = new_secret(), new_secret()
+    body = event_body("job.succeeded", "5f0c", "succeeded").encode()
+    headers = signed_headers([new, old], new_webhook_id(), int(time.time()), body)
+    headers = {name.title(): value for name, value in headers.items()}  # as a server sees them
+    snippets = python_blocks("docs/webhooks.md")
+    assert len(snippets) == 2
+    for snippet in snippets:
+        namespace: dict = {}
+        exec(snippet, namespace)
+        for secret in (old, new):
+            assert namespace["verified_event"](secret, body, headers)["job_id"] == "5f0c"
+        with pytest.raises((ValueError, WebhookVerificationError)):
+            namespace["verified_event"](new_secret(), body, headers)
+    (readme,) = python_blocks("README.md")
+    namespace = {"SECRET": new, "request_body_bytes": body, "request_headers": headers}
+    exec(readme, namespace)
+    assert namespace["payload"]["type"] == "job.succeeded"
