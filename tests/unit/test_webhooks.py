@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 import re
@@ -300,3 +301,29 @@ def test_the_documented_verification_snippets_accept_ours_and_refuse_forgeries()
     namespace = {"SECRET": new, "request_body_bytes": body, "request_headers": headers}
     exec(readme, namespace)
     assert namespace["payload"]["type"] == "job.succeeded"
+
+
+def test_an_endless_answer_body_is_not_read(listener_that_streams):
+    """The receiver answers 200 and then streams without end: only a little of it is read."""
+    policy = CallbackPolicy(allow=frozenset({f"127.0.0.1:{listener_that_streams}"}))
+    started = time.monotonic()
+    result = post(f"http://127.0.0.1:{listener_that_streams}/", b"{}", {}, policy)
+    assert (result.http_status, result.error) == (200, None)
+    assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def listener_that_streams():
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        connection, _ = server.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+            while True:
+                connection.sendall(b"x" * 65536)
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
