@@ -1,6 +1,6 @@
 """SQLAlchemy models and session helpers shared by the web and the worker."""
 
-from db.models import ApiClient, Base, Job, Photo, ResultImage
+from db.models import ApiClient, Base, Job, Photo, ResultImage, WebhookAttempt, WebhookEvent
 from db.session import make_engine, make_session_factory
 from db.urls import normalize_database_url
 
@@ -10,6 +10,8 @@ __all__ = [
     "Job",
     "Photo",
     "ResultImage",
+    "WebhookAttempt",
+    "WebhookEvent",
     "make_engine",
     "make_session_factory",
     "normalize_database_url",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import ApiClient, utcnow
+from webhooks.signing import new_secret
 
 TOKEN_PREFIX = "ff_"
 # Names show up in `token list` (tab-separated), logs and commands: no spaces, tabs, newlines
@@ -41,9 +42,12 @@ def hash_token(token: str) -> str:
 
 
 def create_client(session: Session, name: str) -> tuple[ApiClient, str]:
-    """Add a client; return it and its token, which is not stored and cannot be shown again."""
+    """Add a client; return it and its token, which is not stored and cannot be shown again.
+
+    The client also gets the secret its callbacks are signed with (`client.webhook_secret`).
+    """
     token, digest = new_token()
-    client = ApiClient(name=check_client_name(name), token_hash=digest)
+    client = ApiClient(name=check_client_name(name), token_hash=digest, webhook_secret=new_secret())
     session.add(client)
     session.flush()
     return client, token

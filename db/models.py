@@ -1,4 +1,5 @@
-"""The service's tables: jobs, their photos and result images, and the game servers (clients)."""
+"""The service's tables: jobs, their photos and result images, the game servers (clients),
+and the callbacks sent to them (webhook events and each attempt to deliver one)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ NAMING_CONVENTION = {
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 IMAGE_KINDS = ("aligned", "preview")
+WEBHOOK_STATES = ("pending", "delivered", "failed")
+ATTEMPT_OUTCOMES = ("delivered", "retrying", "failed")
 
 
 def utcnow() -> datetime:
@@ -76,6 +79,12 @@ class ApiClient(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # The `whsec_…` secret callbacks are signed with, kept as it is (unlike the token, it
+    # must be usable to sign: db.webhooks says why it is not encrypted). During a rotation the
+    # previous one signs too, until `previous_webhook_secret_until`.
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_webhook_secret_until: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return (
@@ -173,3 +182,60 @@ class ResultImage(Base):
 
     def __repr__(self) -> str:
         return f"ResultImage(job_id={self.job_id!s}, kind={self.kind!r})"
+
+
+class WebhookEvent(Base):
+    """One callback to send (job finished or updated): its fixed body and where it stands.
+
+    The id is the `webhook-id` header, the same on every attempt. `attempts` counts the
+    attempts made; the one numbered `attempts + 1` is due at `next_attempt_at`. A worker
+    sending an attempt holds `lease_until`, after which the attempt counts as lost and is
+    sent again.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (CheckConstraint(f"state IN {WEBHOOK_STATES!r}", name="state"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2000))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # None: as many attempts as the retry schedule has; a redelivery grants one more.
+    attempt_limit: Mapped[int | None]
+    next_attempt_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]  # a message for the next attempt went to the broker
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    attempt_log: Mapped[list[WebhookAttempt]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="WebhookAttempt.number"
+    )
+
+    def __repr__(self) -> str:
+        return f"WebhookEvent(id={self.id!r}, type={self.type!r}, state={self.state!r})"
+
+
+class WebhookAttempt(Base):
+    """One attempt to deliver an event: when, what the receiver answered, what came next."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (CheckConstraint(f"outcome IN {ATTEMPT_OUTCOMES!r}", name="outcome"),)
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True)
+    attempted_at: Mapped[datetime]
+    http_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    next_attempt_at: Mapped[datetime | None]
+
+    event: Mapped[WebhookEvent] = relationship(back_populates="attempt_log")
+
+    def __repr__(self) -> str:
+        return f"WebhookAttempt(event_id={self.event_id!r}, number={self.number}, {self.outcome})"

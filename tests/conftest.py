@@ -132,6 +132,8 @@ def service_env(database_url: str, broker_url: str, var_dir: Path, queue: str) -
         "FACEFIT_VAR_DIR": str(var_dir),
         "DATABASE_URL": database_url,
         "FACEFIT_FIT_QUEUE": queue,
+        # Callbacks on a queue of this session too (a webhook worker is started where needed).
+        "FACEFIT_WEBHOOK_QUEUE": f"{queue}-webhooks",
         "FACEFIT_LOG_LEVEL": "INFO",
         "FACEFIT_PROGRESS_INTERVAL": "0.2",
         # A short search keeps the suite quick where the fitting engine is installed.
@@ -192,6 +194,7 @@ def pg_service(postgres_url, redis_url, tmp_path_factory) -> Iterator[Service]:
     finally:
         stop_worker(worker)
         forget_queue(redis_url, queue)
+        forget_queue(redis_url, env["FACEFIT_WEBHOOK_QUEUE"])
 
 
 def forget_queue(redis_url: str, queue: str) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrations, then the web app (gunicorn) on 127.0.0.1:8000, a Celery worker (with
-# the lost-job sweep) and Flower on 127.0.0.1:5555. Ctrl-C stops everything this script started.
+# the lost-job sweep), a small worker sending callbacks, and Flower on 127.0.0.1:5555.
+# Ctrl-C stops everything this script started.
 # Embedded defaults (SQLite and a filesystem broker under var/) unless DATABASE_URL / BROKER_URL
 # are set, e.g. DATABASE_URL=postgresql://postgres@127.0.0.1/facefit BROKER_URL=redis://127.0.0.1:6379/0
 set -euo pipefail
@@ -50,6 +51,11 @@ export FACEFIT_TORCH_THREADS=${FACEFIT_TORCH_THREADS:-1}
 # work, seconds each) take what is left.
 nice -n 10 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
   --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
+pids+=($!)
+# Callbacks to game servers on a queue of their own, so that they never wait behind a fit;
+# threads, because a delivery waits on the network, not on a core.
+$BIN/celery -A worker.app worker -Q "${FACEFIT_WEBHOOK_QUEUE:-webhooks}" -n webhooks@%h \
+  --pool threads --concurrency 4 --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
 pids+=($!)
 $BIN/celery -A worker.app flower --address=127.0.0.1 --port=5555 \
   --basic-auth="$FLOWER_BASIC_AUTH" --persistent=False --loglevel=warning &

@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         BROKER_URL=settings.broker_url,
         BROKER_TRANSPORT_OPTIONS=settings.broker_options,
         FIT_QUEUE=settings.fit_queue,
+        WEBHOOK_QUEUE=settings.webhook_queue,
         # The 15 MB photo limit of intake plus room for the multipart envelope.
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         MAX_UPLOAD_FILE_BYTES=15 * 1024 * 1024,
@@ -67,7 +68,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import api, auth, db, errors, health, jobs, limits, portal, queue, site_redis
+    from web import (
+        api,
+        auth,
+        db,
+        errors,
+        health,
+        jobs,
+        limits,
+        portal,
+        queue,
+        site_redis,
+        webhook_commands,
+    )
+    from webhooks.destinations import CallbackPolicy
 
     db.init_app(app)
     queue.init_app(app)
@@ -77,6 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments()
     app.extensions["facefit.tokens"] = auth.make_token_cache(shared)
+    app.extensions["facefit.callback_policy"] = CallbackPolicy.from_env()
     csrf.init_app(app)
     csrf.exempt(api.bp)  # game servers authenticate with a bearer token, not a cookie
     errors.register_error_handlers(app)
@@ -84,6 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(auth.commands)
+    app.register_blueprint(webhook_commands.commands)
 
     headers = dict(SECURITY_HEADERS)
     if settings.env == "production":

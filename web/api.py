@@ -1,4 +1,4 @@
-"""The game-server JSON API: submit a photo, poll the job, fetch the preview."""
+"""The game-server JSON API: submit a photo, poll the job, fetch the preview, see callbacks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import uuid
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
+from db import webhooks as webhook_store
 from db.models import ResultImage
 from web.auth import require_client
 from web.db import get_session
 from web.errors import ApiError
-from web.jobs import check_callback_url, find_job, job_document, read_upload, submit_job
+from web.jobs import (
+    check_callback_url,
+    delivery_document,
+    find_job,
+    job_document,
+    read_upload,
+    send_webhook_attempts,
+    submit_job,
+)
 from web.openapi import openapi_document
 
 bp = Blueprint("api", __name__)
@@ -51,6 +60,29 @@ def preview(job_id: uuid.UUID):
     if image is None:
         raise ApiError(404, "NOT_FOUND", "This job has no preview (yet).")
     return Response(image.content, mimetype=image.media_type)
+
+
+@bp.get("/jobs/<uuid:job_id>/deliveries")
+@require_client
+def deliveries(job_id: uuid.UUID):
+    session = get_session()
+    find_job(session, job_id, client_id=g.client.id)
+    events = webhook_store.job_events(session, job_id)
+    return jsonify(deliveries=[delivery_document(event) for event in events])
+
+
+@bp.post("/jobs/<uuid:job_id>/deliveries/<webhook_id>/redeliver")
+@require_client
+def redeliver(job_id: uuid.UUID, webhook_id: str):
+    """One more attempt of a callback event (same `webhook-id`), now."""
+    session = get_session()
+    find_job(session, job_id, client_id=g.client.id)
+    event = webhook_store.redeliver(session, job_id, webhook_id)
+    if event is None:
+        raise ApiError(404, "NOT_FOUND", "This job has no such callback.")
+    session.commit()
+    send_webhook_attempts(session, [(event.id, event.attempts + 1)])
+    return jsonify(delivery_document(event)), 202
 
 
 @bp.get("/openapi.json")

@@ -187,9 +187,15 @@ def create_command(name: str) -> None:
     session = get_session()
     if session.scalar(select(ApiClient).where(ApiClient.name == name)) is not None:
         raise click.ClickException(f"a client named {name!r} exists already")
-    _client, token = create_client(session, name)
+    client, token = create_client(session, name)
     session.commit()
-    click.echo(f"Created API client {name!r}. Its token is shown only now:", err=True)
+    click.echo(f"Created API client {name!r}.", err=True)
+    # On stderr, so that `TOKEN=$(flask --app web token create NAME)` still takes the token.
+    click.echo(
+        f"Its callback signing secret (verifies callbacks; shown only now): {client.webhook_secret}",
+        err=True,
+    )
+    click.echo("Its token is shown only now:", err=True)
     click.echo(token)
 
 

@@ -7,17 +7,18 @@ import threading
 import uuid
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from db import jobs as job_store
-from db.models import Job
+from db import webhooks as webhook_store
+from db.models import Job, WebhookEvent
 from facefit.align.intake import inspect_image
 from web.errors import ApiError
-from web.queue import send_fit_job
+from web.queue import send_fit_job, send_webhook_attempt
+from webhooks import destinations
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +37,42 @@ def read_upload(file: FileStorage | None) -> job_store.PhotoUpload:
 
 
 def check_callback_url(url: str | None) -> str | None:
+    """The URL if callbacks may go there (`webhooks.destinations`), else a 400 with its code.
+
+    Checked here so that the game server hears at once; the worker checks again on the
+    addresses it connects to.
+    """
     if not url:
         return None
+    policy: destinations.CallbackPolicy = current_app.extensions["facefit.callback_policy"]
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # ValueError for a port that is no number in range
-    except ValueError:  # also `http://[::1`
-        parts = None
-    if (
-        parts is None
-        or not url.isprintable()  # control characters, NUL
-        or " " in url
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or len(url) > 2000
-    ):
-        raise ApiError(400, "BAD_REQUEST", "callback_url must be an http(s) URL.")
+        destinations.check_callback_url(url, policy)
+    except destinations.CallbackUrlError as exc:
+        raise ApiError(400, exc.code, exc.message) from exc
     return url
+
+
+def send_webhook_attempts(session: Session, attempts: list[tuple[str, int]]) -> None:
+    """Queue committed attempts; one the broker does not take stays due for the sweep."""
+    for event_id, number in attempts:
+        try:
+            send_webhook_attempt(event_id, number)
+        except Exception as exc:  # noqa: BLE001  (broker down: the webhook sweep sends it)
+            log.warning("webhook %s: could not reach the broker (%s)", event_id, exc)
+            continue
+        webhook_store.mark_enqueued(session, event_id)
+        session.commit()
+
+
+def announce_job_update(session: Session, job: Job) -> None:
+    """Send `job.updated` to the job's callback URL, after a saved edit of its parameters.
+
+    Call it once the edit is committed; the event is committed here, then queued.
+    """
+    event = webhook_store.record_job_event(session, job, "job.updated")
+    session.commit()
+    if event is not None:
+        send_webhook_attempts(session, [(event.id, 1)])
 
 
 def submit_job(session: Session, upload: job_store.PhotoUpload, **owner: Any) -> Job:
@@ -154,4 +174,27 @@ def job_document(job: Job) -> dict[str, Any]:
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
+    }
+
+
+def delivery_document(event: WebhookEvent) -> dict[str, Any]:
+    """One callback event and every attempt to deliver it, as `GET /jobs/<id>/deliveries` lists."""
+    return {
+        "webhook_id": event.id,
+        "type": event.type,
+        "state": event.state,
+        "url": event.url,
+        "created_at": _iso(event.created_at),
+        "next_attempt_at": _iso(event.next_attempt_at) if event.state == "pending" else None,
+        "attempts": [
+            {
+                "attempt": attempt.number,
+                "attempted_at": _iso(attempt.attempted_at),
+                "http_status": attempt.http_status,
+                "error": attempt.error,
+                "outcome": attempt.outcome,
+                "next_attempt_at": _iso(attempt.next_attempt_at),
+            }
+            for attempt in event.attempt_log
+        ],
     }

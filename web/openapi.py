@@ -92,9 +92,9 @@ SUBMIT_JOB = {
                             "type": "string",
                             "pattern": r"^([Hh][Tt][Tt][Pp][Ss]?://[\s\S]+)?$",
                             "maxLength": 2000,
-                            "description": "An http(s) URL, POSTed {id, status} once the job "
-                            "is finished (400 BAD_REQUEST if the service cannot use it); "
-                            "empty for none",
+                            "description": "Receives signed callbacks "
+                            '{"type", "job_id", "status"} (docs/webhooks.md); https in '
+                            "production, public addresses only; empty for none",
                         },
                     },
                 }
@@ -109,7 +109,16 @@ SUBMIT_JOB = {
                 "GetJob": {"operationId": "getJob", "parameters": {"id": "$response.body#/id"}},
             },
         },
-        "400": error("No `photo` field, a malformed body, or a bad callback_url", "BAD_REQUEST"),
+        "400": error(
+            "No `photo` field or a malformed body (BAD_REQUEST); a callback_url that is "
+            "malformed or not http(s) (CALLBACK_URL_INVALID), resolves to a loopback, private "
+            "or other non-public address (CALLBACK_URL_FORBIDDEN), or does not resolve "
+            "(CALLBACK_URL_UNRESOLVED)",
+            "BAD_REQUEST",
+            "CALLBACK_URL_INVALID",
+            "CALLBACK_URL_FORBIDDEN",
+            "CALLBACK_URL_UNRESOLVED",
+        ),
         "401": UNAUTHORIZED,
         "413": error("The body or the photo is too large", "PAYLOAD_TOO_LARGE", "FILE_TOO_LARGE"),
         "415": error("Not a JPEG, PNG or WebP still photo", "UNSUPPORTED_FORMAT"),
@@ -153,6 +162,40 @@ GET_PREVIEW = {
     },
 }
 
+LIST_DELIVERIES = {
+    "operationId": "listDeliveries",
+    "summary": "The job's callbacks and every attempt to deliver them",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": _json(
+            {
+                "type": "object",
+                "required": ["deliveries"],
+                "properties": {"deliveries": {"type": "array", "items": _schema("Delivery")}},
+            },
+            "Callbacks, oldest first",
+        ),
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
+REDELIVER = {
+    "operationId": "redeliver",
+    "summary": "Send a callback again now (same webhook-id, one more attempt)",
+    "parameters": [
+        JOB_ID,
+        {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "202": _json(_schema("Delivery"), "Queued"),
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
 PUBLIC = {"security": []}  # no token: liveness, readiness, this document
 
 HEALTHZ = {
@@ -184,6 +227,8 @@ OPERATIONS = [
     ("/jobs", "post", SUBMIT_JOB),
     ("/jobs/{id}", "get", GET_JOB),
     ("/jobs/{id}/preview.png", "get", GET_PREVIEW),
+    ("/jobs/{id}/deliveries", "get", LIST_DELIVERIES),
+    ("/jobs/{id}/deliveries/{webhook_id}/redeliver", "post", REDELIVER),
     ("/healthz", "get", HEALTHZ),
     ("/readyz", "get", READYZ),
     ("/openapi.json", "get", OPENAPI),
@@ -261,6 +306,31 @@ SCHEMAS = {
             "finished_at": NULLABLE_TIME,
         },
     },  # fmt: skip
+    "Delivery": {
+        "type": "object",
+        "required": ["webhook_id", "type", "state", "attempts"],
+        "properties": {
+            "webhook_id": {"type": "string"},
+            "type": {"enum": ["job.succeeded", "job.failed", "job.updated"]},
+            "state": {"enum": ["pending", "delivered", "failed"]},
+            "url": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "next_attempt_at": NULLABLE_TIME,
+            "attempts": {"type": "array", "items": _schema("DeliveryAttempt")},
+        },
+    },
+    "DeliveryAttempt": {
+        "type": "object",
+        "required": ["attempt", "attempted_at", "http_status", "error", "outcome"],
+        "properties": {
+            "attempt": {"type": "integer"},
+            "attempted_at": {"type": "string", "format": "date-time"},
+            "http_status": {"type": ["integer", "null"]},
+            "error": {"type": ["string", "null"]},
+            "outcome": {"enum": ["delivered", "retrying", "failed"]},
+            "next_attempt_at": NULLABLE_TIME,
+        },
+    },
     "ErrorBody": {
         "type": "object",
         "required": ["code", "message"],

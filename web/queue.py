@@ -1,4 +1,4 @@
-"""Sending fitting tasks by name, so that the web process never imports torch or dlib."""
+"""Sending tasks by name (fits, callback attempts), so that the web never imports torch or dlib."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ def send_fit_job(job_id: uuid.UUID) -> None:
     """Queue `fit_job(job_id)` on the fitting queue."""
     producer: Celery = current_app.extensions["facefit.celery"]
     producer.send_task("fit_job", args=[str(job_id)], queue=current_app.config["FIT_QUEUE"])
+
+
+def send_webhook_attempt(event_id: str, number: int) -> None:
+    """Queue `deliver_webhook(event_id, number)` on the callback queue."""
+    producer: Celery = current_app.extensions["facefit.celery"]
+    producer.send_task(
+        "deliver_webhook", args=[event_id, number], queue=current_app.config["WEBHOOK_QUEUE"]
+    )
 
 
 def broker_reachable(timeout: float = 2.0) -> bool:

@@ -26,6 +26,7 @@ class WebSettings:
     broker_options: dict = field(default_factory=dict)
     var_dir: Path = CoreSettings.var_dir
     fit_queue: str = "cpu"
+    webhook_queue: str = "webhooks"
     log_level: str = "INFO"
     max_upload_bytes: int = 16 * 1024 * 1024
     jobs_per_minute_per_client: int = 60
@@ -50,6 +51,7 @@ class WebSettings:
             broker_options=broker_options(broker, core.var_dir),
             var_dir=core.var_dir,
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
+            webhook_queue=env.get("FACEFIT_WEBHOOK_QUEUE", cls.webhook_queue),
             log_level=core.log_level,
             jobs_per_minute_per_client=int(
                 env.get("FACEFIT_JOBS_PER_MINUTE_PER_CLIENT", cls.jobs_per_minute_per_client)

@@ -1,4 +1,5 @@
-"""The Celery application of the workers: `celery -A worker.app worker -Q cpu` (or `gpu,cpu`).
+"""The Celery application of the workers: `celery -A worker.app worker -Q cpu` (or `gpu,cpu`),
+and `-Q webhooks` for the small worker that delivers callbacks.
 
 Importing this module reads the settings and configures Celery; it loads no network and
 touches no torch (that happens in the first job of each worker process, after the fork).
@@ -26,7 +27,7 @@ keep_private(settings.core.var_dir)  # before this process writes anything there
 
 def make_celery(settings: WorkerSettings) -> Celery:
     """A Celery app configured for long, idempotent fitting jobs."""
-    app = Celery("facefit", include=["worker.tasks"])
+    app = Celery("facefit", include=["worker.tasks", "worker.deliveries"])
     transport = dict(settings.broker_options)
     if "visibility_timeout" in transport:
         # Redis redelivers an unacknowledged message after this; it must outlast any fit.
@@ -40,7 +41,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         result_backend=settings.result_backend,
         result_expires=24 * 3600,
         task_default_queue="cpu",
-        task_queues=(Queue("cpu"), Queue("gpu")),
+        task_queues=(Queue("cpu"), Queue("gpu"), Queue(settings.webhook_queue)),
         task_serializer="json",
         accept_content=["json"],
         # Long jobs: acknowledge after the work, give the message back if the worker dies,
@@ -61,7 +62,16 @@ def make_celery(settings: WorkerSettings) -> Celery:
                 "schedule": float(settings.sweep_interval),
                 # To the fitting queue: the workers that fit are the ones listening.
                 "options": {"expires": float(settings.sweep_interval), "queue": settings.fit_queue},
-            }
+            },
+            # Callbacks whose message was lost, never sent (broker down) or due after a long wait.
+            "sweep-webhooks": {
+                "task": "sweep_webhooks",
+                "schedule": float(settings.webhook_sweep_interval),
+                "options": {
+                    "expires": float(settings.webhook_sweep_interval),
+                    "queue": settings.webhook_queue,
+                },
+            },
         },
         beat_schedule_filename=str(settings.core.var_dir / "celerybeat-schedule"),
     )

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from db.deployment import SettingsError, deployment_mode, production_url_problems
 from db.urls import broker_options, broker_url, database_url, result_backend_url
 from facefit.settings import CoreSettings
+from webhooks.destinations import CallbackPolicy
+from webhooks.schedule import RetrySchedule
+from webhooks.sending import Timeouts
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class WorkerSettings:
     sweep_interval: int = 60
     max_attempts: int = 3
     write_retry_s: float = 120.0  # how long a result write waits for the database to return
+    # Callbacks: their own queue and worker, so that a slow game server never waits behind
+    # fits (or fits behind it).
+    webhook_queue: str = "webhooks"
+    webhook_schedule: RetrySchedule = RetrySchedule()
+    webhook_timeouts: Timeouts = Timeouts()
+    callback_policy: CallbackPolicy = CallbackPolicy()
+    webhook_sweep_interval: int = 30
+    # A wait up to this long is a countdown on the broker; a longer one is left to the sweep
+    # (a message parked for hours on Redis outlives its visibility timeout).
+    webhook_countdown_max: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -62,6 +75,19 @@ class WorkerSettings:
             sweep_interval=int(env.get("FACEFIT_SWEEP_INTERVAL", cls.sweep_interval)),
             max_attempts=int(env.get("FACEFIT_MAX_ATTEMPTS", cls.max_attempts)),
             write_retry_s=float(env.get("FACEFIT_WRITE_RETRY_S", cls.write_retry_s)),
+            webhook_queue=env.get("FACEFIT_WEBHOOK_QUEUE", cls.webhook_queue),
+            webhook_schedule=RetrySchedule.from_env(env),
+            webhook_timeouts=Timeouts(
+                connect=float(env.get("FACEFIT_WEBHOOK_CONNECT_TIMEOUT", Timeouts.connect)),
+                total=float(env.get("FACEFIT_WEBHOOK_TIMEOUT", Timeouts.total)),
+            ),
+            callback_policy=CallbackPolicy.from_env(env),
+            webhook_sweep_interval=int(
+                env.get("FACEFIT_WEBHOOK_SWEEP_INTERVAL", cls.webhook_sweep_interval)
+            ),
+            webhook_countdown_max=int(
+                env.get("FACEFIT_WEBHOOK_COUNTDOWN_MAX", cls.webhook_countdown_max)
+            ),
         )
 
 

@@ -7,67 +7,24 @@ photo is aligned or fitted.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
 
-import kombu.exceptions
-import sqlalchemy.exc
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import jobs as job_store
+from db import webhooks as webhook_store
 from db.models import Job, Photo, utcnow
 from facefit.errors import FacefitError
-from worker import pipeline
+from worker import deliveries, pipeline
 from worker.app import session_factory, settings
+from worker.writes import DATABASE_ERRORS, TRANSIENT_ERRORS, write_with_retry
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# The database restarting or a dropped connection: a write is worth repeating.
-DATABASE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
-# Worth another try of the whole task with backoff: the database or broker restarting.
-TRANSIENT_ERRORS = (*DATABASE_ERRORS, kombu.exceptions.OperationalError)
-
-
-def write_with_retry(
-    sessions: sessionmaker[Session],
-    step: Callable[[Session], T],
-    what: str,
-    retry_for: float | None = None,
-) -> T:
-    """Run one write in its own transaction, repeating it while the database is away.
-
-    A fit costs seconds to minutes; a database restart of a few seconds must not cost it.
-    After `retry_for` seconds (`FACEFIT_WRITE_RETRY_S`) the error is raised and the task is
-    retried by Celery. Every step is safe to repeat: a commit whose answer was lost is found
-    done on the next try.
-    """
-    deadline = time.monotonic() + (settings.write_retry_s if retry_for is None else retry_for)
-    delay = 0.25
-    while True:
-        try:
-            with sessions.begin() as session:
-                return step(session)
-        except DATABASE_ERRORS as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning(
-                "%s: database unavailable (%s); retrying in %.2f s",
-                what,
-                type(exc.orig or exc).__name__,
-                delay,
-            )
-            time.sleep(delay)
-            delay = min(2 * delay, 4.0)
 
 
 class ProgressReporter:
@@ -199,8 +156,10 @@ def fit_job(self: Task, job_id: str) -> str:
         ):
             return False
         job_store.store_image(session, jid, "preview", outcome.preview_png)
+        job = session.get_one(Job, jid)
         if outcome.max_iterations is not None:
-            session.get_one(Job, jid).max_iterations = outcome.max_iterations
+            job.max_iterations = outcome.max_iterations
+        webhook_store.record_job_event(session, job, "job.succeeded")  # committed with the result
         return True
 
     if not write_with_retry(sessions, complete, f"job {job_id}: result"):
@@ -219,35 +178,27 @@ def _fail(
     retry_for: float | None = None,
 ) -> None:
     log.info("job %s failed: %s %s", job_id, code, message)
-    stored = write_with_retry(
-        sessions,
-        lambda session: job_store.fail_job(session, job_id, code, message, task_id=task_id),
-        f"job {job_id}: error {code}",
-        retry_for=retry_for,
-    )
+
+    def fail(session: Session) -> bool:
+        if not job_store.fail_job(session, job_id, code, message, task_id=task_id):
+            return False
+        webhook_store.record_job_event(session, session.get_one(Job, job_id), "job.failed")
+        return True
+
+    stored = write_with_retry(sessions, fail, f"job {job_id}: error {code}", retry_for=retry_for)
     if stored:
         _notify(sessions, job_id)
 
 
 def _notify(sessions: sessionmaker[Session], job_id: uuid.UUID) -> None:
-    """POST {"id", "status"} to the job's callback URL, once, best effort."""
+    """Hand the job's callback events, committed with its result, to the webhook workers."""
     try:
         with sessions() as session:
-            job = session.get_one(Job, job_id)
-            url, body = job.callback_url, {"id": str(job.id), "status": job.status}
-    except DATABASE_ERRORS as exc:  # the result is stored; the game server polls anyway
-        log.warning("job %s: callback skipped, database unavailable: %s", job_id, exc)
+            event_ids = webhook_store.unsent_events(session, job_id)
+    except DATABASE_ERRORS as exc:  # the events are stored: the webhook sweep sends them
+        log.warning("job %s: callbacks left to the sweep, database unavailable: %s", job_id, exc)
         return
-    if not url:
-        return
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5):
-            pass
-    except OSError as exc:  # the game server polls GET /jobs/<id> anyway
-        log.warning("job %s: callback to %s failed: %s", job_id, url, exc)
+    deliveries.send_first_attempts(sessions, event_ids)
 
 
 @shared_task(bind=True, name="sweep_stale_jobs")
@@ -256,14 +207,15 @@ def sweep_stale_jobs(self: Task) -> dict[str, int]:
     sessions = session_factory()
     stale = timedelta(seconds=settings.stale_after)
     requeue: list[uuid.UUID] = []
-    failed = 0
+    failed: list[uuid.UUID] = []
     with sessions.begin() as session:
         for job in job_store.stale_jobs(session, now=utcnow(), queued_for=stale, silent_for=stale):
             if job.attempts >= settings.max_attempts:
                 job_store.fail_job(
                     session, job.id, "WORKER_LOST", f"gave up after {job.attempts} attempts"
                 )
-                failed += 1
+                webhook_store.record_job_event(session, job, "job.failed")
+                failed.append(job.id)
             else:
                 job.status = "queued"
                 requeue.append(job.id)
@@ -272,6 +224,8 @@ def sweep_stale_jobs(self: Task) -> dict[str, int]:
         self.app.send_task("fit_job", args=[str(job_id)], queue=settings.fit_queue)
         with sessions.begin() as session:
             job_store.mark_enqueued(session, job_id)
+    for job_id in failed:
+        _notify(sessions, job_id)
     if requeue or failed:
-        log.warning("sweep: re-enqueued %d lost job(s), gave up on %d", len(requeue), failed)
-    return {"requeued": len(requeue), "failed": failed}
+        log.warning("sweep: re-enqueued %d lost job(s), gave up on %d", len(requeue), len(failed))
+    return {"requeued": len(requeue), "failed": len(failed)}

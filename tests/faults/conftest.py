@@ -131,22 +131,44 @@ class FaultService:
     workers: list[FaultWorker] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from tests.conftest import Service
-
-        self.app = Service(self.env, self.env["DATABASE_URL"], self.queue, self.var_dir).create_app(
-            JOBS_PER_MINUTE_PER_CLIENT=100_000
-        )
+        self.app = self._create_app()
         with self.sessions.begin() as session:
             self.token = clients.create_client(session, f"faults-{uuid.uuid4().hex[:8]}")[1]
 
-    def start_worker(self, **env: str) -> FaultWorker:
-        """The production worker command (prefork, one process, beat for the sweep)."""
+    def _create_app(self):
+        from tests.conftest import Service
+
+        service = Service(self.env, self.env["DATABASE_URL"], self.queue, self.var_dir)
+        return service.create_app(JOBS_PER_MINUTE_PER_CLIENT=100_000)
+
+    def start_webhook_worker(self, allow: str) -> FaultWorker:
+        """The callback worker, and a web app that admits callbacks to `allow` (host:port)."""
+        self.env["FACEFIT_CALLBACK_ALLOW"] = allow
+        self.app = self._create_app()
+        # The production command of the webhook worker: no faults, no fitting engine to load.
+        return self.start_worker(
+            app="worker.app",
+            queue=self.env["FACEFIT_WEBHOOK_QUEUE"],
+            pool="threads",
+            beat=False,
+        )
+
+    def start_worker(
+        self,
+        app: str = "tests.faults.fault_worker",
+        queue: str | None = None,
+        pool: str = "prefork",
+        beat: bool = True,
+        **env: str,
+    ) -> FaultWorker:
+        """The production worker command (one process fitting, beat for the sweeps)."""
         number = len(self.workers)
         log_path = self.var_dir / f"worker-{number}.log"
+        queue = queue or self.queue
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.faults.fault_worker", "worker",
-            "-Q", self.queue, "-n", f"{self.queue}-{number}@%h", "--concurrency", "1",
-            "-E", "-B", "--schedule", str(self.var_dir / f"beat-{number}"),
+            sys.executable, "-m", "celery", "-A", app, "worker", "--pool", pool,
+            "-Q", queue, "-n", f"{queue}-{number}@%h", "--concurrency", "1", "-E",
+            *(["-B", "--schedule", str(self.var_dir / f"beat-{number}")] if beat else []),
             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
         ]  # fmt: skip
         process = subprocess.Popen(
@@ -224,6 +246,7 @@ def fault_service(fault_database, redis_url, tmp_path) -> FaultService:
         "FACEFIT_PROGRESS_INTERVAL": "0.2",
         "FACEFIT_STALE_AFTER": "6",
         "FACEFIT_SWEEP_INTERVAL": "2",
+        "FACEFIT_WEBHOOK_SWEEP_INTERVAL": "2",
         "FACEFIT_MAX_ATTEMPTS": "5",
         "FACEFIT_WRITE_RETRY_S": "60",
         "FACEFIT_LOG_LEVEL": "INFO",
@@ -243,6 +266,7 @@ def fault_service(fault_database, redis_url, tmp_path) -> FaultService:
         engine.dispose()
         with contextlib.suppress(redis.RedisError):
             forget_queue(redis_url, queue)
+            forget_queue(redis_url, env["FACEFIT_WEBHOOK_QUEUE"])
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):

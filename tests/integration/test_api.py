@@ -196,7 +196,8 @@ def test_a_missing_photo_field_or_bad_callback_is_a_bad_request(client, token):
     response = client.post("/jobs", headers=auth(token), data={"picture": (io.BytesIO(b"x"), "a")})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "BAD_REQUEST"
     response = upload(client, token, face_photo(), callback_url="file:///etc/passwd")
-    assert response.status_code == 400 and response.get_json()["error"]["code"] == "BAD_REQUEST"
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "CALLBACK_URL_INVALID"
 
 
 def test_a_body_over_the_limit_is_payload_too_large(pg_service, token):

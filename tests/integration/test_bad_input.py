@@ -285,7 +285,10 @@ def test_hostile_strings_in_every_field(client, token, pg_service, value):
         headers=auth(token),
         data={"photo": (io.BytesIO(faceless_photo()), "p.png"), "callback_url": value},
     )
-    assert (response.status_code, response.get_json()["error"]["code"]) == (400, "BAD_REQUEST")
+    assert (response.status_code, response.get_json()["error"]["code"]) == (
+        400,
+        "CALLBACK_URL_INVALID",
+    )
     # As a file name, a declared type, an extra field's name and value: ignored, the photo
     # is judged by its content and its job fails with the photo's own code.
     response = client.post(

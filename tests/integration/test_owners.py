@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pytest
 
 from db import jobs as job_store
+from db import webhooks as webhook_store
+from db.models import Job
 from tests.conftest import face_photo, faceless_photo, forget_queue
 
 UNCONSUMED = "test-owners-" + uuid.uuid4().hex[:8]  # no worker touches these jobs
@@ -31,7 +33,12 @@ PORTAL_ROUTES = [
     ("GET", "/preview.png"),
     ("GET", "/params.json"),
 ]
-API_ROUTES = [("GET", ""), ("GET", "/preview.png")]
+API_ROUTES = [
+    ("GET", ""),
+    ("GET", "/preview.png"),
+    ("GET", "/deliveries"),
+    ("POST", "/deliveries/{webhook_id}/redeliver"),
+]
 
 
 def _route_id(route: tuple[str, str]) -> str:
@@ -48,6 +55,7 @@ class Jobs:
     planter_cookie: str  # the cookie an attacker planted in the owner's browser, as kept
     token: str
     other_token: str
+    webhook_id: str  # a callback of the API job, for the redeliver route
 
 
 def _cookie(client) -> str:
@@ -105,8 +113,12 @@ def jobs(pg_service, redis_url):
     )
     for job_id in (portal_job, api_job):
         _succeed(pg_service, job_id)
+    with pg_service.sessions().begin() as session:  # a callback the API job's client can see
+        job = session.get_one(Job, uuid.UUID(api_job))
+        job.callback_url = "https://game.example/hook"
+        webhook_id = webhook_store.record_job_event(session, job, "job.succeeded").id
     yield Jobs(app, portal_job, api_job, _cookie(owner), _cookie(other_player), planted,
-               token, other_token)  # fmt: skip
+               token, other_token, webhook_id)  # fmt: skip
     forget_queue(redis_url, UNCONSUMED)
 
 
@@ -124,7 +136,9 @@ def _portal_request(jobs: Jobs, job_id: str, route: tuple[str, str], cookie: str
 def _api_request(jobs: Jobs, job_id: str, route: tuple[str, str], token: str | None):
     method, path = route
     return jobs.app.test_client().open(
-        f"/jobs/{job_id}{path}", method=method, headers=_auth(token) if token else {}
+        f"/jobs/{job_id}{path.format(webhook_id=jobs.webhook_id)}",
+        method=method,
+        headers=_auth(token) if token else {},
     )
 
 
@@ -155,7 +169,8 @@ def test_an_api_job_is_never_on_the_portal(jobs, route, visitor):
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
 def test_the_submitting_client_sees_every_api_route_of_its_job(jobs, route):
-    assert _api_request(jobs, jobs.api_job, route, jobs.token).status_code == 200
+    expected = 202 if route[0] == "POST" else 200  # a redelivery is queued
+    assert _api_request(jobs, jobs.api_job, route, jobs.token).status_code == expected
 
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
@@ -179,7 +194,7 @@ def test_the_matrix_covers_every_route_of_a_job(jobs):
     adapter = jobs.app.url_map.bind("localhost")
     job_id = uuid.uuid4()
     tried = {
-        (method, adapter.match(f"{prefix}{job_id}{path}", method=method)[0])
+        (method, adapter.match(f"{prefix}{job_id}{path.format(webhook_id='w')}", method=method)[0])
         for prefix, routes in (("/j/", PORTAL_ROUTES), ("/jobs/", API_ROUTES))
         for method, path in routes
     }
