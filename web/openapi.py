@@ -17,6 +17,10 @@ ERROR_CODES = [
     "CORRUPT_IMAGE",
     "UNAVAILABLE",
     "CSRF_FAILED",
+    "INVALID_PARAMS",
+    "VERSION_CONFLICT",
+    "NOT_EDITABLE",
+    "RIG_MISMATCH",
 ]
 # Codes a failed job carries in `error.code`.
 JOB_ERROR_CODES = [
@@ -104,6 +108,88 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/jobs/{id}/params": {
+                "put": {
+                    "summary": "Save edited parameters as the job's next version",
+                    "description": "The edit names the version it started from; it is saved "
+                    "as the next one only if that is still the newest, so two editors cannot "
+                    "overwrite each other. Names the edit leaves out keep their value. Every "
+                    "value is checked against the rig's spec; nothing is stored if one fails. "
+                    "A job created with a callback_url gets a job_updated callback.",
+                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/SaveParams"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Saved",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/SavedVersion"}
+                                }
+                            },
+                        },
+                        "400": _error("BAD_REQUEST: not JSON, or no base_version"),
+                        "401": _error("UNAUTHORIZED"),
+                        "404": _error("NOT_FOUND"),
+                        "409": _error(
+                            "VERSION_CONFLICT: a newer version was saved since base_version; "
+                            "NOT_EDITABLE: the job did not succeed; RIG_MISMATCH"
+                        ),
+                        "422": _error(
+                            "INVALID_PARAMS: an unknown name, a value outside [0, 1], "
+                            "or an option the group does not have"
+                        ),
+                    },
+                }
+            },
+            "/jobs/{id}/versions": {
+                "get": {
+                    "summary": "Every saved version of the job's parameters, the fit first",
+                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
+                    "responses": {
+                        "200": {
+                            "description": "Versions, oldest first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "id": {"type": "string", "format": "uuid"},
+                                            "versions": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Version"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "401": _error("UNAUTHORIZED"),
+                        "404": _error("NOT_FOUND"),
+                    },
+                }
+            },
+            "/jobs/{id}/character.glb": {
+                "get": {
+                    "summary": "The character of the newest version in 3D (binary glTF 2.0)",
+                    "description": "The rig's mesh posed by the parameters, in metres, +Y up, "
+                    "facing +Z; materials skin, lips, brows, hair, eyes, iris, mouth, shirt "
+                    "with PBR base colours from the parameters; the parameters in "
+                    "extras.params.",
+                    "parameters": [{"$ref": "#/components/parameters/JobId"}],
+                    "responses": {
+                        "200": {"description": "GLB", "content": {"model/gltf-binary": {}}},
+                        "401": _error("UNAUTHORIZED"),
+                        "404": _error("NOT_FOUND (also: the job has not succeeded)"),
+                    },
+                }
+            },
             "/jobs/{id}/preview.png": {
                 "get": {
                     "summary": "The preview render of a succeeded job",
@@ -178,7 +264,16 @@ def openapi_document() -> dict[str, Any]:
                         "params": {
                             **nullable_object,
                             "description": '{"rig", "continuous": {name: value}, '
-                            '"discrete": {group: option}} once succeeded',
+                            '"discrete": {group: option}} of the newest version once succeeded',
+                        },
+                        "version": {
+                            "type": ["integer", "null"],
+                            "description": "number of the version in params: 1 is the fit, "
+                            "each saved edit adds one",
+                        },
+                        "fitted_params": {
+                            **nullable_object,
+                            "description": "the fit's parameters (version 1), kept as fitted",
                         },
                         "fit": {
                             **nullable_object,
@@ -195,6 +290,45 @@ def openapi_document() -> dict[str, Any]:
                         "created_at": {"type": "string", "format": "date-time"},
                         "started_at": {"type": ["string", "null"], "format": "date-time"},
                         "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "Params": {
+                    "type": "object",
+                    "properties": {
+                        "rig": {"type": "string"},
+                        "continuous": {
+                            "type": "object",
+                            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                        },
+                        "discrete": {
+                            "type": "object",
+                            "additionalProperties": {"type": ["string", "integer"]},
+                        },
+                    },
+                },
+                "SaveParams": {
+                    "type": "object",
+                    "required": ["base_version", "params"],
+                    "properties": {
+                        "base_version": {"type": "integer", "minimum": 1},
+                        "params": {"$ref": "#/components/schemas/Params"},
+                    },
+                },
+                "SavedVersion": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "version": {"type": "integer"},
+                        "params": {"$ref": "#/components/schemas/Params"},
+                    },
+                },
+                "Version": {
+                    "type": "object",
+                    "properties": {
+                        "version": {"type": "integer"},
+                        "author": {"enum": ["fit", "player", "client"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "params": {"$ref": "#/components/schemas/Params"},
                     },
                 },
                 "ErrorBody": {

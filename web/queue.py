@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from celery import Celery
 from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -37,3 +40,16 @@ def broker_reachable(timeout: float = 2.0) -> bool:
         return True
     except Exception:  # noqa: BLE001  (any failure means: not ready)
         return False
+
+
+def notify_job_updated(job_id: uuid.UUID) -> None:
+    """Queue `job_updated(job_id)`: the game server's callback for a job whose result changed.
+
+    Sent by name like `fit_job`; a broker that is down loses only this notice (the game
+    server still sees the new version on its next `GET /jobs/<id>`).
+    """
+    producer: Celery = current_app.extensions["facefit.celery"]
+    try:
+        producer.send_task("job_updated", args=[str(job_id)], queue=current_app.config["FIT_QUEUE"])
+    except Exception as exc:  # noqa: BLE001  (a notice is not worth failing a saved edit)
+        log.warning("job %s: job_updated not sent (%s)", job_id, exc)
