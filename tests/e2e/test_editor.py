@@ -75,6 +75,7 @@ def picture_sum(page) -> int:
 def drag_slider(page, name: str, fraction: float) -> None:
     """Press the slider's thumb, move it along the track to `fraction`, release."""
     slider = page.locator(f"#c-{name}")
+    slider.scroll_into_view_if_needed()
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
