@@ -40,31 +40,43 @@ function setupEditor(root) {
     return `${root.dataset.renderUrl}?c=${values.join(",")}&d=${opts.join(",")}&s=${size}`;
   }
 
-  // --- the character: one request in flight while dragging, the last one always sent ------
+  // --- the character: one picture in flight while dragging; on release the released value's
+  // picture, which is most often the one already in flight (the last move's) ------------------
   let inFlight = null;
   let wanted = null;
+  let sent = 0;
+  let shown = 0;
   function draw(release) {
     const url = query(options, 512);
     if (release) wanted = { url, requested: performance.now() };
-    if (inFlight && !release) return;
-    if (url === picture.getAttribute("src") && !inFlight) {
+    if (inFlight && (!release || inFlight.url === url)) return;
+    if (url === picture.getAttribute("src")) {
       if (release) timings.push({ url, requested: wanted.requested, shown: performance.now() });
+      wanted = null;
       return;
     }
+    request(url);
+  }
+  function request(url) {
     const loader = new Image();
-    const started = performance.now();
-    inFlight = loader;
+    const mine = ++sent;
+    inFlight = { loader, url };
     loader.onload = () => {
-      if (inFlight === loader) inFlight = null;
-      picture.src = url;
-      if (wanted && wanted.url === url) {
-        timings.push({ url, requested: wanted.requested, shown: performance.now(), started });
-        wanted = null;
-        picture.dataset.shown = url;
+      if (inFlight && inFlight.loader === loader) inFlight = null;
+      if (mine > shown) {  // a picture that comes late never covers a newer one
+        shown = mine;
+        picture.src = url;
       }
-      if (wanted) draw(true); else pumpThumbs();
+      if (wanted && wanted.url === url) {
+        timings.push({ url, requested: wanted.requested, shown: performance.now() });
+        wanted = null;
+      } else if (wanted && !inFlight) {
+        request(wanted.url);  // released on another value while this one was drawn
+        return;
+      }
+      pumpThumbs();
     };
-    loader.onerror = () => { if (inFlight === loader) inFlight = null; };
+    loader.onerror = () => { if (inFlight && inFlight.loader === loader) inFlight = null; };
     loader.src = url;
   }
 
