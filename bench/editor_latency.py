@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--drags", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-fitting", action="store_true", help="an idle worker, for comparison")
+    parser.add_argument("--screenshot", type=Path, help="save the editor's picture here first")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -138,6 +139,13 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             base_url = f"http://127.0.0.1:{port}"
             open_editor(page, base_url)
+            if args.screenshot:
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.option img')]"
+                    ".every(i => i.complete && i.naturalWidth)",
+                    timeout=300_000,
+                )
+                page.screenshot(path=str(args.screenshot))
             load = KeepFitting(bench_site, port)
             if not args.no_fitting:
                 load.start()
@@ -148,6 +156,8 @@ def main() -> None:
             load.stopped.set()
             browser.close()
             fitted = load.fitted()
+    if not latencies:
+        return
     latencies.sort()
     print(
         json.dumps(

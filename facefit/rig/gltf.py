@@ -172,11 +172,14 @@ def _merge(prims: list[Primitive]) -> list[Primitive]:
 
 def _materials(values: dict[str, float]) -> dict[str, dict]:
     palette = colors.palette(values)
+    # The skin shader lays the brow colour over the skin at the brows' density, never fully.
+    density = min(0.45 + 0.75 * values["brow_darkness"], 1.0) * 0.8
+    skin, brow = np.array(palette["u_skin"]), np.array(palette["u_brow"])
     base = {
-        "skin": (palette["u_skin"], 0.6),
+        "skin": (palette["u_skin"], 0.75),
         "lips": (palette["u_lip"], 0.45),
-        "brows": (palette["u_brow"], 0.8),
-        "hair": (palette["u_hair"], 0.55),
+        "brows": (tuple(skin + (brow - skin) * density), 0.8),
+        "hair": (palette["u_hair"], 0.7),
         "eyes": (SCLERA, 0.2),
         "iris": (palette["u_iris"], 0.2),
         "mouth": (MOUTH_CAVITY, 0.9),

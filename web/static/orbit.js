@@ -25,11 +25,16 @@ function setupOrbit() {
     const scene = new THREE.Scene();
     scene.background = new THREE.Color().setRGB(0.86, 0.86, 0.85, THREE.SRGBColorSpace);
     const camera = new THREE.PerspectiveCamera(RIG_CAMERA.fovDeg, 1, 0.6, 1.6);
-    const key = new THREE.DirectionalLight(0xffffff, 2.2);
-    camera.add(key);
-    key.position.set(0.3, 0.5, 1.0);
-    scene.add(camera);
-    scene.add(new THREE.HemisphereLight(0xffffff, 0x887766, 1.1));
+    // The rig's lights (facefit/rig/shaders.py, light()): a key light from upper left at 0.9,
+    // a fill from the right at 0.3, a sky/ground ambient. three.js divides a Lambert surface's
+    // light by pi, hence the factors. Fixed to the head, so the frontal view is the rig's.
+    const key = new THREE.DirectionalLight(0xffffff, 0.9 * Math.PI);
+    key.position.set(-0.35, 0.45, 1.0);
+    const fill = new THREE.DirectionalLight(0xffffff, 0.3 * Math.PI);
+    fill.position.set(0.6, 0.05, 0.8);
+    const linear = (r, g, b) => new THREE.Color().setRGB(r, g, b, THREE.LinearSRGBColorSpace);
+    const ambient = new THREE.HemisphereLight(linear(0.26, 0.26, 0.27), linear(0.16, 0.15, 0.15), Math.PI);
+    scene.add(key, fill, ambient, camera);
     const state = { yaw: 0, pitch: 0, model: null };
     function place() {
       const r = RIG_CAMERA.distance;
