@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -96,11 +97,22 @@ def drag(page, name: str, fraction: float) -> None:
     page.mouse.up()
 
 
-def measure(page, drags: int, rng: random.Random) -> list[float]:
+RESOURCE = """url => {
+  const href = new URL(url, location.href).href;
+  const e = performance.getEntriesByType('resource').filter(r => r.name === href).at(-1);
+  if (!e) return null;
+  const server = Object.fromEntries(e.serverTiming.map(t => [t.name, t.duration]));
+  return { ...server, request: e.responseEnd - e.startTime };
+}"""
+
+
+def measure(page, drags: int, rng: random.Random) -> tuple[list[float], list[dict]]:
+    """Release-to-picture times (ms), and where each picture's request spent its time."""
     names = page.eval_on_selector_all(
         "#sliders input[type=range]", "s => s.map(i => i.dataset.name)"
     )
-    latencies = []
+    page.evaluate("performance.setResourceTimingBufferSize(100000)")
+    latencies, parts = [], []
     for _ in range(drags):
         seen = page.evaluate("window.facefitEditor.timings.length")
         drag(page, rng.choice(names), rng.uniform(0.05, 0.95))
@@ -112,8 +124,9 @@ def measure(page, drags: int, rng: random.Random) -> list[float]:
             continue
         timing = page.evaluate("window.facefitEditor.timings.at(-1)")
         latencies.append(timing["shown"] - timing["requested"])
+        parts.append(page.evaluate(RESOURCE, timing["url"]) or {})
         time.sleep(rng.uniform(1.0, 2.0))
-    return latencies
+    return latencies, parts
 
 
 def main() -> None:
@@ -151,7 +164,7 @@ def main() -> None:
                 load.start()
                 time.sleep(3)  # the first photos are queued and being fitted
             started = time.monotonic()
-            latencies = measure(page, args.drags, random.Random(args.seed))
+            latencies, parts = measure(page, args.drags, random.Random(args.seed))
             seconds = time.monotonic() - started
             load.stopped.set()
             browser.close()
@@ -168,6 +181,14 @@ def main() -> None:
                 "max_ms": round(latencies[-1], 1),
                 "seconds": round(seconds, 1),
                 "photos_fitted_meanwhile": fitted,
+                "load_average_1min": os.getloadavg()[0],
+                # medians (ms) of the pictures' requests: the whole request as the browser
+                # saw it, and the server's wait for its renderer, render and WebP encoding
+                "request_parts_median_ms": {
+                    key: round(statistics.median(p[key] for p in parts if key in p), 1)
+                    for key in ("request", "wait", "render", "encode")
+                    if any(key in p for p in parts)
+                },
             },
             indent=2,
         )

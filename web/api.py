@@ -37,14 +37,16 @@ def create_job():
 def get_job(job_id: uuid.UUID):
     finished = current_app.extensions["facefit.finished_jobs"]
     owner = ("client_id", g.client.id)
-    body = finished.get(
-        job_id, owner, lambda job_id: versions.current_version(get_session(), job_id)
-    )
+    body = finished.get(job_id, owner, _version_in_database)
     if body is None:
         job = find_job(get_session(), job_id, client_id=g.client.id)
         body = jsonify(job_document(job)).get_data()
         finished.put(job, owner, body)
     return Response(body, mimetype="application/json")
+
+
+def _version_in_database(job_id: uuid.UUID) -> int | None:
+    return versions.current_version(get_session(), job_id)
 
 
 @bp.put("/jobs/<uuid:job_id>/params")

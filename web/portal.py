@@ -121,9 +121,8 @@ def render_picture(job_id: uuid.UUID):
     size = request.args.get("s", 512, type=int)
     picture = pool.picture(params, size)
     # The same query always draws the same picture: undo and redo come from the cache.
-    return Response(
-        picture, mimetype="image/webp", headers={"Cache-Control": "private, max-age=86400"}
-    )
+    headers = {"Cache-Control": "private, max-age=86400", "Server-Timing": pool.server_timing()}
+    return Response(picture, mimetype="image/webp", headers=headers)
 
 
 @bp.get("/j/<uuid:job_id>/character.glb")
