@@ -68,9 +68,10 @@ class RenderPool:
         with self._lock:
             if size not in self._renderers:
                 # Mesa's llvmpipe rasterizes on the drawing thread instead of handing each
-                # draw to its own thread pool: on a machine whose cores are busy (a worker
-                # fitting beside the web) the handoffs doubled a 512 px picture's time (87 ms
-                # against 49 ms with two cores under load). Read when the context is made.
+                # draw to its own thread pool: on cores kept busy by a fitting worker a
+                # render then takes a steady time (42 to 44 ms a 512 px picture where the
+                # pool took 36 to 66 ms; docs/benchmarks.md, "Editor"). Read when the
+                # context is made; the environment may set it otherwise.
                 os.environ.setdefault("LP_NUM_THREADS", "0")
                 from facefit.rig.render import Renderer
 
