@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := var/.system-packages
+# Browser libraries (three.js) and the glTF validator the tests run, from package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/facefit_test
 export TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: setup system services run test test-unit test-integration test-e2e test-faults lint format clean
 
-setup: $(STAMP) $(SYSTEM_STAMP)
+setup: $(STAMP) $(SYSTEM_STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,10 @@ $(STAMP): pyproject.toml
 $(SYSTEM_STAMP): tools/setup_system.sh
 	bash tools/setup_system.sh
 	mkdir -p var && touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(SYSTEM_STAMP)
+	npm ci --no-audit --no-fund
+	touch $@
 
 services:
 	bash tools/ensure_services.sh
@@ -53,4 +59,4 @@ test-faults: setup services
 	$(BIN)/pytest tests/faults
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Job, Photo, ResultImage, utcnow
+from db.versions import record_fit
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ def complete_job(
     job.models = models
     job.rig = rig
     job.loss_curve = loss_curve
+    record_fit(session, job)
     job.finished_at = utcnow()
     job.error_code = job.error_message = None
     if fit.get("iterations") is not None:

@@ -1,5 +1,5 @@
-"""The service's tables: jobs, their photos and result images, the game servers (clients),
-and the callbacks sent to them (webhook events and each attempt to deliver one)."""
+"""The service's tables: jobs, their photos, result images and parameter versions, the game
+servers (clients), and the callbacks sent to them (webhook events and each delivery attempt)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 IMAGE_KINDS = ("aligned", "preview")
 WEBHOOK_STATES = ("pending", "delivered", "failed")
 ATTEMPT_OUTCOMES = ("delivered", "retrying", "failed")
+VERSION_AUTHORS = ("fit", "player", "client")
 
 
 def utcnow() -> datetime:
@@ -131,6 +132,9 @@ class Job(Base):
     loss_curve: Mapped[list[Any] | None]
     rig: Mapped[str | None] = mapped_column(String(100))
     models: Mapped[dict[str, Any] | None]
+    # The number of the newest row in `param_versions` (1: the fit, never edited). Saves bump
+    # it with a compare-and-set, so two editors working from the same version cannot both win.
+    params_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     photo: Mapped[Photo] = relationship(back_populates="job", cascade="all, delete-orphan")
     images: Mapped[list[ResultImage]] = relationship(
@@ -239,3 +243,24 @@ class WebhookAttempt(Base):
 
     def __repr__(self) -> str:
         return f"WebhookAttempt(event_id={self.event_id!r}, number={self.number}, {self.outcome})"
+
+
+class ParamVersion(Base):
+    """One saved set of a job's parameters: version 1 is the fit, later ones a player's edits.
+
+    `jobs.params` keeps the fitted original; the newest version is what the game gets.
+    """
+
+    __tablename__ = "param_versions"
+    __table_args__ = (CheckConstraint(f"author IN {VERSION_AUTHORS!r}", name="author"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    params: Mapped[dict[str, Any]]
+    author: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"ParamVersion(job_id={self.job_id!s}, version={self.version!r}, {self.author!r})"

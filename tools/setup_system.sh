@@ -3,9 +3,12 @@
 #   libegl1 libgl1-mesa-dri : offscreen OpenGL (Mesa llvmpipe) for the rig's rasterizer
 #   chromium chromium-driver: the browser the end-to-end tests drive
 #   wrk                     : HTTP load generator used by bench/
+#   nodejs npm              : `npm ci` of package.json (three.js for the editor's 3D view, the
+#                             glTF validator of the tests)
 #   postgresql redis-server : only where the machine has no database or broker yet
 set -euo pipefail
 packages=(libegl1 libgl1-mesa-dri chromium chromium-driver wrk)
+command -v npm >/dev/null || packages+=(nodejs npm)
 command -v pg_ctlcluster >/dev/null || packages+=(postgresql)
 command -v redis-server >/dev/null || packages+=(redis-server)
 missing=()

@@ -58,6 +58,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_UPLOAD_FILE_BYTES=15 * 1024 * 1024,
         JOBS_PER_MINUTE_PER_CLIENT=settings.jobs_per_minute_per_client,
         JOBS_PER_MINUTE_PER_IP=settings.jobs_per_minute_per_ip,
+        # Pictures of the editor: a slider drag asks for a few a second, a page for 21
+        # thumbnails; this stops a script from keeping the web process's renderer busy.
+        RENDERS_PER_MINUTE_PER_PLAYER=600,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
@@ -77,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         jobs,
         limits,
         portal,
+        previews,
         queue,
         site_redis,
         webhook_commands,
@@ -89,7 +93,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["facefit.limiter"] = limits.make_limiter(
         shared, app.config["DATABASE_URL"], app.config["FACEFIT_VAR_DIR"]
     )
-    app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments()
+    app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments(jobs.EditedJobs(shared))
+    app.extensions["facefit.render_pool"] = previews.RenderPool()
     app.extensions["facefit.tokens"] = auth.make_token_cache(shared)
     app.extensions["facefit.callback_policy"] = CallbackPolicy.from_env()
     csrf.init_app(app)

@@ -6,10 +6,12 @@ import uuid
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
+from db import versions
 from db import webhooks as webhook_store
 from db.models import ResultImage
 from web.auth import require_client
 from web.db import get_session
+from web.editing import save_edit
 from web.errors import ApiError
 from web.jobs import (
     check_callback_url,
@@ -21,6 +23,7 @@ from web.jobs import (
     submit_job,
 )
 from web.openapi import openapi_document
+from web.previews import glb_response
 
 bp = Blueprint("api", __name__)
 
@@ -43,12 +46,51 @@ def create_job():
 def get_job(job_id: uuid.UUID):
     finished = current_app.extensions["facefit.finished_jobs"]
     owner = ("client_id", g.client.id)
-    body = finished.get(job_id, owner)
+    body = finished.get(job_id, owner, _version_in_database)
     if body is None:
         job = find_job(get_session(), job_id, client_id=g.client.id)
         body = jsonify(job_document(job)).get_data()
         finished.put(job, owner, body)
     return Response(body, mimetype="application/json")
+
+
+def _version_in_database(job_id: uuid.UUID) -> int | None:
+    return versions.current_version(get_session(), job_id)
+
+
+@bp.put("/jobs/<uuid:job_id>/params")
+@require_client
+def save_params(job_id: uuid.UUID):
+    """Save edited parameters as the job's next version (409 if `base_version` is not the newest)."""
+    session = get_session()
+    job = find_job(session, job_id, client_id=g.client.id)
+    return jsonify(save_edit(session, job, request.get_json(silent=True), author="client"))
+
+
+@bp.get("/jobs/<uuid:job_id>/versions")
+@require_client
+def list_versions(job_id: uuid.UUID):
+    session = get_session()
+    find_job(session, job_id, client_id=g.client.id)
+    rows = versions.list_versions(session, job_id)
+    body = [
+        {"version": r.version, "author": r.author, "created_at": r.created_at.isoformat(),
+         "params": r.params}
+        for r in rows
+    ]  # fmt: skip
+    return jsonify({"id": str(job_id), "versions": body})
+
+
+@bp.get("/jobs/<uuid:job_id>/character.glb")
+@require_client
+def character_glb(job_id: uuid.UUID):
+    """The newest version's character as binary glTF 2.0."""
+    session = get_session()
+    job = find_job(session, job_id, client_id=g.client.id)
+    if job.status != "succeeded":
+        raise ApiError(404, "NOT_FOUND", "This job has no character (yet).")
+    pool = current_app.extensions["facefit.render_pool"]
+    return glb_response(pool.character(versions.newest_params(session, job)), job)
 
 
 @bp.get("/jobs/<uuid:job_id>/preview.png")

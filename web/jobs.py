@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any
 
+import redis
 from flask import current_app, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.datastructures import FileStorage
 
 from db import jobs as job_store
 from db import webhooks as webhook_store
 from db.models import Job, WebhookEvent
+from db.versions import newest_params
 from facefit.align.intake import inspect_image
 from web.errors import ApiError
 from web.queue import send_fit_job, send_webhook_attempt
@@ -112,21 +115,64 @@ def _owns(stored: Any, wanted: Any) -> bool:
     return stored == wanted
 
 
+class EditedJobs:
+    """The newest parameter version of every edited job, in the site's Redis for all processes.
+
+    A save writes its new version number here after committing; a reader of a cached job
+    document compares the version it holds with this one (one HGET), so a save in one web
+    process reaches the caches of all the others at their next poll. A job missing here was
+    never edited (version 1). Without Redis (embedded defaults, or Redis not answering) the
+    database says (one indexed read of one column), never a possibly stale cache.
+    """
+
+    KEY = "facefit:job-versions"
+
+    def __init__(self, client: redis.Redis | None) -> None:
+        self.client = client
+
+    def saved(self, job_id: uuid.UUID, version: int) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.hset(self.KEY, str(job_id), version)
+        except redis.RedisError as exc:  # the cache entries' ttl bounds how long it is missed
+            log.warning("job %s: version %s not announced in Redis (%s)", job_id, version, exc)
+
+    def newest(self, job_id: uuid.UUID) -> int | None:
+        """The job's newest version, or None when only the database can say."""
+        if self.client is None:
+            return None
+        try:
+            value = self.client.hget(self.KEY, str(job_id))
+        except redis.RedisError:
+            return None
+        return int(value) if value is not None else 1
+
+
 class FinishedJobDocuments:
     """`GET /jobs/<id>` bodies of finished jobs, kept in the memory of each web process.
 
-    A job reaches a finished state once and never changes after (the worker and the sweep
-    only touch queued and running jobs), so a game server polling a finished job needs
-    neither its row nor a new serialisation. Ownership is checked on every hit.
+    A job reaches a finished state once; after that only a saved edit changes its document
+    (a new parameter version). So a game server polling a finished job needs neither its
+    row nor a new serialisation, as long as the body's version is still the newest:
+    `EditedJobs` says so without the database where Redis is there; else the hit costs a
+    read of the version alone. Entries also expire after `ttl` seconds, the bound for a save
+    whose announcement Redis lost. Ownership is checked on every hit.
     """
 
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._bodies: OrderedDict[uuid.UUID, tuple[tuple[str, Any], bytes]] = OrderedDict()
+    def __init__(self, edited: EditedJobs | None = None, size: int = 4096, ttl: float = 60.0):
+        self.size, self.ttl = size, ttl
+        self.edited = edited or EditedJobs(None)
+        self._bodies: OrderedDict[uuid.UUID, tuple[tuple[str, Any], bytes, int, float]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    def get(self, job_id: uuid.UUID, owner: tuple[str, Any]) -> bytes | None:
-        """The cached body, None if not cached; NOT_FOUND if cached for another owner."""
+    def get(self, job_id: uuid.UUID, owner: tuple[str, Any], version_in_database) -> bytes | None:
+        """The cached body, None if not cached or outdated; NOT_FOUND if cached for another owner.
+
+        `version_in_database(job_id)` is called only when Redis cannot tell the newest version.
+        """
         with self._lock:
             entry = self._bodies.get(job_id)
             if entry is None:
@@ -134,16 +180,33 @@ class FinishedJobDocuments:
             self._bodies.move_to_end(job_id)
         if entry[0] != owner:
             raise ApiError(404, "NOT_FOUND", "No such job.")
+        newest = self.edited.newest(job_id)
+        if newest is None:
+            newest = version_in_database(job_id)
+        if newest != entry[2] or time.monotonic() - entry[3] > self.ttl:
+            self.forget(job_id)
+            return None
         return entry[1]
 
     def put(self, job: Job, owner: tuple[str, Any], body: bytes) -> None:
         if not job.finished:
             return
         with self._lock:
-            self._bodies[job.id] = (owner, body)
+            self._bodies[job.id] = (owner, body, job.params_version, time.monotonic())
             self._bodies.move_to_end(job.id)
             while len(self._bodies) > self.size:
                 self._bodies.popitem(last=False)
+
+    def forget(self, job_id: uuid.UUID) -> None:
+        with self._lock:
+            self._bodies.pop(job_id, None)
+
+
+def _newest_params(job: Job) -> dict[str, Any] | None:
+    if job.status != "succeeded":
+        return None
+    session = object_session(job)
+    return newest_params(session, job) if session is not None else job.params
 
 
 def _iso(value) -> str | None:
@@ -152,6 +215,7 @@ def _iso(value) -> str | None:
 
 def job_document(job: Job) -> dict[str, Any]:
     """The `GET /jobs/<id>` body, as documented in /openapi.json."""
+    succeeded = job.status == "succeeded"
     return {
         "id": str(job.id),
         "status": job.status,
@@ -162,15 +226,17 @@ def job_document(job: Job) -> dict[str, Any]:
             "similarity": job.similarity,
             "attempts": job.attempts,
         },
-        "params": job.params if job.status == "succeeded" else None,
-        "fit": job.fit if job.status == "succeeded" else None,
+        "params": _newest_params(job),
+        "version": job.params_version if succeeded else None,
+        "fitted_params": job.params if succeeded else None,
+        "fit": job.fit if succeeded else None,
         "error": {"code": job.error_code, "message": job.error_message}
         if job.status == "failed"
         else None,
         "rig": job.rig,
         "models": job.models,
         "photo_sha256": job.photo_sha256,
-        "preview_url": url_for("api.preview", job_id=job.id) if job.status == "succeeded" else None,
+        "preview_url": url_for("api.preview", job_id=job.id) if succeeded else None,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),

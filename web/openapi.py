@@ -196,6 +196,78 @@ REDELIVER = {
     },
 }
 
+SAVE_PARAMS = {
+    "operationId": "saveParams",
+    "summary": "Save edited parameters as the job's next version",
+    "description": "The edit names the version it started from; it is saved as the next one "
+    "only if that is still the newest, so two editors cannot overwrite each other. Names the "
+    "edit leaves out keep their value. Every value is checked against the rig's spec; nothing "
+    "is stored if one fails. A job created with a callback_url gets a job.updated callback.",
+    "parameters": [JOB_ID],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _schema("SaveParams")}},
+    },
+    "responses": {
+        "200": _json(_schema("SavedVersion"), "Saved"),
+        "400": error("Not JSON, or no base_version", "BAD_REQUEST"),
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "409": error(
+            "A newer version was saved since base_version (VERSION_CONFLICT), the job did not "
+            "succeed (NOT_EDITABLE), or the edit names another rig (RIG_MISMATCH)",
+            "VERSION_CONFLICT",
+            "NOT_EDITABLE",
+            "RIG_MISMATCH",
+        ),
+        "422": error(
+            "An unknown name, a value outside [0, 1], or an option the group does not have",
+            "INVALID_PARAMS",
+        ),
+        "503": UNAVAILABLE,
+    },
+}
+
+LIST_VERSIONS = {
+    "operationId": "listVersions",
+    "summary": "Every saved version of the job's parameters, the fit first",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": _json(
+            {
+                "type": "object",
+                "required": ["id", "versions"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "versions": {"type": "array", "items": _schema("Version")},
+                },
+            },
+            "Versions, oldest first",
+        ),
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
+GET_CHARACTER = {
+    "operationId": "getCharacter",
+    "summary": "The character of the newest version in 3D (binary glTF 2.0)",
+    "description": "The rig's mesh posed by the parameters, in metres, +Y up, facing +Z; "
+    "materials skin, lips, brows, hair, eyes, iris, mouth, shirt with PBR base colours from "
+    "the parameters; the parameters in extras.params.",
+    "parameters": [JOB_ID],
+    "responses": {
+        "200": {
+            "description": "GLB",
+            "content": {"model/gltf-binary": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        "401": UNAUTHORIZED,
+        "404": NOT_FOUND,
+        "503": UNAVAILABLE,
+    },
+}
+
 PUBLIC = {"security": []}  # no token: liveness, readiness, this document
 
 HEALTHZ = {
@@ -227,6 +299,9 @@ OPERATIONS = [
     ("/jobs", "post", SUBMIT_JOB),
     ("/jobs/{id}", "get", GET_JOB),
     ("/jobs/{id}/preview.png", "get", GET_PREVIEW),
+    ("/jobs/{id}/params", "put", SAVE_PARAMS),
+    ("/jobs/{id}/versions", "get", LIST_VERSIONS),
+    ("/jobs/{id}/character.glb", "get", GET_CHARACTER),
     ("/jobs/{id}/deliveries", "get", LIST_DELIVERIES),
     ("/jobs/{id}/deliveries/{webhook_id}/redeliver", "post", REDELIVER),
     ("/healthz", "get", HEALTHZ),
@@ -257,6 +332,8 @@ SCHEMAS = {
             "error",
             "rig",
             "models",
+            "version",
+            "fitted_params",
             "photo_sha256",
             "preview_url",
             "created_at",
@@ -280,7 +357,16 @@ SCHEMAS = {
             "params": {
                 **NULLABLE_OBJECT,
                 "description": '{"rig", "continuous": {name: value}, '
-                '"discrete": {group: option}} once succeeded',
+                '"discrete": {group: option}} of the newest version once succeeded',
+            },
+            "version": {
+                "type": ["integer", "null"],
+                "description": "number of the version in params: 1 is the fit, each saved "
+                "edit adds one",
+            },
+            "fitted_params": {
+                **NULLABLE_OBJECT,
+                "description": "the fit's parameters (version 1), kept as fitted",
             },
             "fit": {
                 **NULLABLE_OBJECT,
@@ -306,6 +392,47 @@ SCHEMAS = {
             "finished_at": NULLABLE_TIME,
         },
     },  # fmt: skip
+    "Params": {
+        "type": "object",
+        "properties": {
+            "rig": {"type": "string"},
+            "continuous": {
+                "type": "object",
+                "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+            "discrete": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "integer"]},
+            },
+        },
+    },
+    "SaveParams": {
+        "type": "object",
+        "required": ["base_version", "params"],
+        "properties": {
+            "base_version": {"type": "integer", "minimum": 1},
+            "params": _schema("Params"),
+        },
+    },
+    "SavedVersion": {
+        "type": "object",
+        "required": ["id", "version", "params"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "version": {"type": "integer"},
+            "params": _schema("Params"),
+        },
+    },
+    "Version": {
+        "type": "object",
+        "required": ["version", "author", "created_at", "params"],
+        "properties": {
+            "version": {"type": "integer"},
+            "author": {"enum": ["fit", "player", "client"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "params": _schema("Params"),
+        },
+    },
     "Delivery": {
         "type": "object",
         "required": ["webhook_id", "type", "state", "attempts"],

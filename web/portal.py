@@ -1,4 +1,4 @@
-"""The player portal: upload a photo, watch the fit, see and download the result.
+"""The player portal: upload a photo, watch the fit, then shape the result in the editor.
 
 Who may see a job: the browser that uploaded it. Each upload makes a new random key; the
 browser keeps it in its signed session cookie (the last `KEYS_KEPT` of them) and the job row
@@ -31,13 +31,18 @@ from flask import (
     url_for,
 )
 
+from db import versions
 from db.clients import hash_token
 from db.models import Job, ResultImage
 from facefit.errors import IntakeError
+from facefit.rig.spec import load_spec
 from web.db import get_session
+from web.editing import save_edit
 from web.errors import ApiError
 from web.jobs import find_job, job_document, read_upload, submit_job
-from web.sliders import discrete_choices, loss_curve_svg_points, slider_groups
+from web.previews import glb_response, params_from_query
+from web.sliders import loss_curve_svg_points, option_rows, render_query, slider_groups
+from web.vendor import vendor_module
 
 bp = Blueprint("portal", __name__)
 
@@ -67,6 +72,14 @@ def _key_digests(keys: Iterable[str]) -> frozenset[str]:
 
 def _own_job(job_id: uuid.UUID) -> Job:
     return find_job(get_session(), job_id, portal_key_hash=_key_digests(_session_keys()))
+
+
+def _spend_render(job: Job) -> None:
+    """One picture of the player's render budget (the job's key stands for its player)."""
+    limiter = current_app.extensions["facefit.limiter"]
+    limiter.hit(
+        f"render:{job.portal_key_hash}", current_app.config["RENDERS_PER_MINUTE_PER_PLAYER"]
+    )
 
 
 @bp.get("/")
@@ -107,18 +120,63 @@ def job_status(job_id: uuid.UUID):
 
 @bp.get("/j/<uuid:job_id>/result")
 def result_page(job_id: uuid.UUID):
+    """The editor: the character drawn by the rig, its controls, the fit's details folded."""
     job = _own_job(job_id)
     if job.status != "succeeded":
         return redirect(url_for("portal.job_page", job_id=job.id))
-    params = job.params or {}
+    fitted = job.params or {}
+    params = versions.newest_params(get_session(), job) or fitted
     return render_template(
         "result.html",
         job=job,
-        groups=slider_groups(params),
-        choices=discrete_choices(params),
+        version=job.params_version,
+        groups=slider_groups(params, fitted),
+        option_rows=option_rows(params, fitted, (job.fit or {}).get("runner_ups")),
+        picture_query=render_query(params),
         curve=loss_curve_svg_points(job.loss_curve or []),
         has_preview=get_session().get(ResultImage, (job.id, "preview")) is not None,
     )
+
+
+@bp.post("/j/<uuid:job_id>/params")
+def save_params(job_id: uuid.UUID):
+    """The editor's save: the edit as the next version (CSRF token in the X-CSRFToken header)."""
+    job = _own_job(job_id)
+    return jsonify(save_edit(get_session(), job, request.get_json(silent=True), author="player"))
+
+
+@bp.get("/j/<uuid:job_id>/render.webp")
+def render_picture(job_id: uuid.UUID):
+    """The rig's picture of the parameters in the query (`c`, `d`, size `s`), for the editor."""
+    _spend_render(_own_job(job_id))
+    pool = current_app.extensions["facefit.render_pool"]
+    spec = load_spec()
+    params = params_from_query(spec, request.args.get("c", ""), request.args.get("d", ""))
+    size = request.args.get("s", 512, type=int)
+    picture = pool.picture(params, size)
+    # The same query always draws the same picture: undo and redo come from the cache.
+    headers = {"Cache-Control": "private, max-age=86400", "Server-Timing": pool.server_timing()}
+    return Response(picture, mimetype="image/webp", headers=headers)
+
+
+@bp.get("/j/<uuid:job_id>/character.glb")
+def character_glb(job_id: uuid.UUID):
+    """The character in 3D: the newest saved version, or the editor's unsaved one (`c`, `d`)."""
+    job = _own_job(job_id)
+    if job.status != "succeeded":
+        raise ApiError(404, "NOT_FOUND", "This job has no character (yet).")
+    _spend_render(job)
+    if "c" in request.args:
+        params = params_from_query(load_spec(), request.args["c"], request.args.get("d", ""))
+    else:
+        params = versions.newest_params(get_session(), job)
+    return glb_response(current_app.extensions["facefit.render_pool"].character(params), job)
+
+
+@bp.get("/vendor/<path:path>")
+def vendor(path: str):
+    """Browser libraries installed from npm by `make setup` (see web/vendor.py)."""
+    return vendor_module(path)
 
 
 @bp.get("/j/<uuid:job_id>/photo")
@@ -141,7 +199,14 @@ def params_download(job_id: uuid.UUID):
     job = _own_job(job_id)
     if job.status != "succeeded":
         raise ApiError(404, "NOT_FOUND", "This job has no parameters (yet).")
-    document = {"rig": job.rig, "params": job.params, "fit": job.fit, "models": job.models}
+    document = {
+        "rig": job.rig,
+        "version": job.params_version,
+        "params": versions.newest_params(get_session(), job),
+        "fitted_params": job.params,
+        "fit": job.fit,
+        "models": job.models,
+    }
     return Response(
         json.dumps(document, indent=2),
         mimetype="application/json",

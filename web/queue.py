@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from celery import Celery
 from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:

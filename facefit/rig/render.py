@@ -112,6 +112,31 @@ def _mouth_open_offset(rest: np.ndarray, gap: float, dtype=np.float32) -> np.nda
     return (0.5 * gap * np.tanh((y - ml) / 0.1) * window).astype(dtype)
 
 
+def deform_part(part: _Part, values: dict[str, float], gap: float) -> np.ndarray:
+    """(N, 6) float32 posed vertices and normals of a part for these controls and lip gap."""
+    pos = bones.apply_table(part.rest, part.table, values)
+    if gap > 0:  # offsets are linear in the gap: the window over the mesh is computed once
+        pos[:, 1] += (gap * part.mouth_unit).astype(np.float32)
+    out = np.empty((len(pos), 6), np.float32)
+    out[:, :3] = pos
+    for mesh, start in zip(part.meshes, part.offsets, strict=True):
+        rows, cols = mesh.shape
+        grid = pos[start : start + rows * cols].reshape(rows, cols, 3)
+        normals = geometry.grid_normals(grid, mesh.wrap, mesh.flip)
+        out[start : start + rows * cols, 3:] = normals.reshape(-1, 3)
+    return out
+
+
+def make_part(meshes: tuple[geometry.GridMesh, ...]) -> _Part:
+    """The static data (rest pose, bone table, draw ranges) of meshes drawn together."""
+    return _make_part(meshes)
+
+
+def hair_offset(values: dict[str, float]) -> float:
+    """How far (cm) the hair shell stands out from the scalp along its normals."""
+    return (0.6 + 0.8 * values["hair_volume"] - 1.0) * 0.6
+
+
 class Renderer:
     """Renders parameter vectors of the reference rig; each instance owns a GL context."""
 
@@ -232,17 +257,7 @@ class Renderer:
         return last[1]
 
     def _deform(self, part: _Part, values: dict[str, float], gap: float) -> np.ndarray:
-        pos = bones.apply_table(part.rest, part.table, values)
-        if gap > 0:  # offsets are linear in the gap: the window over the mesh is computed once
-            pos[:, 1] += (gap * part.mouth_unit).astype(np.float32)
-        out = np.empty((len(pos), 6), np.float32)
-        out[:, :3] = pos
-        for mesh, start in zip(part.meshes, part.offsets, strict=True):
-            rows, cols = mesh.shape
-            grid = pos[start : start + rows * cols].reshape(rows, cols, 3)
-            normals = geometry.grid_normals(grid, mesh.wrap, mesh.flip)
-            out[start : start + rows * cols, 3:] = normals.reshape(-1, 3)
-        return out
+        return deform_part(part, values, gap)
 
     def _set_uniforms(self, values: dict[str, float], choice: dict[str, str]) -> None:
         uniforms = dict(colors.palette(values))
@@ -288,7 +303,6 @@ class Renderer:
         choice = decoded["discrete"]
         ctx = self._ctx
         gap = shapes.LipShape.from_controls(values).gap
-        thickness = 0.6 + 0.8 * values["hair_volume"]
 
         core = self._part("core")
         core_data = self._posed_part("core", core, values, gap)
@@ -298,8 +312,7 @@ class Renderer:
         if hair is not None:
             hair_data = self._posed_part(hair_key, hair, values, 0.0).copy()
             # hair volume: push the shell out from the scalp along its normal
-            offset = (thickness - 1.0) * 0.6
-            hair_data[:, :3] += hair_data[:, 3:] * offset
+            hair_data[:, :3] += hair_data[:, 3:] * hair_offset(values)
 
         self._set_uniforms(values, choice)
         self._label_only.clear(0.0, 0.0, 0.0, 0.0)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from db import jobs as job_store
 from db.models import Job
 from tests.conftest import FACES, LiveServer
+from tests.editing import average_face, store_succeeded_job
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -105,37 +102,11 @@ def test_the_result_page_shows_images_sliders_curve_and_download(page, live, pg_
     assert document["params"] == stored and document["rig"] == stored["rig"]
 
 
-def _png(shade: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.full((64, 64, 3), shade, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _store_succeeded_result(pg_service, uploaded: uuid.UUID) -> tuple[uuid.UUID, dict]:
     """A finished job of the same player, written through `db.jobs` as the worker writes it.
 
     It is never queued, so no worker touches it; the parameters are the rig's average face.
     """
-    spec = json.loads((FACES.parent.parent.parent / "facefit" / "rig" / "spec.json").read_text())
-    params = {
-        "rig": spec["rig"],
-        "continuous": {c["name"]: 0.5 for c in spec["continuous"]},
-        "discrete": {g["name"]: g["options"][0] for g in spec.get("discrete", [])},
-    }
-    with pg_service.sessions().begin() as session:
+    with pg_service.sessions()() as session:
         player = session.get_one(Job, uploaded).portal_key_hash
-        photo = (FACES / "london_024_neutral.jpg").read_bytes()
-        upload = job_store.PhotoUpload(photo, "image/jpeg", 1350, 1350)
-        job_id = job_store.create_job(session, upload, portal_key_hash=player).id
-        job_store.store_image(session, job_id, "aligned", _png(90))
-        job_store.store_image(session, job_id, "preview", _png(160))
-        job_store.complete_job(
-            session,
-            job_id,
-            params=params,
-            fit={"mode": "full", "iterations": 3, "loss": 0.2, "similarity": 0.9},
-            models={"imitator.pt": "0" * 64},
-            rig=spec["rig"],
-            loss_curve=[[1, 0.5, 0.5], [2, 0.3, 0.7], [3, 0.2, 0.9]],
-        )
-    return job_id, params
+    return store_succeeded_job(pg_service.sessions(), portal_key_hash=player), average_face()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -13,6 +16,7 @@ from tests.conftest import (
     assert_fit_outcome,
     face_photo,
     faceless_photo,
+    http,
     http_json,
     migrate,
     service_env,
@@ -57,4 +61,30 @@ def test_upload_to_result_on_sqlite_and_the_filesystem_broker(embedded):
             assert job["status"] == "failed" and job["error"]["code"] == "NO_FACE"
         else:
             assert_fit_outcome(job)
+            fitted = job
     assert (service.var_dir / "broker" / "queue").is_dir()
+    # Edits are versions on SQLite too; without Redis the job cache asks the database.
+    path = f"{server.url}/jobs/{fitted['id']}"
+    edit = {"base_version": 1, "params": {"continuous": {"jaw_width": 0.9}}}
+    assert put_json(f"{path}/params", edit, token)[0] == 200
+    assert put_json(f"{path}/params", edit, token) == (409, "VERSION_CONFLICT")
+    status, _, job = http_json("GET", path, token=token)
+    assert job["version"] == 2 and job["params"]["continuous"]["jaw_width"] == 0.9
+    assert job["fitted_params"] == fitted["params"]
+    status, headers, glb = http("GET", f"{path}/character.glb", token=token)
+    assert status == 200 and glb[:4] == b"glTF"
+
+
+def put_json(url: str, body: dict, token: str) -> tuple[int, str | None]:
+    """(status, error code) of a JSON PUT with the client's token."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["error"]["code"]

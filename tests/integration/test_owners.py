@@ -19,11 +19,15 @@ import pytest
 from db import jobs as job_store
 from db import webhooks as webhook_store
 from db.models import Job
+from facefit.rig.spec import load_spec
 from tests.conftest import face_photo, faceless_photo, forget_queue
+from tests.editing import average_face
 
 UNCONSUMED = "test-owners-" + uuid.uuid4().hex[:8]  # no worker touches these jobs
 # (method, path after the job's own): every route that shows or changes a job. A route added
 # with a job id in its path joins these (test_the_matrix_covers_every_route_of_a_job).
+SPEC = load_spec()
+RENDER = f"/render.webp?c={','.join(['500'] * len(SPEC.continuous))}&d=0,0,0&s=128"
 PORTAL_ROUTES = [
     ("GET", ""),
     ("GET", "/status.json"),
@@ -32,17 +36,28 @@ PORTAL_ROUTES = [
     ("GET", "/aligned.png"),
     ("GET", "/preview.png"),
     ("GET", "/params.json"),
+    ("POST", "/params"),
+    ("GET", RENDER),
+    ("GET", "/character.glb"),
 ]
 API_ROUTES = [
     ("GET", ""),
     ("GET", "/preview.png"),
     ("GET", "/deliveries"),
     ("POST", "/deliveries/{webhook_id}/redeliver"),
+    ("PUT", "/params"),
+    ("GET", "/versions"),
+    ("GET", "/character.glb"),
 ]
+# What each route answers its owner, where that is not 200 (a job page sends a succeeded
+# job to its result; a redelivery is queued).
+PORTAL_OWNER_STATUS = {("GET", ""): 302}
+API_OWNER_STATUS = {("POST", "/deliveries/{webhook_id}/redeliver"): 202}
+EDIT = {"base_version": 1, "params": {"continuous": {"brow_height": 0.4}}}
 
 
 def _route_id(route: tuple[str, str]) -> str:
-    return f"{route[0]} {route[1] or '/'}"
+    return f"{route[0]} {route[1].split('?')[0] or '/'}"
 
 
 @dataclass
@@ -83,10 +98,10 @@ def _succeed(pg_service, job_id: str) -> None:
         job = uuid.UUID(job_id)
         job_store.store_image(session, job, "aligned", faceless_photo())
         job_store.store_image(session, job, "preview", faceless_photo())
+        params = average_face()
         job_store.complete_job(
-            session, job, params={"rig": "r", "continuous": {}, "discrete": {}},
-            fit={"iterations": 1, "loss": 0.1, "similarity": 0.9}, models={}, rig="r",
-            loss_curve=[],
+            session, job, params=params, fit={"iterations": 1, "loss": 0.1, "similarity": 0.9},
+            models={}, rig=params["rig"], loss_curve=[],
         )  # fmt: skip
 
 
@@ -128,8 +143,9 @@ def _auth(token: str) -> dict[str, str]:
 
 def _portal_request(jobs: Jobs, job_id: str, route: tuple[str, str], cookie: str | None):
     method, path = route
+    body = EDIT if method == "POST" else None
     return _browser(jobs.app, cookie).open(
-        f"/j/{job_id}{path}", method=method, headers={"Accept": "*/*"}
+        f"/j/{job_id}{path}", method=method, headers={"Accept": "*/*"}, json=body
     )
 
 
@@ -139,14 +155,14 @@ def _api_request(jobs: Jobs, job_id: str, route: tuple[str, str], token: str | N
         f"/jobs/{job_id}{path.format(webhook_id=jobs.webhook_id)}",
         method=method,
         headers=_auth(token) if token else {},
+        json=EDIT if method == "PUT" else None,
     )
 
 
 @pytest.mark.parametrize("route", PORTAL_ROUTES, ids=_route_id)
 def test_the_uploading_browser_sees_every_route_of_its_job(jobs, route):
     response = _portal_request(jobs, jobs.portal_job, route, jobs.owner_cookie)
-    expected = 302 if route == ("GET", "") else 200  # a succeeded job's page: to its result
-    assert response.status_code == expected, route
+    assert response.status_code == PORTAL_OWNER_STATUS.get(route, 200), route
 
 
 @pytest.mark.parametrize("route", PORTAL_ROUTES, ids=_route_id)
@@ -169,8 +185,8 @@ def test_an_api_job_is_never_on_the_portal(jobs, route, visitor):
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
 def test_the_submitting_client_sees_every_api_route_of_its_job(jobs, route):
-    expected = 202 if route[0] == "POST" else 200  # a redelivery is queued
-    assert _api_request(jobs, jobs.api_job, route, jobs.token).status_code == expected
+    response = _api_request(jobs, jobs.api_job, route, jobs.token)
+    assert response.status_code == API_OWNER_STATUS.get(route, 200), route
 
 
 @pytest.mark.parametrize("route", API_ROUTES, ids=_route_id)
@@ -194,7 +210,12 @@ def test_the_matrix_covers_every_route_of_a_job(jobs):
     adapter = jobs.app.url_map.bind("localhost")
     job_id = uuid.uuid4()
     tried = {
-        (method, adapter.match(f"{prefix}{job_id}{path.format(webhook_id='w')}", method=method)[0])
+        (
+            method,
+            adapter.match(
+                f"{prefix}{job_id}{path.format(webhook_id='w').split('?')[0]}", method=method
+            )[0],
+        )
         for prefix, routes in (("/j/", PORTAL_ROUTES), ("/jobs/", API_ROUTES))
         for method, path in routes
     }
