@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# `make run`: migrations, then the web app (gunicorn) on 127.0.0.1:8000, a Celery worker (with
-# the lost-job sweep) and Flower on 127.0.0.1:5555. Ctrl-C stops everything this script started.
+# `make run`: migrations, then the edge (nginx) on 127.0.0.1:8000 in front of the web app
+# (gunicorn on a unix socket under var/run/) and of Flower (127.0.0.1:5555, basic auth on every
+# page; Flower itself on a unix socket), and a Celery worker (with the lost-job sweep).
+# Ctrl-C stops everything this script started within 5 s, exit status 0.
+# Ports: FACEFIT_PORT (8000), FACEFIT_FLOWER_PORT (5555).
 # Embedded defaults (SQLite and a filesystem broker under var/) unless DATABASE_URL / BROKER_URL
 # are set, e.g. DATABASE_URL=postgresql://postgres@127.0.0.1/facefit BROKER_URL=redis://127.0.0.1:6379/0
 set -euo pipefail
+# Job control: every process started below gets a process group of its own, so that a Ctrl-C
+# reaches this script alone and each process is told to stop exactly once (a second signal
+# makes Celery drop a running fit), and a whole group (gunicorn's workers, Celery's pool) can
+# be stopped at once.
+set -m
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-VAR=${FACEFIT_VAR_DIR:-var}
-mkdir -p "$VAR"
+mkdir -p "${FACEFIT_VAR_DIR:-var}"
+VAR=$(cd "${FACEFIT_VAR_DIR:-var}" && pwd)  # nginx wants absolute paths
+PORT=${FACEFIT_PORT:-8000}
+FLOWER_PORT=${FACEFIT_FLOWER_PORT:-5555}
+SOCKETS="$VAR/run"
+EDGE="$VAR/nginx"
+(umask 077 && mkdir -p "$SOCKETS" "$EDGE/tmp")
+chmod 700 "$SOCKETS" "$EDGE"  # only this user reaches the sockets behind the edge
 
 if [[ -z "${FLOWER_BASIC_AUTH:-}" ]]; then
   # A password kept under var/ so that it survives restarts; printed below.
   [[ -s "$VAR/flower_password" ]] || (umask 077; $BIN/python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$VAR/flower_password")
   FLOWER_BASIC_AUTH="admin:$(cat "$VAR/flower_password")"
 fi
+# Flower reads it from its environment; on a command line, `ps` would show it to every user.
+export FLOWER_BASIC_AUTH
 QUEUES=${FACEFIT_WORKER_QUEUES:-cpu}
 if [[ -z "${FACEFIT_WORKER_QUEUES:-}" && "${FACEFIT_DEVICE:-auto}" != cpu ]] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   QUEUES=gpu,cpu  # a GPU worker also takes CPU-queue jobs
@@ -22,24 +38,55 @@ fi
 echo "applying database migrations"
 $BIN/alembic upgrade head
 
+# The edge's configuration: deploy/nginx/facefit.conf.template inside a main context that
+# keeps every path under var/ and runs in the foreground, logging errors to stderr.
+bash deploy/nginx/htpasswd.sh "$EDGE/flower.htpasswd"
+{
+  echo "daemon off;"
+  echo "worker_processes 1;"
+  echo "pid $EDGE/nginx.pid;"
+  echo "error_log stderr warn;"
+  # Started as root, nginx would run its workers as nobody, who cannot open var/.
+  [[ $(id -u) -eq 0 ]] && echo "user $(id -un) $(id -gn);"
+  echo "worker_rlimit_nofile 8192;"
+  echo "events { worker_connections 4096; }"
+  echo "http {"
+  for temp in client_body proxy fastcgi uwsgi scgi; do
+    echo "  ${temp}_temp_path $EDGE/tmp/$temp;"
+  done
+  FACEFIT_EDGE_LISTEN="127.0.0.1:$PORT" FACEFIT_FLOWER_LISTEN="127.0.0.1:$FLOWER_PORT" \
+    FACEFIT_WEB_UPSTREAM="unix:$SOCKETS/web.sock" FACEFIT_FLOWER_UPSTREAM="unix:$SOCKETS/flower.sock" \
+    FACEFIT_FLOWER_HTPASSWD="$EDGE/flower.htpasswd" FACEFIT_EDGE_ACCESS_LOG=/dev/stdout \
+    envsubst '${FACEFIT_EDGE_LISTEN} ${FACEFIT_FLOWER_LISTEN} ${FACEFIT_WEB_UPSTREAM} ${FACEFIT_FLOWER_UPSTREAM} ${FACEFIT_FLOWER_HTPASSWD} ${FACEFIT_EDGE_ACCESS_LOG}' \
+    <deploy/nginx/facefit.conf.template
+  echo "}"
+} >"$EDGE/nginx.conf"
+nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" -t -q
+
 pids=()
-cleanup() {
+stop_all() {
   trap - INT TERM EXIT
   echo "stopping"
+  # gunicorn: 3 s for requests in flight; Celery: a warm shutdown, the running fit finishes;
+  # Flower and nginx at once.
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 45); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  # Whatever is left after 4.5 s (a fit still running), and every process of each group: the
+  # interrupted job stays unacknowledged, so the broker and the lost-job sweep send it again.
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
-# gthread: keep-alive connections and a thread per request waiting on PostgreSQL (see the
-# Service section of docs/benchmarks.md: 2.5x the requests per second of sync workers).
-# --reuse-port: one listening socket per worker, so that the kernel spreads connections over
-# the workers; with one shared socket, a burst of keep-alive connections can all land on one
-# worker (one core, by the GIL) while the other idles. A port held by another
-# program still fails with "Connection in use"; a second gunicorn of the same user with
-# --reuse-port on the same port would share it instead.
-$BIN/gunicorn --bind 127.0.0.1:8000 --workers 2 --worker-class gthread --threads 4 --timeout 60 \
-  --reuse-port --access-logfile - "web:create_app()" &
+# FACEFIT_PROXY_HOPS=1: the client's address and scheme are the ones the edge saw.
+FACEFIT_PROXY_HOPS=1 $BIN/gunicorn -c deploy/gunicorn.conf.py --bind "unix:$SOCKETS/web.sock" \
+  "web:create_app()" &
 pids+=($!)
 # One torch thread per fit process unless told otherwise: torch's default (a thread per core)
 # in every fit process fights the other fits and the web workers for the same cores (8x slower
@@ -51,16 +98,21 @@ export FACEFIT_TORCH_THREADS=${FACEFIT_TORCH_THREADS:-1}
 nice -n 10 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
   --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
 pids+=($!)
-$BIN/celery -A worker.app flower --address=127.0.0.1 --port=5555 \
-  --basic-auth="$FLOWER_BASIC_AUTH" --persistent=False --loglevel=warning &
+$BIN/celery -A worker.app flower --unix-socket="$SOCKETS/flower.sock" --persistent=False \
+  --loglevel=warning &
+pids+=($!)
+nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" &
 pids+=($!)
 
 cat <<MSG
 
 facefit is running (Ctrl-C to stop)
-  portal and API  http://127.0.0.1:8000      (API token: .venv/bin/flask --app web token create NAME)
-  Flower          http://127.0.0.1:5555      (basic auth ${FLOWER_BASIC_AUTH%%:*}:${FLOWER_BASIC_AUTH#*:})
+  portal and API  http://127.0.0.1:$PORT      (API token: make token NAME=my-game-server)
+  Flower          http://127.0.0.1:$FLOWER_PORT      (basic auth ${FLOWER_BASIC_AUTH%%:*}:${FLOWER_BASIC_AUTH#*:})
   worker queues   $QUEUES
 
 MSG
-wait -n "${pids[@]}"
+status=0
+wait -n "${pids[@]}" || status=$?
+echo "a process of facefit stopped (status $status); stopping the others" >&2
+exit 1

@@ -3,9 +3,11 @@
 #   libegl1 libgl1-mesa-dri : offscreen OpenGL (Mesa llvmpipe) for the rig's rasterizer
 #   chromium chromium-driver: the browser the end-to-end tests drive
 #   wrk                     : HTTP load generator used by bench/
+#   nginx gettext-base      : the edge in front of the web app and Flower (`make run`), and the
+#                             envsubst that renders its configuration
 #   postgresql redis-server : only where the machine has no database or broker yet
 set -euo pipefail
-packages=(libegl1 libgl1-mesa-dri chromium chromium-driver wrk)
+packages=(libegl1 libgl1-mesa-dri chromium chromium-driver wrk nginx gettext-base)
 command -v pg_ctlcluster >/dev/null || packages+=(postgresql)
 command -v redis-server >/dev/null || packages+=(redis-server)
 missing=()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from facefit.logs import configure_logging
-from web.settings import WebSettings
+from web.settings import SettingsError, WebSettings
 
 csrf = CSRFProtect()
 
@@ -36,6 +38,28 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def proxy_hops(value: str | None) -> int:
+    """FACEFIT_PROXY_HOPS: how many proxies in front of the app set X-Forwarded-* (0: none)."""
+    try:
+        hops = int(value or 0)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise SettingsError(f"FACEFIT_PROXY_HOPS must be a whole number >= 0, not {value!r}")
+    return hops
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Client address and scheme from the last `hops` X-Forwarded-For/-Proto entries.
+
+    Per-IP rate limits, logs and secure cookies need the client's address and scheme, which
+    behind the edge only its X-Forwarded-* headers carry. Without a proxy (0, the default)
+    those headers are whatever a client chose to send, and are ignored.
+    """
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Defaults from the environment (`WebSettings`), then `FLASK_*` variables, then the test config."""
     settings = WebSettings.from_env()
@@ -57,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        PROXY_HOPS=proxy_hops(os.environ.get("FACEFIT_PROXY_HOPS")),
     )
     app.config.from_prefixed_env()
     if test_config:
@@ -77,6 +102,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(auth.commands)
+
+    trust_proxies(app, app.config["PROXY_HOPS"])
 
     @app.after_request
     def security_headers(response):
