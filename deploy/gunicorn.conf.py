@@ -18,8 +18,8 @@ workers = int(os.environ.get("FACEFIT_WEB_WORKERS", "2"))
 threads = int(os.environ.get("FACEFIT_WEB_THREADS", "4"))
 timeout = 60
 # A stop (Ctrl-C on `make run`, `docker compose stop`) waits this long for requests in flight;
-# requests take milliseconds, and the edge answers 502 JSON for the rest.
-graceful_timeout = 3
+# requests take milliseconds; the edge answers 503 UNAVAILABLE (JSON) for the rest.
+graceful_timeout = 2
 # No control socket: it would be one path in $HOME shared by every gunicorn of the user.
 control_socket_disable = True
 # Behind the edge (FACEFIT_PROXY_HOPS set), the edge logs each request with the client's

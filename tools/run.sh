@@ -64,21 +64,29 @@ bash deploy/nginx/htpasswd.sh "$EDGE/flower.htpasswd"
 nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" -t -q
 
 pids=()
+flower=
 stop_all() {
   trap - INT TERM EXIT
   echo "stopping"
-  # gunicorn: 3 s for requests in flight; Celery: a warm shutdown, the running fit finishes;
-  # Flower and nginx at once.
+  # gunicorn: 2 s for requests in flight; Celery: a warm shutdown, the running fit finishes;
+  # nginx at once. Flower keeps nothing (--persistent=False) and would wait seconds on its
+  # broker inspections: killed.
+  [[ -n $flower ]] && kill -KILL -- "-$flower" 2>/dev/null
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  for _ in $(seq 45); do
-    local alive=0
+  local deadline=$((${EPOCHREALTIME/./} + 4000000)) alive=1 pid
+  while ((alive && ${EPOCHREALTIME/./} < deadline)); do
+    alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
+    ((alive)) && sleep 0.1
   done
-  # Whatever is left after 4.5 s (a fit still running), and every process of each group: the
+  # Whatever is left after 4 s (a fit still running), and every process of each group: the
   # interrupted job stays unacknowledged, so the broker and the lost-job sweep send it again.
-  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "still running after 4 s, killed: $(ps -o args= -p "$pid" | cut -c1-80)" >&2
+    fi
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
 }
 trap 'stop_all; exit 0' INT TERM
@@ -100,6 +108,7 @@ nice -n 10 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
 pids+=($!)
 $BIN/celery -A worker.app flower --unix-socket="$SOCKETS/flower.sock" --persistent=False \
   --loglevel=warning &
+flower=$!
 pids+=($!)
 nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" &
 pids+=($!)

@@ -19,6 +19,7 @@ ssha() {  # {SSHA} of a password: base64(sha1(password + salt) + salt)
   printf '{SSHA}%s' "$({ printf "$(sed 's/../\\x&/g' <<<"$hex")"; printf '%s' "$salt"; } | base64 -w0)"
 }
 
+mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
 (umask 077; : >"$tmp")
 IFS=',' read -ra pairs <<<"$FLOWER_BASIC_AUTH"
