@@ -18,6 +18,7 @@ mkdir -p "${FACEFIT_VAR_DIR:-var}"
 VAR=$(cd "${FACEFIT_VAR_DIR:-var}" && pwd)  # nginx wants absolute paths
 PORT=${FACEFIT_PORT:-8000}
 FLOWER_PORT=${FACEFIT_FLOWER_PORT:-5555}
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)  # /usr/sbin: not on every user's PATH
 SOCKETS="$VAR/run"
 EDGE="$VAR/nginx"
 (umask 077 && mkdir -p "$SOCKETS" "$EDGE/tmp")
@@ -61,7 +62,7 @@ bash deploy/nginx/htpasswd.sh "$EDGE/flower.htpasswd"
     <deploy/nginx/facefit.conf.template
   echo "}"
 } >"$EDGE/nginx.conf"
-nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" -t -q
+"$NGINX" -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" -t -q
 
 pids=()
 flower=
@@ -110,7 +111,7 @@ $BIN/celery -A worker.app flower --unix-socket="$SOCKETS/flower.sock" --persiste
   --loglevel=warning &
 flower=$!
 pids+=($!)
-nginx -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" &
+"$NGINX" -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" &
 pids+=($!)
 
 cat <<MSG
