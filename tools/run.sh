@@ -74,17 +74,17 @@ stop_all() {
   # broker inspections: killed.
   [[ -n $flower ]] && kill -KILL -- "-$flower" 2>/dev/null
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  local deadline=$((${EPOCHREALTIME/./} + 4000000)) alive=1 pid
+  local deadline=$((${EPOCHREALTIME/./} + 3000000)) alive=1 pid
   while ((alive && ${EPOCHREALTIME/./} < deadline)); do
     alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     ((alive)) && sleep 0.1
   done
-  # Whatever is left after 4 s (a fit still running), and every process of each group: the
+  # Whatever is left after 3 s (a fit still running), and every process of each group: the
   # interrupted job stays unacknowledged, so the broker and the lost-job sweep send it again.
   for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
-      echo "still running after 4 s, killed: $(ps -o args= -p "$pid" | cut -c1-80)" >&2
+      echo "still running after 3 s, killed: $(ps -o args= -p "$pid" | cut -c1-80)" >&2
     fi
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
