@@ -69,7 +69,7 @@ flower=
 stop_all() {
   trap - INT TERM EXIT
   echo "stopping"
-  # gunicorn: 2 s for requests in flight; Celery: a warm shutdown, the running fit finishes;
+  # gunicorn: 2 s for requests in flight; Celery: a warm shutdown (a running fit may finish);
   # nginx at once. Flower keeps nothing (--persistent=False) and would wait seconds on its
   # broker inspections: killed.
   [[ -n $flower ]] && kill -KILL -- "-$flower" 2>/dev/null
