@@ -13,8 +13,10 @@ import fcntl
 import json
 import os
 import pty
+import shutil
 import signal
 import socket
+import string
 import subprocess
 import termios
 import threading
@@ -234,6 +236,46 @@ def test_ctrl_c_stops_make_run_within_5_s_with_status_0(make_run):
     elapsed = time.monotonic() - started
     assert status == 0 and elapsed < 5, (status, elapsed, terminal.text())
     assert not session_processes(terminal.process.pid), terminal.text()
+
+
+def test_the_edge_answers_503_json_while_the_app_is_down(tmp_path):
+    """nginx with `make run`'s configuration and no gunicorn behind it (starting, restarting)."""
+    port = free_port()
+    template = (ROOT / "deploy" / "nginx" / "facefit.conf.template").read_text()
+    server = string.Template(template).safe_substitute(
+        FACEFIT_EDGE_LISTEN=f"127.0.0.1:{port}",
+        FACEFIT_FLOWER_LISTEN=f"127.0.0.1:{free_port()}",
+        FACEFIT_WEB_UPSTREAM=f"unix:{tmp_path}/no-app.sock",
+        FACEFIT_FLOWER_UPSTREAM=f"unix:{tmp_path}/no-flower.sock",
+        FACEFIT_FLOWER_HTPASSWD=str(tmp_path / "htpasswd"),
+        FACEFIT_EDGE_ACCESS_LOG="/dev/null",
+    )
+    user = "user root root;" if os.getuid() == 0 else ""
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off; pid {tmp_path}/nginx.pid; error_log stderr crit; {user}\n"
+        f"events {{}} http {{ client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
+        f"{server}\n}}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen(
+        [nginx, "-e", "stderr", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf")]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = raw_request(
+                    f"http://127.0.0.1:{port}",
+                    b"GET /jobs/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert answer[0] == 503 and error_code(answer[1]) == "UNAVAILABLE", answer
 
 
 def test_gunicorn_alone_answers_its_own_limit_errors_in_the_json_shape():
