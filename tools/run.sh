@@ -29,8 +29,6 @@ if [[ -z "${FLOWER_BASIC_AUTH:-}" ]]; then
   [[ -s "$VAR/flower_password" ]] || (umask 077; $BIN/python -c 'import secrets; print(secrets.token_urlsafe(12))' >"$VAR/flower_password")
   FLOWER_BASIC_AUTH="admin:$(cat "$VAR/flower_password")"
 fi
-# Flower reads it from its environment; on a command line, `ps` would show it to every user.
-export FLOWER_BASIC_AUTH
 QUEUES=${FACEFIT_WORKER_QUEUES:-cpu}
 if [[ -z "${FACEFIT_WORKER_QUEUES:-}" && "${FACEFIT_DEVICE:-auto}" != cpu ]] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   QUEUES=gpu,cpu  # a GPU worker also takes CPU-queue jobs
@@ -41,7 +39,7 @@ $BIN/alembic upgrade head
 
 # The edge's configuration: deploy/nginx/facefit.conf.template inside a main context that
 # keeps every path under var/ and runs in the foreground, logging errors to stderr.
-bash deploy/nginx/htpasswd.sh "$EDGE/flower.htpasswd"
+FLOWER_BASIC_AUTH=$FLOWER_BASIC_AUTH bash deploy/nginx/htpasswd.sh "$EDGE/flower.htpasswd"
 {
   echo "daemon off;"
   echo "worker_processes 1;"
@@ -107,8 +105,10 @@ export FACEFIT_TORCH_THREADS=${FACEFIT_TORCH_THREADS:-1}
 nice -n 10 $BIN/celery -A worker.app worker -Q "$QUEUES" --concurrency 1 -E -B \
   --schedule "$VAR/celerybeat-schedule" --loglevel "${FACEFIT_LOG_LEVEL:-INFO}" &
 pids+=($!)
-$BIN/celery -A worker.app flower --unix-socket="$SOCKETS/flower.sock" --persistent=False \
-  --loglevel=warning &
+# Flower reads FLOWER_BASIC_AUTH from its environment (given to it alone); on a command line,
+# `ps` would show it to every user. It checks the same password as the edge in front of it.
+FLOWER_BASIC_AUTH=$FLOWER_BASIC_AUTH $BIN/celery -A worker.app flower \
+  --unix-socket="$SOCKETS/flower.sock" --persistent=False --loglevel=warning &
 flower=$!
 pids+=($!)
 "$NGINX" -e stderr -p "$EDGE/" -c "$EDGE/nginx.conf" &
