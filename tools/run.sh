@@ -64,27 +64,37 @@ FLOWER_BASIC_AUTH=$FLOWER_BASIC_AUTH bash deploy/nginx/htpasswd.sh "$EDGE/flower
 
 pids=()
 flower=
+group_running() {  # a process of group $1 still runs (a zombie only waits for init to reap it)
+  local members
+  members=$(pgrep -d, -g "$1") || return 1
+  ps -o stat= -p "$members" | grep -qv '^Z'
+}
 stop_all() {
   trap - INT TERM EXIT
   echo "stopping"
-  # gunicorn: 2 s for requests in flight; Celery: a warm shutdown (a running fit may finish);
-  # nginx at once. Flower keeps nothing (--persistent=False) and would wait seconds on its
-  # broker inspections: killed.
+  # gunicorn: 2 s for requests in flight; Celery: a warm shutdown (a fit that ends within the
+  # time left finishes); nginx at once. Flower keeps nothing (--persistent=False) and would
+  # wait seconds on its broker inspections: killed.
   [[ -n $flower ]] && kill -KILL -- "-$flower" 2>/dev/null
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  local deadline=$((${EPOCHREALTIME/./} + 3000000)) alive=1 pid
+  local deadline=$((${EPOCHREALTIME/./} + 2500000)) alive=1 pid
   while ((alive && ${EPOCHREALTIME/./} < deadline)); do
     alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     ((alive)) && sleep 0.1
   done
-  # Whatever is left after 3 s (a fit still running), and every process of each group: the
+  # Whatever is left after 2.5 s (a fit still running), and every process of each group: the
   # interrupted job stays unacknowledged, so the broker and the lost-job sweep send it again.
   for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
-      echo "still running after 3 s, killed: $(ps -o args= -p "$pid" | cut -c1-80)" >&2
+      echo "still running after 2.5 s, killed: $(ps -o args= -p "$pid" | cut -c1-80)" >&2
     fi
     kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  # A killed fit takes a moment to give its memory back; nothing is left when this returns.
+  deadline=$((${EPOCHREALTIME/./} + 1500000))
+  for pid in "${pids[@]}"; do
+    while group_running "$pid" && ((${EPOCHREALTIME/./} < deadline)); do sleep 0.05; done
   done
   wait 2>/dev/null || true
 }

@@ -224,9 +224,26 @@ def test_slow_clients_do_not_stall_the_service(make_run):
         assert result[probe]["p99_ms"] < 1000, result
 
 
+def fit_running(site: Site, job_ids: list[str]) -> bool:
+    for job_id in job_ids:
+        request = urllib.request.Request(
+            f"{site.url}/jobs/{job_id}", headers={"Authorization": f"Bearer {site.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            if json.loads(response.read())["status"] == "running":
+                return True
+    return False
+
+
 def test_ctrl_c_stops_make_run_within_5_s_with_status_0(make_run):
-    terminal = make_run.terminal
+    """Pressed while a fit runs: the hardest case (Celery's warm shutdown waits for the fit)."""
+    terminal, site = make_run.terminal, make_run.site
     assert terminal.process.poll() is None, terminal.text()
+    job_ids = [submit_job(site.url, site.token) for _ in range(4)]
+    deadline = time.monotonic() + 60
+    while not fit_running(site, job_ids):
+        assert time.monotonic() < deadline, terminal.text()
+        time.sleep(0.2)
     started = time.monotonic()
     terminal.ctrl_c()
     try:
