@@ -29,5 +29,8 @@ RUN pip install --no-deps . \
 USER facefit
 
 EXPOSE 8000
-# As tools/run.sh (`make run`) starts it; why these settings: see the comment there.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--reuse-port", "--access-logfile", "-", "web:create_app()"]
+# gunicorn's settings: deploy/gunicorn.conf.py (docker compose puts the edge, nginx, in front
+# and sets FACEFIT_PROXY_HOPS=1). --reuse-port: one listening socket per worker, so that the
+# kernel spreads connections over the workers (with one shared socket, a burst of keep-alive
+# connections can all land on one worker while the other idles).
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "--reuse-port", "web:create_app()"]

@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 export TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/facefit_test
 export TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup system services run test test-unit test-integration test-e2e test-faults lint format clean
+.PHONY: setup system services run token test test-unit test-integration test-e2e test-faults lint format clean
 
 setup: $(STAMP) $(SYSTEM_STAMP) $(NODE_STAMP)
 
@@ -32,8 +32,15 @@ $(NODE_STAMP): package.json package-lock.json $(SYSTEM_STAMP)
 services:
 	bash tools/ensure_services.sh
 
+# In a process group of its own that holds the terminal: Ctrl-C stops it, make exits 0.
 run: setup
-	bash tools/run.sh
+	$(BIN)/python tools/foreground.py bash tools/run.sh
+
+# `make token NAME=my-game-server`: a new API token for a game server, printed alone on the
+# last line (the embedded database under var/, or DATABASE_URL).
+token: setup
+	@test -n "$(NAME)" || { echo 'usage: make token NAME=my-game-server' >&2; exit 2; }
+	$(BIN)/flask --app web token create "$(NAME)"
 
 lint: setup
 	$(BIN)/ruff check .
@@ -55,8 +62,10 @@ test-integration: setup services
 test-e2e: setup services
 	$(BIN)/pytest tests/e2e
 
-test-faults: setup services
-	$(BIN)/pytest tests/faults
+# The fault suite stops and restarts PostgreSQL and Redis: it gets private ones on ports of its
+# own (tools/private_services.sh), never the shared ones `make services` starts.
+test-faults: setup
+	bash tools/private_services.sh $(BIN)/pytest tests/faults
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache

@@ -5,9 +5,11 @@
 #   wrk                     : HTTP load generator used by bench/
 #   nodejs npm              : `npm ci` of package.json (three.js for the editor's 3D view, the
 #                             glTF validator of the tests)
+#   nginx gettext-base      : the edge in front of the web app and Flower (`make run`), and the
+#                             envsubst that renders its configuration
 #   postgresql redis-server : only where the machine has no database or broker yet
 set -euo pipefail
-packages=(libegl1 libgl1-mesa-dri chromium chromium-driver wrk)
+packages=(libegl1 libgl1-mesa-dri chromium chromium-driver wrk nginx gettext-base)
 command -v npm >/dev/null || packages+=(nodejs npm)
 command -v pg_ctlcluster >/dev/null || packages+=(postgresql)
 command -v redis-server >/dev/null || packages+=(redis-server)

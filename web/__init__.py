@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from facefit.logs import configure_logging
 from facefit.settings import keep_private
-from web.settings import WebSettings
+from web.settings import SettingsError, WebSettings
 
 csrf = CSRFProtect()
 
@@ -37,6 +39,28 @@ class SessionInterface(SecureCookieSessionInterface):
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
+
+
+def proxy_hops(value: str | None) -> int:
+    """FACEFIT_PROXY_HOPS: how many proxies in front of the app set X-Forwarded-* (0: none)."""
+    try:
+        hops = int(value or 0)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise SettingsError(f"FACEFIT_PROXY_HOPS must be a whole number >= 0, not {value!r}")
+    return hops
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Client address and scheme from the last `hops` X-Forwarded-For/-Proto entries.
+
+    Per-IP rate limits, logs and secure cookies need the client's address and scheme, which
+    behind the edge only its X-Forwarded-* headers carry. Without a proxy (0, the default)
+    those headers are whatever a client chose to send, and are ignored.
+    """
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -66,6 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.env == "production",
         FACEFIT_VAR_DIR=settings.var_dir,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        PROXY_HOPS=proxy_hops(os.environ.get("FACEFIT_PROXY_HOPS")),
     )
     app.config.from_prefixed_env()
     if test_config:
@@ -111,6 +136,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Production is served over HTTPS (the session cookie is Secure): browsers that saw it
         # once never try plain HTTP again, on any response, errors included.
         headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE}; includeSubDomains"
+
+    trust_proxies(app, app.config["PROXY_HOPS"])
 
     @app.after_request
     def security_headers(response):

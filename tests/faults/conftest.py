@@ -279,53 +279,81 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
     raise AssertionError(f"{what}: not after {timeout} s")
 
 
-# --- the shared services, restarted only here ---------------------------------------------
+# --- the private services, the only ones restarted here ----------------------------------
+# `make test-faults` (tools/private_services.sh) starts a PostgreSQL cluster and a Redis
+# server of this run's own and names the scripts that stop and start them; the shared
+# instances other work uses are never touched.
 
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-    "--logfile", "/var/log/redis/ci.log",
-]  # fmt: skip
+SERVICES_DIR = os.environ.get("FACEFIT_FAULTS_SERVICES_DIR", "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_services_only() -> None:
+    """Refuse to run on services this run did not start: the tests stop and restart them."""
+    if not SERVICES_DIR or not Path(SERVICES_DIR, "pg-start").is_file():
+        pytest.exit(
+            "tests/faults restarts PostgreSQL and Redis: run it as `make test-faults`, which "
+            "starts private instances for it (tools/private_services.sh)",
+            returncode=4,
+        )
+
+
+def _private(script: str) -> None:
+    subprocess.run([str(Path(SERVICES_DIR, script))], check=True, capture_output=True, timeout=90)
+
+
+def _redis_port() -> str:
+    from urllib.parse import urlsplit
+
+    return str(urlsplit(os.environ["TEST_BROKER_URL"]).port)
+
+
+def _postgres_port() -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(os.environ["TEST_DATABASE_URL"]).port)
 
 
 def redis_up() -> bool:
-    answer = subprocess.run(["redis-cli", "ping"], capture_output=True, text=True, timeout=10)
+    answer = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", _redis_port(), "ping"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     return answer.stdout.strip() == "PONG"
 
 
 def restart_redis(down_for: float = 1.0) -> None:
     """Redis shut down without saving (its queues are lost), then started again."""
     try:
-        subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True, timeout=10)
+        subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", _redis_port(), "shutdown", "nosave"],
+            capture_output=True,
+            timeout=10,
+        )
         wait_until(lambda: not redis_up(), 10, "redis stopping")
         time.sleep(down_for)
     finally:
         if not redis_up():
-            subprocess.run(REDIS_START, check=True, timeout=20)
+            _private("redis-start")
         wait_until(redis_up, 20, "redis starting")
 
 
-def _pg_cluster(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
-    if action == "stop":
-        command += ["-m", "fast"]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-
 def postgres_up() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], timeout=10).returncode == 0
+    command = ["pg_isready", "-h", "127.0.0.1", "-p", _postgres_port(), "-q"]
+    return subprocess.run(command, timeout=10).returncode == 0
 
 
 class PostgresOutage:
     """`with PostgresOutage(): ...` PostgreSQL is down inside the block, up again after it."""
 
     def __enter__(self):
-        _pg_cluster("stop")
+        _private("pg-stop")
         return self
 
     def __exit__(self, *exc):
         if not postgres_up():
-            _pg_cluster("start")
+            _private("pg-start")
         wait_until(postgres_up, 30, "postgresql starting")
         return False
