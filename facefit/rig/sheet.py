@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from facefit.errors import SpecError
-from facefit.rig.render import Renderer, RigRender
-from facefit.rig.spec import load_spec
+from facefit.rig.choice import make_renderer, rig_spec
+from facefit.rig.render import RigRender
 
 # label colours in spec label order (background first)
 LABEL_COLORS = np.array(
@@ -38,11 +38,13 @@ def _grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
     return sheet
 
 
-def random_sheet(n: int = 16, seed: int = 0, size: int = 256, cols: int = 8) -> np.ndarray:
+def random_sheet(
+    n: int = 16, seed: int = 0, size: int = 256, cols: int = 8, rig: str | None = None
+) -> np.ndarray:
     """n random faces (top) and their labels + landmarks (below each), as one image."""
-    spec = load_spec()
+    spec = rig_spec(rig)
     rng = np.random.default_rng(seed)
-    renderer = Renderer(size=size)
+    renderer = make_renderer(size, rig)
     tiles = []
     for i in range(n):
         vec = spec.mean_vector() if i == 0 else spec.random_vector(rng)
@@ -51,10 +53,10 @@ def random_sheet(n: int = 16, seed: int = 0, size: int = 256, cols: int = 8) -> 
     return _grid(tiles, min(cols, n))
 
 
-def sweep_sheet(name: str, steps: int = 7, size: int = 256) -> np.ndarray:
+def sweep_sheet(name: str, steps: int = 7, size: int = 256, rig: str | None = None) -> np.ndarray:
     """One control from 0 to 1 (or every option of a discrete group), others at the mean."""
-    spec = load_spec()
-    renderer = Renderer(size=size)
+    spec = rig_spec(rig)
+    renderer = make_renderer(size, rig)
     vecs = []
     if name in spec.continuous_index:
         for t in np.linspace(0.0, 1.0, steps):
