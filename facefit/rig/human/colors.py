@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facefit.rig.colors import _linear, _path
+
 # sRGB anchors at control values 0, 0.25, 0.5, 0.75, 1
 _SKIN = np.array(
     [(0.93, 0.80, 0.74), (0.85, 0.68, 0.58), (0.72, 0.54, 0.43), (0.50, 0.35, 0.26),
@@ -24,16 +26,6 @@ _IRIS = np.array(
 )  # fmt: skip
 _GREY = np.array([0.78, 0.77, 0.75])
 _COPPER = np.array([0.62, 0.25, 0.10])
-
-
-def _path(anchors: np.ndarray, t: float) -> np.ndarray:
-    x = np.linspace(0.0, 1.0, len(anchors))
-    return np.array([np.interp(t, x, anchors[:, i]) for i in range(3)])
-
-
-def _linear(srgb: np.ndarray) -> tuple[float, float, float]:
-    c = np.clip(srgb, 0.0, 1.0) ** 2.2
-    return (float(c[0]), float(c[1]), float(c[2]))
 
 
 def skin_srgb(tone: float, undertone: float, saturation: float) -> np.ndarray:

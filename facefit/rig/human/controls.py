@@ -34,10 +34,11 @@ MACROS = (
     ("sex", "macro", "0 = feminine form (MakeHuman gender 0), 1 = masculine form"),
     ("age", "macro", "0 = 18 years, 0.5 = 44 years, 1 = 70 years (linear in years)"),
     ("body_weight", "macro", "0 = thin face (MakeHuman weight 50 %), 1 = heavy (150 %)"),
-    ("african", "macro", "share of the African form; the three ethnic shares are normalised "
-                         "to sum to 1 (all 0.5: equal thirds)"),
-    ("asian", "macro", "share of the Asian form (normalised with the other two)"),
-    ("caucasian", "macro", "share of the Caucasian form (normalised with the other two)"),
+    ("african", "macro", "African form: 0 = none of it, 1 = as much as the two other shares "
+                         "allow (the three are normalised to sum to 1; all 0.5 = equal thirds)"),
+    ("asian", "macro", "Asian form: 0 = none, 1 = full share (normalised with the other two)"),
+    ("caucasian", "macro", "Caucasian form: 0 = none, 1 = full share (normalised with the "
+                           "other two)"),
 )  # fmt: skip
 
 MORPHS = (
