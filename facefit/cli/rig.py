@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--sweep", metavar="NAME", help="a control (0..1) or discrete group")
+    p.add_argument("--plausible", action="store_true",
+                   help="human rig: people drawn as real faces co-vary, not uniformly")  # fmt: skip
     p.add_argument("--out", type=Path, required=True)
     _rig_option(p)
     p.set_defaults(func=run_sheet)
@@ -141,7 +143,8 @@ def run_sheet(args: argparse.Namespace) -> int:
     if args.sweep:
         sheet = sweep_sheet(args.sweep, size=args.size, rig=args.rig)
     else:
-        sheet = random_sheet(args.n, seed=args.seed, size=args.size, rig=args.rig)
+        sheet = random_sheet(args.n, seed=args.seed, size=args.size, rig=args.rig,
+                             plausible=args.plausible)  # fmt: skip
     Image.fromarray(sheet).save(args.out)
     print(json.dumps({"out": str(args.out)}))
     return 0

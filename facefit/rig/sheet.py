@@ -39,15 +39,30 @@ def _grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
 
 
 def random_sheet(
-    n: int = 16, seed: int = 0, size: int = 256, cols: int = 8, rig: str | None = None
+    n: int = 16,
+    seed: int = 0,
+    size: int = 256,
+    cols: int = 8,
+    rig: str | None = None,
+    plausible: bool = False,
 ) -> np.ndarray:
-    """n random faces (top) and their labels + landmarks (below each), as one image."""
+    """n random faces (top) and their labels + landmarks (below each), as one image.
+
+    `plausible` draws people as rig 3's `people.plausible_vector` does instead of uniformly.
+    """
     spec = rig_spec(rig)
     rng = np.random.default_rng(seed)
     renderer = make_renderer(size, rig)
+    draw = spec.random_vector
+    if plausible:
+        from facefit.rig.human.people import plausible_vector
+
+        if spec.rig_id != rig_spec("human").rig_id:
+            raise SpecError("--plausible draws people of the human rig (--rig human)")
+        draw = lambda rng: plausible_vector(spec, rng)  # noqa: E731
     tiles = []
     for i in range(n):
-        vec = spec.mean_vector() if i == 0 else spec.random_vector(rng)
+        vec = spec.mean_vector() if i == 0 else draw(rng)
         r = renderer.render(vec)
         tiles.append(np.concatenate([r.image, overlay(r)], axis=0))
     return _grid(tiles, min(cols, n))

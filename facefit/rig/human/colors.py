@@ -1,21 +1,18 @@
 """Colour controls of the human rig -> linear RGB shader colours.
 
-Skin anchors are sRGB colours of real cheeks under soft studio light, from very light to
-very dark; undertone rotates the colour between pink (cool) and olive-golden (warm), and
-saturation scales its chroma around its own grey.
+Skin is set in CIE Lch (lightness, chroma, hue), so that its three controls move the
+colour along the axes in which real cheeks differ; hair, iris and lips follow paths of
+hand-picked sRGB anchors.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from facefit.rig.colors import _linear, _path
 
 # sRGB anchors at control values 0, 0.25, 0.5, 0.75, 1
-_SKIN = np.array(
-    [(0.93, 0.80, 0.74), (0.85, 0.68, 0.58), (0.72, 0.54, 0.43), (0.50, 0.35, 0.26),
-     (0.27, 0.18, 0.14)]
-)  # fmt: skip
 _HAIR = np.array(
     [(0.035, 0.03, 0.028), (0.15, 0.10, 0.07), (0.34, 0.23, 0.14), (0.58, 0.45, 0.30),
      (0.86, 0.76, 0.56)]
@@ -29,14 +26,18 @@ _COPPER = np.array([0.62, 0.25, 0.10])
 
 
 def skin_srgb(tone: float, undertone: float, saturation: float) -> np.ndarray:
-    """The skin's sRGB colour (3,) in [0, 1] for the three skin controls."""
-    skin = _path(_SKIN, tone)
-    grey = float(skin @ np.array([0.3, 0.59, 0.11]))
-    # undertone: towards pink (more red and blue) or towards olive-golden (more green, less blue)
-    u = 2.0 * undertone - 1.0
-    skin = skin * (1.0 + 0.07 * u * np.array([-0.3, 0.5, -1.0]))
-    skin = grey + (skin - grey) * (0.45 + 1.1 * saturation)
-    return np.clip(skin, 0.0, 1.0)
+    """The skin's sRGB colour (3,) in [0, 1] for the three skin controls.
+
+    Drawn in CIE Lch, the space the photos' cheeks are measured in: tone sets lightness,
+    undertone the hue from pink-red to golden-olive, saturation the chroma. Studio photos of
+    the shared faces span cheek L* 33-81, a* 4-35 and b* 5-21 (`bench/human_skin_reach.py`);
+    the rig's light adds about 8 L* to the albedo, so the albedo spans L* 80 down to 22.
+    """
+    lightness = 80.0 - 58.0 * tone
+    chroma = (4.0 + 38.0 * saturation) * (0.55 + 0.45 * (1.0 - tone))
+    hue = np.deg2rad(15.0 + 60.0 * undertone)
+    lab = np.array([[[lightness, chroma * np.cos(hue), chroma * np.sin(hue)]]], np.float32)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)[0, 0].astype(np.float64), 0.0, 1.0)
 
 
 def hair_srgb(color: float, redness: float, grey: float) -> np.ndarray:

@@ -208,9 +208,11 @@ MORPHS = (
 )  # fmt: skip
 
 COLOURS = (
-    ("skin_tone", "skin", "0 = very light skin, 1 = very dark (lightness path of real skin)"),
-    ("skin_undertone", "skin", "0 = cool, pink undertone, 0.5 = neutral, 1 = warm, olive-golden"),
-    ("skin_saturation", "skin", "0 = muted, greyish skin, 1 = saturated, ruddy skin"),
+    ("skin_tone", "skin", "0 = very light skin (albedo L* 80), 1 = very dark (L* 22)"),
+    ("skin_undertone", "skin", "0 = pink-red undertone (hue 15 deg), 0.5 = neutral, "
+                               "1 = golden-olive (hue 75 deg)"),
+    ("skin_saturation", "skin", "0 = muted, greyish skin (chroma 4), 1 = vivid, ruddy or "
+                                "golden skin (chroma 42 on light skin, 23 on the darkest)"),
     ("eye_color", "eyes", "0 = dark brown, 0.25 brown, 0.5 hazel, 0.75 green, 1 = light blue"),
     ("brow_color", "eyebrows", "0 = brows as light as the hair (or skin when bald), 1 = near black"),
     ("brow_density", "eyebrows", "0 = sparse, fine brows, 1 = dense, full brows"),

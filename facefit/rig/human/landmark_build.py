@@ -19,6 +19,7 @@ from facefit.rig import camera
 log = logging.getLogger(__name__)
 SIZE = 512
 SOFT_PX = 3.0  # half-width of a region's soft edge in the mean render
+BEARD_SOFT_PX = 8.0  # beards thin out over a wider band
 
 
 def _visible_front(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -26,11 +27,11 @@ def _visible_front(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
     return (normals[:, 2] > 0.05) & (points[:, 2] > points[:, 2].max() - 9.0)
 
 
-def _soft_inside(px: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def _soft_inside(px: np.ndarray, polygon: np.ndarray, soft: float = SOFT_PX) -> np.ndarray:
     """Per point in [0, 1]: 0.5 on the polygon's outline, 1 a few pixels inside."""
     poly = polygon.astype(np.float32).reshape(-1, 1, 2)
     d = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), True) for x, y in px])
-    return np.clip(0.5 + d / (2 * SOFT_PX), 0.0, 1.0)
+    return np.clip(0.5 + d / (2 * soft), 0.0, 1.0)
 
 
 def build_landmarks() -> dict[str, np.ndarray]:
@@ -79,18 +80,20 @@ def build_landmarks() -> dict[str, np.ndarray]:
     regions[front, 2] = _soft_inside(fp, lower)
     # beard zones: above the upper lip, the chin under the lower lip, the jaw and cheeks
     mw = 0.25 * (lm[54, 0] - lm[48, 0])
-    moustache = np.array([lm[31] - (mw, 0), lm[35] + (mw, 0), lm[54] + (mw, 0), lm[53],
-                          lm[51], lm[49], lm[48] - (mw, 0)])  # fmt: skip
+    under_nose = (lm[33] + lm[51]) / 2 - (0, 0.2 * (lm[51, 1] - lm[33, 1]))
+    moustache = np.array([lm[31] + (0, 3), under_nose, lm[35] + (0, 3), lm[54] + (mw, 4),
+                          lm[53], lm[51], lm[49], lm[48] - (mw, -4)])  # fmt: skip
     goatee = np.array([lm[48] - (mw, 0), lm[59], lm[57], lm[55], lm[54] + (mw, 0),
                        lm[10], lm[8] + (0, 8), lm[6]])  # fmt: skip
-    cheek_line = (lm[1] + lm[29]) / 2
-    jaw = np.concatenate([[lm[0]], [lm[0] + (cheek_line - lm[0]) * (0.6, 0)], [cheek_line],
-                          [lm[33] + (0, -4)], [cheek_line * (-1, 1) + (2 * lm[27, 0], 0)],
-                          [lm[16] + (lm[16] - cheek_line) * (-0.6, 0)], [lm[16]],
+    # full beard: from the sideburns across the cheeks at the nose tip's height to the
+    # nostrils, then down the jaw line
+    cheek_l = np.array([(lm[3, 0] + lm[48, 0]) / 2, lm[30, 1]])
+    cheek_r = np.array([(lm[13, 0] + lm[54, 0]) / 2, lm[30, 1]])
+    jaw = np.concatenate([[lm[0], cheek_l, lm[31], lm[35], cheek_r, lm[16]],
                           lm[15:0:-1] + (0, 6)])  # fmt: skip
-    regions[front, 4] = _soft_inside(fp, moustache)
-    regions[front, 5] = _soft_inside(fp, goatee)
-    regions[front, 6] = _soft_inside(fp, jaw)
+    regions[front, 4] = _soft_inside(fp, moustache, BEARD_SOFT_PX)
+    regions[front, 5] = _soft_inside(fp, goatee, BEARD_SOFT_PX)
+    regions[front, 6] = _soft_inside(fp, jaw, BEARD_SOFT_PX)
     # under the jaw and the sideburns: facing down or sideways but still in the face's band
     lower_face = (points[:, 1] < points[chosen[33], 1]) & (
         points[:, 1] > points[chosen[8], 1] - 3.5

@@ -112,7 +112,8 @@ if (!gl_FrontFacing) {  // the inside of the mouth, seen between the lips
     zone *= 1.0 - lip_soft;
     float hairs = vnoise(r.xy * 55.0);
     float cover = u_beard == 1 ? zone * (0.25 + 0.35 * u_beard_density) * (0.6 + 0.8 * hairs)
-        : smoothstep(0.2, 0.6, zone) * (0.45 + 0.5 * u_beard_density) * (0.7 + 0.5 * hairs);
+        : smoothstep(0.15, 0.85, zone + 0.35 * (vnoise(r.xy * 6.0) - 0.5))
+          * (0.45 + 0.5 * u_beard_density) * (0.7 + 0.5 * hairs);
     cover = clamp(cover, 0.0, 0.95);
     float solid = u_beard > 1 ? smoothstep(0.2, 0.6, zone) * (0.45 + 0.5 * u_beard_density) : 0.0;
     skin = mix(skin, u_hair * 0.8, cover);
