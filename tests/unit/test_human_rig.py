@@ -169,3 +169,15 @@ def test_cli_renders_the_human_rig(tmp_path, capsys):
     assert main(args) == 0
     assert len(json.loads(lm.read_text())["landmarks68"]) == 68
     assert json.loads(capsys.readouterr().out)["params"]["discrete"]["hairstyle"] == "afro01"
+
+
+def test_plausible_people_keep_sex_and_facial_hair_together(spec):
+    from facefit.rig.human.people import plausible_vector
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        params = spec.decode(plausible_vector(spec, rng))
+        if params["continuous"]["sex"] < 0.5:
+            assert params["discrete"]["facial_hair"] == "none"
+        shares = [params["continuous"][k] for k in ("african", "asian", "caucasian")]
+        assert max(shares) == 1.0 and sorted(shares)[1] <= 0.25

@@ -48,7 +48,7 @@ def hair_srgb(color: float, redness: float, grey: float) -> np.ndarray:
         hair = hair + (np.clip(copper, 0, 1) - hair) * 0.75 * red
     else:
         hair = hair + (hair.mean() - hair) * (-red) * 0.8
-    return hair + (_GREY - hair) * grey**1.5
+    return hair + (_GREY - hair) * grey**2  # the average person (0.5): a quarter grey
 
 
 def palette(values: dict[str, float], bald: bool) -> dict[str, tuple[float, float, float]]:

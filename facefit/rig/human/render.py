@@ -30,6 +30,8 @@ EYES_AT = np.array([0.0, 0.35, 8.0])  # cm: where the eyeball centres' midpoint 
 FRAME_SCALE = 1.09
 BEARD_STYLES = {name: i for i, name in enumerate(controls.FACIAL_HAIR)}
 SCALP_UNDER_HAIR = 0.85
+# cm along their normals: brow cards cross the skin between its vertices, lashes the lids
+LIFTED = {"brows": 0.12, "lashes": 0.03}
 
 
 @dataclass
@@ -60,22 +62,21 @@ def _normals(points: np.ndarray, mesh: _Mesh) -> np.ndarray:
     return n[mesh.vertex]
 
 
-def _brow_coordinates(pts: np.ndarray) -> np.ndarray:
-    """(t along the brow, s across, side) per brow vertex, from the mean face's brow shape."""
-    out = np.zeros((len(pts), 4), np.float32)
-    for side in (-1.0, 1.0):
-        sel = np.sign(pts[:, 0]) == side
-        if not sel.any():
-            continue
-        ax = np.abs(pts[sel, 0])
-        t = (ax - ax.min()) / max(ax.max() - ax.min(), 1e-6)
-        bins = np.clip((t * 12).astype(int), 0, 11)
-        lo = np.array([pts[sel, 1][bins == b].min() if (bins == b).any() else 0 for b in range(12)])
-        hi = np.array([pts[sel, 1][bins == b].max() if (bins == b).any() else 1 for b in range(12)])
-        mid, half = (lo + hi)[bins] / 2, np.maximum((hi - lo)[bins] / 2, 1e-6)
-        out[sel, 0] = t
-        out[sel, 1] = (pts[sel, 1] - mid) / half
-        out[sel, 2] = side
+def _brow_coordinates(proxy: Proxy) -> np.ndarray:
+    """Per render vertex (t along the brow: 0 inner, 1 outer; s: 0 inside, 1 on the rim; side).
+
+    A brow card is the brow's own outline (its texture, not shipped, fills it), so the brow
+    is drawn from the card's middle out, thinning towards its rim.
+    """
+    u = proxy.uv[:, 0]
+    out = np.zeros((len(u), 4), np.float32)
+    out[:, 0] = 1.0 - (u - u.min()) / max(float(np.ptp(u)), 1e-6)  # u runs outer -> inner
+    corners = proxy.vertex[proxy.tris]
+    edges = np.sort(np.concatenate([corners[:, [0, 1]], corners[:, [1, 2]], corners[:, [2, 0]]]), 1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    rim = np.zeros(int(proxy.vertex.max()) + 1, bool)
+    rim[uniq[count == 1].reshape(-1)] = True
+    out[:, 1] = rim[proxy.vertex]
     return out
 
 
@@ -143,9 +144,12 @@ class HumanRenderer(Renderer):
                 material = "lashes"
                 a = np.zeros((len(vertex), 4), np.float32)
                 a[:, 3] = np.sign(p[:, 0])
+                eye_y = mean["eyes"][:, 1].mean()
+                a[:, 0] = p[:, 1] > eye_y  # upper lashes (the lower ones are sparse)
             elif key.startswith("eyebrows/"):
                 material = "brows"
-                a = _brow_coordinates(points)[vertex]
+                a = _brow_coordinates(proxy)
+                a[:, 2] = np.sign(p[:, 0])
             else:
                 material = "hair"
                 a = np.zeros((len(vertex), 4), np.float32)
@@ -227,14 +231,13 @@ class HumanRenderer(Renderer):
             self._program(mesh.material)
             pts = points["skin"] if key == "skin" else self._proxy_points(points, key)
             data = np.empty((len(mesh.vertex), 6), np.float32)
-            data[:, :3] = pts[mesh.vertex]
             data[:, 3:] = _normals(pts, mesh)
+            data[:, :3] = pts[mesh.vertex]
+            if mesh.material in LIFTED:  # lie on the skin: keep them in front of it
+                data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
             vao, dyn = self._vao(mesh)
             dyn.write(data.tobytes())
-            # brows and lashes lie on the skin: pull them forward in depth
-            ctx.polygon_offset = (-2.0, -2.0) if mesh.material in ("brows", "lashes") else (0, 0)
             vao.render()
-        ctx.polygon_offset = (0.0, 0.0)
         ctx.disable(ctx.DEPTH_TEST)
         self._edge_filter()
         image = self._read_color()

@@ -149,20 +149,21 @@ label = v_a.w < 0.0 ? 5u : 6u;
 
 _LASHES = """
 float lash = vnoise(vec2(v_uv.x * 160.0, 0.5));
-if (lash < 0.45) discard;
+if (v_a.x < 0.5 || lash < 0.3) discard;  // v_a.x: upper lash; lower lashes barely show
 col = vec3(0.03, 0.025, 0.02);
 label = v_a.w < 0.0 ? 5u : 6u;
 """
 
-# brows: v_a = (t along the brow: 0 inner, 1 outer; s across: -1 lower edge, 1 upper; side)
+# brows: v_a = (t along the brow: 0 inner, 1 outer; s: 0 inside the card, 1 on its rim; side)
 _BROW = """
 float t = v_a.x;
 float s = v_a.y;
-float half_w = 0.62 * (1.0 - 0.45 * t) * (0.75 + 0.35 * u_brow_density);
-float ends = smoothstep(0.0, 0.12, t) * (1.0 - smoothstep(0.85, 1.0, t));
-float body = (1.0 - smoothstep(half_w * 0.6, half_w, abs(s))) * ends;
-float hairs = vnoise(vec2(t * 70.0 + s * 6.0, s * 2.5));
-float cover = body * (0.35 + 0.75 * u_brow_density) * (0.55 + 0.7 * hairs);
+float half_w = 0.75 * (1.0 - 0.3 * t) * (0.7 + 0.4 * u_brow_density);
+float ends = smoothstep(0.0, 0.06, t) * (1.0 - smoothstep(0.9, 1.0, t));
+float body = (1.0 - smoothstep(half_w * 0.5, half_w, s)) * ends;
+// hairs lie along the brow, rising at its inner end: fine across it, long along it
+float hairs = vnoise(vec2(v_rest.x * 2.5, v_rest.y * 22.0 + 6.0 * (1.0 - t) * abs(v_rest.x)));
+float cover = body * (0.3 + 0.8 * u_brow_density) * (0.35 + 1.1 * hairs);
 if (cover < 0.3) discard;
 col = light(n, u_brow * (0.8 + 0.4 * hairs), 0.02, 10.0, 0.4);
 label = v_a.z < 0.0 ? 3u : 4u;
