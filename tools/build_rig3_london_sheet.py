@@ -42,7 +42,8 @@ PEOPLE = {
 ETHNIC = {"black": "african", "east_asian": "asian", "white": "caucasian",
           "west_asian": "caucasian"}  # fmt: skip
 SHAPE_GROUPS = ("head", "forehead", "eyebrows", "eyes", "nose", "mouth", "chin", "cheek")
-PRIOR = 0.6  # px of landmark error worth a control's full swing from the average
+PRIOR = 8.0  # px of landmark error worth a control's full swing from the average (extreme
+# combinations of mouth and chin controls push the inside of the mouth through the chin)
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

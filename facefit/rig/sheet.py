@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from facefit.errors import SpecError
@@ -59,7 +61,7 @@ def random_sheet(
 
         if spec.rig_id != rig_spec("human").rig_id:
             raise SpecError("--plausible draws people of the human rig (--rig human)")
-        draw = lambda rng: plausible_vector(spec, rng)  # noqa: E731
+        draw = partial(plausible_vector, spec)
     tiles = []
     for i in range(n):
         vec = spec.mean_vector() if i == 0 else draw(rng)
