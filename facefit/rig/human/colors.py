@@ -34,7 +34,7 @@ def skin_srgb(tone: float, undertone: float, saturation: float) -> np.ndarray:
     the rig's light adds about 8 L* to the albedo, so the albedo spans L* 80 down to 22.
     """
     lightness = 80.0 - 58.0 * tone
-    chroma = (4.0 + 38.0 * saturation) * (0.55 + 0.45 * (1.0 - tone))
+    chroma = (4.0 + 44.0 * saturation) * (0.6 + 0.4 * (1.0 - tone))
     hue = np.deg2rad(15.0 + 60.0 * undertone)
     lab = np.array([[[lightness, chroma * np.cos(hue), chroma * np.sin(hue)]]], np.float32)
     return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)[0, 0].astype(np.float64), 0.0, 1.0)

@@ -212,7 +212,7 @@ COLOURS = (
     ("skin_undertone", "skin", "0 = pink-red undertone (hue 15 deg), 0.5 = neutral, "
                                "1 = golden-olive (hue 75 deg)"),
     ("skin_saturation", "skin", "0 = muted, greyish skin (chroma 4), 1 = vivid, ruddy or "
-                                "golden skin (chroma 42 on light skin, 23 on the darkest)"),
+                                "golden skin (chroma 48 on light skin, 29 on the darkest)"),
     ("eye_color", "eyes", "0 = dark brown, 0.25 brown, 0.5 hazel, 0.75 green, 1 = light blue"),
     ("brow_color", "eyebrows", "0 = brows as light as the hair (or skin when bald), 1 = near black"),
     ("brow_density", "eyebrows", "0 = sparse, fine brows, 1 = dense, full brows"),
