@@ -102,21 +102,25 @@ if (!gl_FrontFacing) {  // the inside of the mouth, seen between the lips
     skin = mix(skin, u_lip, lip_soft);
     // scalp under hair / buzz cut: hair colour with a fine stipple
     float scalp = smoothstep(0.2, 0.8, v_a.w - u_hairline);
-    float stipple = vnoise(r.xy * 40.0 + r.z * 7.0);
-    skin = mix(skin, u_hair * (0.7 + 0.4 * stipple), scalp * u_scalp);
+    if (scalp * u_scalp > 0.0) {  // noise only where it shows: llvmpipe pays per pixel
+        float stipple = vnoise(r.xy * 40.0 + r.z * 7.0);
+        skin = mix(skin, u_hair * (0.7 + 0.4 * stipple), scalp * u_scalp);
+    }
     // facial hair: zones per style, density by the control, stubble as a fine stipple
     float zone = 0.0;
     if (u_beard == 1 || u_beard == 4) zone = max(max(v_b.x, v_b.y), v_b.z);
     else if (u_beard == 2) zone = v_b.x;
     else if (u_beard == 3) zone = max(v_b.x, v_b.y);
     zone *= 1.0 - lip_soft;
-    float hairs = vnoise(r.xy * 55.0);
-    float cover = u_beard == 1 ? zone * (0.25 + 0.35 * u_beard_density) * (0.6 + 0.8 * hairs)
-        : smoothstep(0.15, 0.85, zone + 0.35 * (vnoise(r.xy * 6.0) - 0.5))
-          * (0.45 + 0.5 * u_beard_density) * (0.7 + 0.5 * hairs);
-    cover = clamp(cover, 0.0, 0.95);
-    float solid = u_beard > 1 ? smoothstep(0.2, 0.6, zone) * (0.45 + 0.5 * u_beard_density) : 0.0;
-    skin = mix(skin, u_hair * 0.8, cover);
+    float solid = 0.0;
+    if (zone > 0.0) {
+        float hairs = vnoise(r.xy * 55.0);
+        float cover = u_beard == 1 ? zone * (0.25 + 0.35 * u_beard_density) * (0.6 + 0.8 * hairs)
+            : smoothstep(0.15, 0.85, zone + 0.35 * (vnoise(r.xy * 6.0) - 0.5))
+              * (0.45 + 0.5 * u_beard_density) * (0.7 + 0.5 * hairs);
+        skin = mix(skin, u_hair * 0.8, clamp(cover, 0.0, 0.95));
+        if (u_beard > 1) solid = smoothstep(0.2, 0.6, zone) * (0.45 + 0.5 * u_beard_density);
+    }
     float shine = 0.06 + 0.12 * lip_soft;
     col = light(n, skin, shine, 28.0, 0.45);
     label = 1u;
