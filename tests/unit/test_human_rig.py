@@ -150,8 +150,13 @@ def test_the_reference_rig_stays_the_default(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["rig"] == "facefit-reference/2.2"
     assert main(["rig", "spec", "--rig", "human"]) == 0
     assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.0"
+    assert load_spec().rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "human")
-    assert rig_spec().rig_id == "facefit-human/3.0"
+    # trainers and weight loaders follow the environment; rig 2.2's renderer stays itself
+    from facefit.nets.weights import current_rig_id
+
+    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.0"
+    assert Renderer(size=64).spec.rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "other")
     with pytest.raises(SpecError, match="unknown rig"):
         rig_spec()
