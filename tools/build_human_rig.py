@@ -187,7 +187,10 @@ def landmark_pass() -> None:
     """Fix the 68 landmarks to vertices and derive label regions, from a render of the mean."""
     from facefit.rig.human.landmark_build import build_landmarks
 
-    data = dict(np.load(OUT))
+    # render the head as the first pass left it (no regions yet): the result then depends
+    # on the geometry and the shaders only, not on an earlier run of this pass
+    data = {k: v for k, v in np.load(OUT).items() if not k.startswith(("lm_", "region_"))}
+    np.savez_compressed(OUT, **data)
     data.update(build_landmarks())
     np.savez_compressed(OUT, **data)
 
