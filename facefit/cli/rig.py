@@ -1,4 +1,4 @@
-"""`facefit rig ...`: the reference rig's spec, single renders, training sets, sheets, imports."""
+"""`facefit rig ...`: the rig's spec, single renders, training sets, sheets, imports."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("spec", help="print the parameter spec")
     p.add_argument("--json", action="store_true", help="machine-readable JSON (the default)")
+    _rig_option(p)
     p.set_defaults(func=run_spec)
 
     p = sub.add_parser("render", help="render one face to PNG (+ labels, landmarks)")
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, help="label map PNG (pixel value = class id)")
     p.add_argument("--landmarks", type=Path, help='JSON {"landmarks68": [[x, y], ...]}')
     p.add_argument("--size", type=int, default=512)
+    _rig_option(p)
     p.set_defaults(func=run_render)
 
     p = sub.add_parser("sample", help="render a random training set into shards")
@@ -38,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=int, default=200)
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--resume", action="store_true", help="skip shards already written")
+    _rig_option(p)
     p.set_defaults(func=run_sample)
 
     p = sub.add_parser("sheet", help="contact sheet of random faces, or a sweep of one control")
@@ -45,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--sweep", metavar="NAME", help="a control (0..1) or discrete group")
+    p.add_argument("--plausible", action="store_true",
+                   help="human rig: people drawn as real faces co-vary, not uniformly")  # fmt: skip
     p.add_argument("--out", type=Path, required=True)
+    _rig_option(p)
     p.set_defaults(func=run_sheet)
 
     p = sub.add_parser("import", help="convert a game client's export folder into shards")
@@ -59,10 +65,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_reference)
 
 
-def run_spec(args: argparse.Namespace) -> int:
-    from facefit.rig.spec import load_spec
+def _rig_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rig",
+        choices=("reference", "human"),
+        default=None,
+        help="reference (rig 2.2, the default) or human (rig 3); default: $FACEFIT_RIG",
+    )
 
-    print(json.dumps(load_spec().to_json(), indent=2))
+
+def run_spec(args: argparse.Namespace) -> int:
+    from facefit.rig.choice import rig_spec
+
+    print(json.dumps(rig_spec(args.rig).to_json(), indent=2))
     return 0
 
 
@@ -83,17 +98,16 @@ def run_render(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from facefit.rig.render import Renderer
-    from facefit.rig.spec import load_spec
+    from facefit.rig.choice import make_renderer, rig_spec
 
-    spec = load_spec()
+    spec = rig_spec(args.rig)
     if args.mean:
         vec = spec.mean_vector()
     elif args.random is not None:
         vec = spec.random_vector(np.random.default_rng(args.random))
     else:
         vec = spec.encode(_read_params(args.params))
-    out = Renderer(size=args.size).render(vec)
+    out = make_renderer(args.size, args.rig).render(vec)
     Image.fromarray(out.image).save(args.out)
     if args.labels:
         Image.fromarray(out.labels).save(args.labels)
@@ -113,7 +127,7 @@ def run_sample(args: argparse.Namespace) -> int:
     with tqdm(total=args.n, unit="face", desc="rig sample") as bar:
         meta = sample_dataset(
             args.out, args.n, seed=args.seed, size=args.size, shard_size=args.shard_size,
-            workers=args.workers, resume=args.resume, on_progress=bar.update,
+            workers=args.workers, resume=args.resume, on_progress=bar.update, rig=args.rig,
         )  # fmt: skip
     seconds = time.perf_counter() - start
     print(json.dumps({"out": str(args.out), "n": meta.n, "size": meta.size,
@@ -127,9 +141,10 @@ def run_sheet(args: argparse.Namespace) -> int:
     from facefit.rig.sheet import random_sheet, sweep_sheet
 
     if args.sweep:
-        sheet = sweep_sheet(args.sweep, size=args.size)
+        sheet = sweep_sheet(args.sweep, size=args.size, rig=args.rig)
     else:
-        sheet = random_sheet(args.n, seed=args.seed, size=args.size)
+        sheet = random_sheet(args.n, seed=args.seed, size=args.size, rig=args.rig,
+                             plausible=args.plausible)  # fmt: skip
     Image.fromarray(sheet).save(args.out)
     print(json.dumps({"out": str(args.out)}))
     return 0

@@ -110,14 +110,13 @@ def export_client_folder(
     """Write our own renders in the client folder format (tests, and an example for studios)."""
     from PIL import Image
 
-    from facefit.rig.render import Renderer
-    from facefit.rig.spec import load_spec
+    from facefit.rig.choice import make_renderer, rig_spec
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = load_spec()
+    spec = rig_spec()
     (out / "spec.json").write_text(json.dumps(spec.to_json(), indent=1) + "\n")
-    renderer = Renderer(size=size)
+    renderer = make_renderer(size)
     for i, vec in enumerate(vectors):
         sid = f"{i:06d}"
         r = renderer.render(vec)

@@ -41,9 +41,9 @@ def reference_rig_id() -> str:
 def compute_reference(size: int = REFERENCE_SIZE) -> dict:
     """Render the mean face and return the JSON document stored in `reference.json`."""
     from facefit.rig.render import Renderer
-    from facefit.rig.spec import load_spec
+    from facefit.rig.spec import load_reference_spec
 
-    spec = load_spec()
+    spec = load_reference_spec()
     out = Renderer(size=size).render(spec.mean_vector())
     return {
         "rig": spec.rig_id,

@@ -16,7 +16,7 @@ import numpy as np
 
 from facefit.errors import FacefitError
 from facefit.rig import bones, camera, colors, geometry, landmarks, shaders, shapes
-from facefit.rig.spec import RigSpec, load_spec
+from facefit.rig.spec import RigSpec, load_reference_spec
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class Renderer:
 
     def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
         self.size = int(size)
-        self.spec = spec or load_spec()
+        self.spec = spec or load_reference_spec()
         self._ctx = None
         self._core: _Part | None = None
         self._hair: dict[str, _Part] = {}

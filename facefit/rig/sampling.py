@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facefit.rig import shards
-from facefit.rig.spec import load_spec
+from facefit.rig.choice import rig_name, rig_spec
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +32,21 @@ class SampleJob:
     n: int
     seed: int
     size: int
+    rig: str = "reference"
 
 
-def _init_worker(size: int) -> None:
+def _init_worker(size: int, rig: str) -> None:
     # one rasterizer thread per worker: the workers already use every core
     os.environ.setdefault("LP_NUM_THREADS", "1")
     global _RENDERER
-    from facefit.rig.render import Renderer
+    from facefit.rig.choice import make_renderer
 
-    _RENDERER = Renderer(size=size)
+    _RENDERER = make_renderer(size, rig)
 
 
 def render_shard(job: SampleJob) -> tuple[str, int]:
     """Render and write one shard; returns (name, n)."""
-    spec = load_spec()
+    spec = rig_spec(job.rig)
     rng = np.random.default_rng([job.seed, job.index])
     name = shards.shard_name(job.index)
     writer = shards.ShardWriter(job.root, name, job.size, spec.vector_size)
@@ -66,13 +67,18 @@ def sample_dataset(
     workers: int | None = None,
     resume: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    rig: str | None = None,
 ) -> shards.ShardFolderMeta:
-    """Render `n` uniform random faces into shards under `root`; `on_progress(k)` per shard."""
+    """Render `n` uniform random faces of `rig` (`facefit.rig.choice`) into shards under `root`.
+
+    `on_progress(k)` is called per finished shard.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    spec = load_spec()
+    rig = rig_name(rig)
+    spec = rig_spec(rig)
     counts = [min(shard_size, n - start) for start in range(0, n, shard_size)]
-    jobs = [SampleJob(str(root), i, c, seed, size) for i, c in enumerate(counts)]
+    jobs = [SampleJob(str(root), i, c, seed, size, rig) for i, c in enumerate(counts)]
     meta = shards.ShardFolderMeta(
         rig=spec.rig_id,
         size=size,
@@ -105,7 +111,7 @@ def sample_dataset(
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo:
         ctx = mp.get_context("spawn")  # a fresh process per worker: no GL state crosses a fork
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(size,)) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(size, rig)) as pool:
             for _, k in pool.imap_unordered(render_shard, todo):
                 if on_progress:
                     on_progress(k)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from facefit.errors import SpecError
-from facefit.rig.render import Renderer, RigRender
-from facefit.rig.spec import load_spec
+from facefit.rig.choice import make_renderer, rig_spec
+from facefit.rig.render import RigRender
 
 # label colours in spec label order (background first)
 LABEL_COLORS = np.array(
@@ -38,23 +40,40 @@ def _grid(tiles: list[np.ndarray], cols: int) -> np.ndarray:
     return sheet
 
 
-def random_sheet(n: int = 16, seed: int = 0, size: int = 256, cols: int = 8) -> np.ndarray:
-    """n random faces (top) and their labels + landmarks (below each), as one image."""
-    spec = load_spec()
+def random_sheet(
+    n: int = 16,
+    seed: int = 0,
+    size: int = 256,
+    cols: int = 8,
+    rig: str | None = None,
+    plausible: bool = False,
+) -> np.ndarray:
+    """n random faces (top) and their labels + landmarks (below each), as one image.
+
+    `plausible` draws people as rig 3's `people.plausible_vector` does instead of uniformly.
+    """
+    spec = rig_spec(rig)
     rng = np.random.default_rng(seed)
-    renderer = Renderer(size=size)
+    renderer = make_renderer(size, rig)
+    draw = spec.random_vector
+    if plausible:
+        from facefit.rig.human.people import plausible_vector
+
+        if spec.rig_id != rig_spec("human").rig_id:
+            raise SpecError("--plausible draws people of the human rig (--rig human)")
+        draw = partial(plausible_vector, spec)
     tiles = []
     for i in range(n):
-        vec = spec.mean_vector() if i == 0 else spec.random_vector(rng)
+        vec = spec.mean_vector() if i == 0 else draw(rng)
         r = renderer.render(vec)
         tiles.append(np.concatenate([r.image, overlay(r)], axis=0))
     return _grid(tiles, min(cols, n))
 
 
-def sweep_sheet(name: str, steps: int = 7, size: int = 256) -> np.ndarray:
+def sweep_sheet(name: str, steps: int = 7, size: int = 256, rig: str | None = None) -> np.ndarray:
     """One control from 0 to 1 (or every option of a discrete group), others at the mean."""
-    spec = load_spec()
-    renderer = Renderer(size=size)
+    spec = rig_spec(rig)
+    renderer = make_renderer(size, rig)
     vecs = []
     if name in spec.continuous_index:
         for t in np.linspace(0.0, 1.0, steps):

@@ -217,6 +217,17 @@ def parse_params_document(data: Any) -> dict[str, Any]:
 
 
 @cache
-def load_spec() -> RigSpec:
-    """The reference rig's spec from `facefit/rig/spec.json` (read once per process)."""
+def load_reference_spec() -> RigSpec:
+    """Rig 2.2's spec from `facefit/rig/spec.json` (read once per process)."""
     return spec_from_json(json.loads(SPEC_PATH.read_text()))
+
+
+def load_spec() -> RigSpec:
+    """The spec of the rig this process works with: rig 2.2, or rig 3 under `FACEFIT_RIG=human`.
+
+    Trainers and weight loaders read it, so a script run with `FACEFIT_RIG=human` (such as
+    `tools/train_all.sh`) samples, trains and checks weights on rig 3 (`facefit.rig.choice`).
+    """
+    from facefit.rig.choice import rig_spec
+
+    return rig_spec()

@@ -1,0 +1,251 @@
+"""Rig 3's renderer: control vector -> morphed MakeHuman head, shaded, labelled, landmarked.
+
+The reference rig's `Renderer` supplies the offscreen EGL context, the colour + label
+framebuffer, the edge filter and the read-back; this class replaces what is drawn. The
+head is morphed on the CPU (one matrix product over the active targets), the proxies
+(eyes, lashes, brows, hair) are placed on the morphed mesh, and the whole head is moved so
+that the eyes sit at a fixed point in front of the camera: the macro targets change body
+height, so a fixed camera would lose the face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from facefit.rig import camera
+from facefit.rig.human import colors, controls, shaders
+from facefit.rig.human.asset import HumanAsset, Proxy, load_asset
+from facefit.rig.human.morph import MorphModel
+from facefit.rig.human.spec import human_spec
+from facefit.rig.render import BACKGROUND, Renderer, RigRender
+from facefit.rig.spec import RigSpec
+
+CM_PER_UNIT = 10.0  # MakeHuman units are decimetres
+EYES_AT = np.array([0.0, 0.35, 8.0])  # cm: where the eyeball centres' midpoint is drawn
+# the average head is drawn 9 % larger than life so that its landmarks land where the
+# reference rig's do (`facefit/rig/reference.json`): aligned crops of both rigs then agree
+FRAME_SCALE = 1.09
+BEARD_STYLES = {name: i for i, name in enumerate(controls.FACIAL_HAIR)}
+SCALP_UNDER_HAIR = 0.85
+# cm along their normals: brow cards cross the skin between its vertices, lashes the lids
+LIFTED = {"brows": 0.12, "lashes": 0.03}
+
+
+@dataclass
+class _Mesh:
+    """A drawn mesh: which morphed points its render vertices take, triangles, attributes."""
+
+    material: str
+    source: str  # "skin" or a proxy key
+    vertex: np.ndarray  # (R,) point index (base vertex or proxy vertex)
+    tris: np.ndarray  # (T, 3) render vertices
+    static: np.ndarray  # (R, 13) float32: uv 2, rest 3, a 4, b 4
+    normals: sparse.csr_matrix  # (points, T): sums triangle normals onto points
+
+
+def _normal_matrix(points: int, tris: np.ndarray, vertex: np.ndarray) -> sparse.csr_matrix:
+    corners = vertex[tris]  # (T, 3) point ids
+    rows = corners.reshape(-1)
+    cols = np.repeat(np.arange(len(tris)), 3)
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), (points, len(tris)))
+
+
+def _normals(points: np.ndarray, mesh: _Mesh) -> np.ndarray:
+    p = points[mesh.vertex]
+    t = mesh.tris
+    face = np.cross(p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]])  # area-weighted
+    n = mesh.normals @ face
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    return n[mesh.vertex]
+
+
+def _brow_coordinates(proxy: Proxy) -> np.ndarray:
+    """Per render vertex (t along the brow: 0 inner, 1 outer; s: 0 inside, 1 on the rim; side).
+
+    A brow card is the brow's own outline (its texture, not shipped, fills it), so the brow
+    is drawn from the card's middle out, thinning towards its rim.
+    """
+    u = proxy.uv[:, 0]
+    out = np.zeros((len(u), 4), np.float32)
+    out[:, 0] = 1.0 - (u - u.min()) / max(float(np.ptp(u)), 1e-6)  # u runs outer -> inner
+    corners = proxy.vertex[proxy.tris]
+    edges = np.sort(np.concatenate([corners[:, [0, 1]], corners[:, [1, 2]], corners[:, [2, 0]]]), 1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    rim = np.zeros(int(proxy.vertex.max()) + 1, bool)
+    rim[uniq[count == 1].reshape(-1)] = True
+    out[:, 1] = rim[proxy.vertex]
+    return out
+
+
+class HumanRenderer(Renderer):
+    """Renders parameter vectors of rig 3; each instance owns a GL context."""
+
+    def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
+        self.size = int(size)
+        self.spec = spec or human_spec()
+        self._ctx = None
+        self.asset: HumanAsset = load_asset()
+        self.morph = MorphModel(self.asset)
+        mean = self.spec.mean_vector()
+        self._mean_points = self._points(self._values(mean))
+        self._meshes: dict[str, _Mesh] = {}
+
+    # --- geometry -----------------------------------------------------------------------
+    def _values(self, vec: np.ndarray) -> dict[str, float]:
+        return {c.name: float(vec[i]) for i, c in enumerate(self.spec.continuous)}
+
+    def _points(self, values: dict[str, float]) -> dict[str, np.ndarray]:
+        """Morphed, framed points in cm: "skin" (base vertices) and each proxy's vertices."""
+        base = self.morph.vertices(values)
+        eyes = self.asset.proxies["eyes"].place(base)
+        centre = eyes.mean(axis=0)
+        k = CM_PER_UNIT * FRAME_SCALE
+        return {"skin": (base - centre) * k + EYES_AT, "eyes": (eyes - centre) * k + EYES_AT}
+
+    def _proxy_points(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
+        if key not in points:
+            points[key] = self.asset.proxies[key].place(points["skin"])
+        return points[key]
+
+    def _mesh(self, key: str) -> _Mesh:
+        if key in self._meshes:
+            return self._meshes[key]
+        asset = self.asset
+        mean = self._mean_points
+        if key == "skin":
+            vertex, tris, uv = asset.skin_vertex, asset.skin_tris, asset.skin_uv
+            regions = asset.extras.get("region_skin")
+            regions = (
+                np.zeros((len(asset.rest), 8), np.float32) if regions is None else regions
+            ).astype(np.float32)
+            a, b = regions[vertex, :4], regions[vertex, 4:8].copy()
+            b[:, :3] *= 1.0 - np.clip(2.0 * a[:, :1], 0.0, 1.0)  # no beard on the nose
+            material, points = "skin", mean["skin"]
+        else:
+            proxy: Proxy = asset.proxies[key]
+            vertex, tris, uv = proxy.vertex, proxy.tris, proxy.uv
+            points = self._proxy_points(mean, key)
+            p = points[vertex]
+            b = np.zeros((len(vertex), 4), np.float32)
+            if key == "eyes":
+                material = "eyes"
+                a = np.zeros((len(vertex), 4), np.float32)
+                for side in (-1.0, 1.0):
+                    sel = np.sign(points[:, 0]) == side
+                    centre = points[sel].mean(axis=0)
+                    radius = np.linalg.norm(points[sel] - centre, axis=1).max()
+                    rv = np.sign(p[:, 0]) == side
+                    a[rv, :3] = (p[rv] - centre) / radius
+                    a[rv, 3] = side
+            elif key == "eyelashes":
+                material = "lashes"
+                a = np.zeros((len(vertex), 4), np.float32)
+                a[:, 3] = np.sign(p[:, 0])
+                eye_y = mean["eyes"][:, 1].mean()
+                a[:, 0] = p[:, 1] > eye_y  # upper lashes (the lower ones are sparse)
+            elif key.startswith("eyebrows/"):
+                material = "brows"
+                a = _brow_coordinates(proxy)
+                a[:, 2] = np.sign(p[:, 0])
+            else:
+                material = "hair"
+                a = np.zeros((len(vertex), 4), np.float32)
+                lift = np.linalg.norm(proxy.bind_d, axis=1)[vertex]
+                a[:, 0] = np.clip(lift / (np.percentile(lift, 90) + 1e-6), 0.0, 1.0)
+        static = np.concatenate([uv, points[vertex], a, b], axis=1).astype(np.float32)
+        mesh = _Mesh(
+            material=material,
+            source=key,
+            vertex=vertex,
+            tris=tris,
+            static=static,
+            normals=_normal_matrix(len(points), tris, vertex),
+        )
+        self._meshes[key] = mesh
+        return mesh
+
+    # --- GL ----------------------------------------------------------------------------
+    def _program(self, material: str):
+        if material not in self._progs:
+            prog = self._ctx.program(
+                vertex_shader=shaders.VERTEX, fragment_shader=shaders.fragment(material)
+            )
+            fixed = {"u_vp": camera.view_projection().T.copy(), "u_cam": camera.eye_position()}
+            self._set_program_uniforms(fixed, [prog])
+            self._progs[material] = prog
+        return self._progs[material]
+
+    def _vao(self, mesh: _Mesh):
+        key = mesh.source
+        if key not in self._vaos:
+            ctx = self._ctx
+            dyn = ctx.buffer(reserve=len(mesh.vertex) * 24)
+            static = ctx.buffer(mesh.static.tobytes())
+            ibo = ctx.buffer(mesh.tris.astype(np.uint32).tobytes())
+            vao = ctx.vertex_array(
+                self._program(mesh.material),
+                [
+                    (dyn, "3f 3f", "in_pos", "in_normal"),
+                    (static, "2f 3f 4f 4f", "in_uv", "in_rest", "in_a", "in_b"),
+                ],
+                index_buffer=ibo,
+                index_element_size=4,
+                skip_errors=True,
+            )
+            self._vaos[key] = (vao, dyn)
+        return self._vaos[key]
+
+    def _uniforms(self, values: dict[str, float], choice: dict[str, str]) -> dict:
+        style = choice["hairstyle"]
+        uniforms: dict = dict(colors.palette(values, bald=style == "bald"))
+        uniforms["u_brow_density"] = values["brow_density"]
+        uniforms["u_scalp"] = {"bald": 0.0, "buzz": 0.75}.get(style, SCALP_UNDER_HAIR)
+        uniforms["u_hairline"] = 0.45 if style == "receding" else 0.0
+        uniforms["u_beard"] = BEARD_STYLES[choice["facial_hair"]]
+        uniforms["u_beard_density"] = values["facial_hair_density"]
+        return uniforms
+
+    def _drawn(self, choice: dict[str, str]) -> list[str]:
+        style = choice["hairstyle"]
+        proxy = controls.HAIRSTYLE_PROXY.get(style, style)
+        hair = [f"hair/{proxy}"] if f"hair/{proxy}" in self.asset.proxies else []
+        return hair + ["skin", "eyes", "eyelashes", f"eyebrows/{choice['eyebrow_style']}"]
+
+    def _render(self, vec: np.ndarray) -> RigRender:
+        values = self._values(vec)
+        choice = self.spec.decode(vec)["discrete"]
+        ctx = self._ctx
+        points = self._points(values)
+        for material in shaders.MATERIALS:  # uniforms go to programs that exist
+            self._program(material)
+        self._set_program_uniforms(self._uniforms(values, choice))
+        self._label_only.clear(0.0, 0.0, 0.0, 0.0)
+        self._color_only.clear(*BACKGROUND, 0.0)
+        ctx.enable(ctx.DEPTH_TEST)
+        self._scene_fbo.use()
+        for key in self._drawn(choice):
+            mesh = self._mesh(key)
+            self._program(mesh.material)
+            pts = points["skin"] if key == "skin" else self._proxy_points(points, key)
+            data = np.empty((len(mesh.vertex), 6), np.float32)
+            data[:, 3:] = _normals(pts, mesh)
+            data[:, :3] = pts[mesh.vertex]
+            if mesh.material in LIFTED:  # lie on the skin: keep them in front of it
+                data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
+            vao, dyn = self._vao(mesh)
+            dyn.write(data.tobytes())
+            vao.render()
+        ctx.disable(ctx.DEPTH_TEST)
+        self._edge_filter()
+        image = self._read_color()
+        labels = self._read_labels()
+        return RigRender(image=image, labels=labels, landmarks68=self._landmarks(points))
+
+    def _landmarks(self, points: dict[str, np.ndarray]) -> np.ndarray:
+        idx = self.asset.extras.get("lm_vertex")
+        if idx is None:
+            return np.full((68, 2), np.nan, np.float32)
+        return camera.project(points["skin"][idx.astype(np.int64)], self.size)

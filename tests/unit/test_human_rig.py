@@ -1,0 +1,188 @@
+"""Rig 3 (`facefit-human/3.0`): spec, asset, renders, labels, landmarks, shards, selection."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from facefit.errors import SpecError
+from facefit.rig.choice import make_renderer, rig_name, rig_spec
+from facefit.rig.human import controls
+from facefit.rig.human.asset import load_asset
+from facefit.rig.human.spec import human_spec
+from facefit.rig.spec import load_spec
+
+SIZE = 128
+LABEL = {name: i for i, name in enumerate(controls.LABELS)}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return human_spec()
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return make_renderer(SIZE, "human")
+
+
+def test_spec_has_the_issues_controls_and_the_reference_labels(spec):
+    names = set(spec.continuous_index)
+    assert {"sex", "age", "body_weight", "african", "asian", "caucasian"} <= names
+    assert {"skin_tone", "skin_undertone", "eye_color", "brow_color", "brow_density",
+            "lip_color", "hair_color", "facial_hair_density"} <= names  # fmt: skip
+    assert len(controls.MORPHS) >= 70
+    groups = {g.name: g.options for g in spec.discrete}
+    assert len(groups["hairstyle"]) >= 10 and groups["hairstyle"][0] == "bald"
+    assert groups["facial_hair"] == ("none", "stubble", "moustache", "goatee", "full_beard")
+    assert len(groups["eyebrow_style"]) == 12
+    assert spec.labels == load_spec().labels
+    assert spec.rig_id == "facefit-human/3.0"
+    for control in spec.continuous:
+        assert "0" in control.doc and "1" in control.doc, control.name
+
+
+def test_every_morph_target_is_in_the_asset():
+    asset = load_asset()
+    for morph in controls.MORPHS:
+        for target in morph.low + morph.high:
+            assert target in asset.targets, target
+    for style in controls.HAIRSTYLES:
+        proxy = controls.HAIRSTYLE_PROXY.get(style, style)
+        assert style in ("bald", "buzz") or f"hair/{proxy}" in asset.proxies
+    assert asset.extras["lm_vertex"].shape == (68,)
+
+
+def test_render_is_deterministic_and_shaped(spec, renderer):
+    vec = spec.random_vector(np.random.default_rng(3))
+    a, b = renderer.render(vec), renderer.render(vec)
+    assert a.image.shape == (SIZE, SIZE, 3) and a.image.dtype == np.uint8
+    assert a.labels.shape == (SIZE, SIZE) and a.landmarks68.shape == (68, 2)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    fresh = make_renderer(SIZE, "human").render(vec)
+    np.testing.assert_array_equal(a.image, fresh.image)
+    np.testing.assert_array_equal(a.landmarks68, fresh.landmarks68)
+
+
+def test_mean_face_labels_are_where_a_face_has_them(spec, renderer):
+    out = renderer.render(spec.mean_vector())  # bald: no hair
+    labels = out.labels
+    present = set(np.unique(labels).tolist())
+    for name in ("background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
+                 "nose", "upper_lip", "lower_lip"):  # fmt: skip
+        assert LABEL[name] in present, name
+    assert LABEL["hair"] not in present
+
+    def centre(name):
+        ys, xs = np.nonzero(labels == LABEL[name])
+        return xs.mean(), ys.mean()
+
+    assert centre("left_eye")[0] < SIZE / 2 < centre("right_eye")[0]
+    assert centre("left_brow")[1] < centre("left_eye")[1] < centre("nose")[1]
+    assert centre("nose")[1] < centre("upper_lip")[1] < centre("lower_lip")[1]
+    with_hair = renderer.render(spec.encode({"discrete": {"hairstyle": "short02"}}))
+    assert (with_hair.labels == LABEL["hair"]).sum() > 0.03 * SIZE * SIZE
+
+
+def test_landmarks_lie_on_the_face_they_belong_to(spec, renderer):
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        vec = spec.random_vector(rng)
+        out = renderer.render(vec)
+        lm = out.landmarks68
+        assert np.isfinite(lm).all() and (lm > 0).all() and (lm < SIZE).all()
+        head = np.argwhere(out.labels != LABEL["background"])
+        (y0, x0), (y1, x1) = head.min(0), head.max(0)
+        inner = lm[17:]  # brows, eyes, nose, mouth: inside the drawn head's box
+        assert (inner[:, 0] > x0).all() and (inner[:, 0] < x1).all()
+        assert (inner[:, 1] > y0).all() and (inner[:, 1] < y1).all()
+        # eyes above the nose tip above the mouth, image-left eye on the left
+        assert lm[36:48, 1].mean() < lm[33, 1] < lm[48:68, 1].mean() < lm[8, 1]
+        assert lm[36:42, 0].mean() < lm[42:48, 0].mean()
+
+
+@pytest.mark.parametrize("name", ["sex", "age", "body_weight", "asian", "african", "nose_width",
+                                  "eye_spacing", "jaw_width"])  # fmt: skip
+def test_shape_controls_visibly_change_the_face(spec, renderer, name):
+    lo = renderer.render(spec.encode({"continuous": {name: 0.0}}))
+    hi = renderer.render(spec.encode({"continuous": {name: 1.0}}))
+    moved = np.abs(lo.landmarks68 - hi.landmarks68).max()
+    changed = np.abs(lo.image.astype(int) - hi.image.astype(int)).max(axis=2) > 12
+    assert moved > 0.5 or changed.mean() > 0.01, name
+
+
+def test_colour_controls_span_light_to_dark_skin(spec, renderer):
+    def cheek(tone):
+        out = renderer.render(spec.encode({"continuous": {"skin_tone": tone}}))
+        x, y = out.landmarks68[[2, 30]].mean(axis=0).astype(int)  # the left cheek
+        return out.image[y - 1 : y + 2, x - 1 : x + 2].mean()
+
+    assert cheek(0.0) > 180 > 90 > cheek(1.0)
+
+
+def test_human_shards_round_trip(tmp_path, spec):
+    from facefit.rig.sampling import sample_dataset
+    from facefit.rig.shards import RigShardDataset, read_meta
+
+    root = tmp_path / "human"
+    meta = sample_dataset(root, 3, seed=2, size=64, shard_size=2, workers=1, rig="human")
+    assert meta.rig == spec.rig_id and [n for _, n in meta.shards] == [2, 1]
+    on_disk = read_meta(root)
+    assert on_disk.vector_size == spec.vector_size and on_disk.spec["rig"] == spec.rig_id
+    params = np.load(root / "shard-00000" / "params.npy")
+    np.testing.assert_array_equal(params[0], spec.random_vector(np.random.default_rng([2, 0])))
+    item = RigShardDataset(root)[2]
+    assert item["image"].shape == (3, 64, 64) and int(item["labels"].max()) <= 10
+    assert 0.1 < float(item["landmarks"].mean()) < 0.9
+
+
+def test_the_reference_rig_stays_the_default(monkeypatch, capsys):
+    from facefit.cli import main
+    from facefit.rig.render import Renderer
+
+    monkeypatch.delenv("FACEFIT_RIG", raising=False)
+    assert rig_name() == "reference" and rig_spec().rig_id == "facefit-reference/2.2"
+    assert type(make_renderer(64)) is Renderer
+    assert main(["rig", "spec"]) == 0
+    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-reference/2.2"
+    assert main(["rig", "spec", "--rig", "human"]) == 0
+    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.0"
+    assert load_spec().rig_id == "facefit-reference/2.2"
+    monkeypatch.setenv("FACEFIT_RIG", "human")
+    # trainers and weight loaders follow the environment; rig 2.2's renderer stays itself
+    from facefit.nets.weights import current_rig_id
+
+    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.0"
+    assert Renderer(size=64).spec.rig_id == "facefit-reference/2.2"
+    monkeypatch.setenv("FACEFIT_RIG", "other")
+    with pytest.raises(SpecError, match="unknown rig"):
+        rig_spec()
+
+
+def test_cli_renders_the_human_rig(tmp_path, capsys):
+    from facefit.cli import main
+
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"rig": "facefit-human/3.0", "continuous": {"sex": 1.0},
+                                  "discrete": {"hairstyle": "afro01"}}))  # fmt: skip
+    lm = tmp_path / "lm.json"
+    args = ["rig", "render", str(params), "--rig", "human", "--out", str(tmp_path / "f.png"),
+            "--size", "64", "--landmarks", str(lm)]  # fmt: skip
+    assert main(args) == 0
+    assert len(json.loads(lm.read_text())["landmarks68"]) == 68
+    assert json.loads(capsys.readouterr().out)["params"]["discrete"]["hairstyle"] == "afro01"
+
+
+def test_plausible_people_keep_sex_and_facial_hair_together(spec):
+    from facefit.rig.human.people import plausible_vector
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        params = spec.decode(plausible_vector(spec, rng))
+        if params["continuous"]["sex"] < 0.5:
+            assert params["discrete"]["facial_hair"] == "none"
+        shares = [params["continuous"][k] for k in ("african", "asian", "caucasian")]
+        assert max(shares) == 1.0 and sorted(shares)[1] <= 0.25
