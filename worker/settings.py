@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from db.urls import broker_options, broker_url, database_url, result_backend_url
+from facefit.fit.config import SERVICE_MODES
 from facefit.settings import CoreSettings
 
 
@@ -20,10 +21,9 @@ class WorkerSettings:
     result_backend: str
     broker_options: dict = field(default_factory=dict)
     fit_queue: str = "cpu"  # where the sweep re-sends jobs (the web sends to the same)
-    fit_mode: str = "full"  # the fitting engine's modes: full, fast, patent
+    fit_mode: str = "full"  # full or fast (facefit.fit.config.SERVICE_MODES)
     fit_threshold: float | None = None  # None: the fitting engine's default
     fit_max_iters: int | None = None
-    fit_anchor_every: int | None = None  # anchored search (slower; docs/benchmarks.md)
     soft_time_limit: int = 600
     time_limit: int = 660
     progress_interval: float = 0.5  # seconds between progress writes of one job
@@ -38,6 +38,9 @@ class WorkerSettings:
         core = CoreSettings.from_env(env)
         broker = broker_url(env.get("BROKER_URL"))
         soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
+        mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
+        if mode not in SERVICE_MODES:
+            raise ValueError(f"FACEFIT_FIT_MODE must be one of {SERVICE_MODES}, got {mode!r}")
         return cls(
             core=core,
             database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
@@ -45,10 +48,9 @@ class WorkerSettings:
             result_backend=env.get("RESULT_BACKEND") or result_backend_url(broker, core.var_dir),
             broker_options=broker_options(broker, core.var_dir),
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
-            fit_mode=env.get("FACEFIT_FIT_MODE", cls.fit_mode),
+            fit_mode=mode,
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
             fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
-            fit_anchor_every=_optional(env.get("FACEFIT_FIT_ANCHOR_EVERY"), int),
             soft_time_limit=soft,
             time_limit=int(env.get("FACEFIT_TIME_LIMIT", soft + 60)),
             progress_interval=float(env.get("FACEFIT_PROGRESS_INTERVAL", cls.progress_interval)),
