@@ -6,8 +6,8 @@ same measures `facefit eval photos` reports (NME ratio, top-1 / verification, fa
 on women and men, hair overlap, seconds per face). Each `--set FIELD=V1,V2` names a
 `FitConfig` field or a `BlendRules` field (how the start's owners are decided,
 `facefit.fit.ownership`) and its candidate values; several `--set` options are crossed. A
-choice made here is recorded as a line of docs/decisions.md; the shipped default's row is
-in docs/benchmarks.md.
+choice made here is recorded as a line of docs/decisions.md; the shipped default's training-fold
+scores are in docs/benchmarks.md (Fitting, "Calibration").
 
     OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/sweep_fit.py \\
         --set max_iters=4,8,12 --out var/bench/sweep_iters.json

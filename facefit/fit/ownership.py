@@ -100,22 +100,23 @@ def plan_start(
     start_errors = _vector(errors.controls_reader, names)
     control_owners: dict[str, str] = {}
     if start_errors is not None:
-        for file, controls, theirs in errors.detail:
+        for file, controls, reader_errors in errors.detail:
             for name in controls:
-                k = names.index(name)
+                column = names.index(name)
                 # compared at the tensor's precision, so that equal errors stay equal
-                error = torch.tensor(theirs[name], dtype=torch.float32)
-                if bool(error < start_errors[k]):
+                error = torch.tensor(reader_errors[name], dtype=torch.float32)
+                if bool(error < start_errors[column]):
                     control_owners[name] = file
-                    start_errors[k] = error
+                    start_errors[column] = error
     share = None
     if with_controls_reader and rules.controls_weight > 0:
         w = torch.full((len(names),), rules.controls_weight)
         if rules.blend_by_error and predictor is not None and start_errors is not None:
             # a fixed share keeps the predictor's noise where it reads far worse than the
             # controls reader without being blind (cheekbone height: 0.19 against 0.04)
-            k = rules.blend_by_error
-            w = torch.maximum(w, predictor**k / (predictor**k + start_errors**k))
+            power = rules.blend_by_error
+            by_error = predictor**power / (predictor**power + start_errors**power)
+            w = torch.maximum(w, by_error)
         if predictor is not None:
             w = torch.where(predictor >= rules.predictor_blind_error, torch.ones_like(w), w)
         share = tuple(float(v) for v in w)
