@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from facefit.fit import FitConfig, ParamLayout, ParamState
+from facefit.fit import FitConfig
+from facefit.fit.params import ParamLayout, ParamState
 from facefit.fit.search import (
     TEMPERATURE_END,
     TEMPERATURE_START,
