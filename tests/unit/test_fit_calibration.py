@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from facefit.cli import main
+from facefit.data.faces import faces_dir
 from facefit.fit.calibration import FILE, Calibration, from_manifests, write_calibration
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
@@ -177,3 +178,31 @@ def test_the_stopping_rule_takes_the_earliest_stop_within_tolerance():
         8: {"top1": 0.95, "verification": 0.95, "nme_ratio": 0.95},
     }
     assert best_budget(by_budget) == 4  # 8 misses the landmark target; 4 and 6 tie
+
+
+@pytest.mark.skipif(not (faces_dir() / "manifest.csv").is_file(), reason="no shared face data")
+def test_calibrate_measures_the_stopping_rule_and_writes_it_for_the_networks(tmp_path, monkeypatch):
+    """The whole command on tiny networks and five people's photos (the shipped file's run
+    takes about an hour): the budget is one of the candidates, the threshold on the grid,
+    and the fit reads the file back."""
+    shared = faces_dir()
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rows = (shared / "manifest.csv").read_text().splitlines()
+    people = sorted({row.split(",")[1] for row in rows[1:] if row.startswith("london,")})[:5]
+    kept = [row for row in rows[1:] if row.startswith("london,") and row.split(",")[1] in people]
+    (faces / "manifest.csv").write_text("\n".join([rows[0], *kept]) + "\n")
+    for name in ("london", "frl189_masks.csv", "ibug68_from_frl189.csv"):
+        (faces / name).symlink_to(shared / name)
+    folder = write_tiny_weights(tmp_path / "weights")
+    monkeypatch.setenv("FACEFIT_FACES_DIR", str(faces))
+    monkeypatch.setenv("FACEFIT_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("FACEFIT_DEVICE", "cpu")
+    assert main(["calibrate", "--iters", "1,2", "--rig-faces", "1"]) == 0
+    doc = json.loads((folder / FILE).read_text())
+    assert doc["search"]["max_iters"] in (1, 2)
+    assert 0.5 <= doc["search"]["threshold"] <= 0.995 and doc["search"]["loss_scale"] > 0
+    assert set(doc["measured"]["identity_by_max_iters"]) == {"1", "2"}
+    fitter = load_fitter(settings_of(folder))
+    assert fitter.calibration.name.startswith(f"{FILE} sha256:")
+    assert fitter.config.max_iters == doc["search"]["max_iters"]
