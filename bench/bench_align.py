@@ -1,5 +1,8 @@
 """Benchmark face alignment: landmark accuracy, speed, similarity vs affine, blur threshold.
 
+Numbers: landmark NME against the human templates, ms per `align_photo`, the transforms'
+residual errors and the blur flag's share; recorded in docs/benchmarks.md, "Alignment".
+
     .venv/bin/python bench/bench_align.py --out var/bench/align.json
 
 Photos and human-placed templates come from `../shared/data/faces` (CC BY 4.0, Face Research

@@ -1,5 +1,8 @@
 """Speed of the imitator and the extractor on this machine, as JSON.
 
+Numbers: ms per imitator step and extractor pass, training images/s; recorded in
+docs/benchmarks.md, "Imitator" and "Feature extractor".
+
     .venv/bin/python bench/bench_nets.py [--threads N]
 
 Imitator: forward + backward to the parameter vector for one face (what a fit step costs)

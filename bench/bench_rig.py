@@ -1,5 +1,7 @@
 """Rig speed: median ms per render at 512 px, and samples/s of `facefit rig sample` at 256 px.
 
+Recorded in docs/benchmarks.md, "Rig".
+
 Usage: taskset -c 0 env LP_NUM_THREADS=1 .venv/bin/python bench/bench_rig.py [--n 40]
 (one core for the render timing), and `--sample N` to also time the sampler on all cores;
 `--rig human` times rig 3.

@@ -1,5 +1,8 @@
 """Benchmark the service on loopback: job polling, an upload burst, worker throughput.
 
+Numbers: requests/s and latency of `GET /jobs/<id>`, upload-burst latency, jobs per minute
+per worker, seconds per photo by batch size; recorded in docs/benchmarks.md, "Service".
+
     .venv/bin/python bench/bench_service.py poll --busy-worker   # GET /jobs/<id> with wrk
     .venv/bin/python bench/bench_service.py burst                 # 500 uploads in a minute
     .venv/bin/python bench/bench_service.py worker --jobs 40      # jobs per minute per worker

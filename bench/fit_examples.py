@@ -1,5 +1,8 @@
 """Picture of fits on held-out people: aligned photo | imitator | real rig render, per row.
 
+Produces the pictures the README and docs/benchmarks.md show (docs/fit_examples.png,
+docs/hair_before_after.png, docs/beards_before_after.png); no number.
+
     .venv/bin/python bench/fit_examples.py --n 6 --out docs/fit_examples.png
 
 With `--hair-before-after`: aligned photo | real render with the hairstyle's outline and the
@@ -7,17 +10,9 @@ colour matches off | real render as fitted by default, per row:
 
     .venv/bin/python bench/fit_examples.py --n 6 --hair-before-after --out docs/hair_before_after.png
 
-With `--anchored ITERS:EVERY`: the input | real render as fitted by default | real render of a
-search of ITERS iterations anchored to the real rig every EVERY (`FitConfig.anchor_every`), no
-early stop; with `--synthetic` the inputs are the random rig faces of `facefit eval
-synthetic` (seed 7) instead of photos:
-
-    .venv/bin/python bench/fit_examples.py --n 6 --anchored 80:5 --synthetic \\
-        --out docs/anchored_examples.png
-
 With `--beards-before-after`: aligned photo | real render with the beard evidence off
 (`beard_group=None`) | real render as fitted by default, for the London men's
-neutral photos whose chin passes `FitConfig.beard_chin_lightness` or `beard_chin_texture`
+neutral photos whose chin passes `facefit.fit.beard.CHIN_LIGHTNESS` or `CHIN_TEXTURE`
 (thresholds chosen on women's photos alone, so every man may be shown):
 
     .venv/bin/python bench/fit_examples.py --n 4 --beards-before-after \
@@ -46,8 +41,6 @@ def main() -> None:
     parser.add_argument("--mode", default="full")
     parser.add_argument("--hair-before-after", action="store_true")
     parser.add_argument("--beards-before-after", action="store_true")
-    parser.add_argument("--anchored", default=None, help="ITERS:EVERY of the anchored search")
-    parser.add_argument("--synthetic", action="store_true", help="rig faces instead of photos")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -57,9 +50,7 @@ def main() -> None:
         if r.set == "london" and r.expression == "neutral" and r.identity in held_people
     ]  # fmt: skip
     fitter = load_fitter()
-    if args.anchored:
-        rows = anchored_rows(fitter, held[: args.n], args)
-    elif args.beards_before_after:
+    if args.beards_before_after:
         men = [
             r for r in read_manifest()
             if r.set == "london" and r.expression == "neutral" and r.gender == "male"
@@ -71,28 +62,6 @@ def main() -> None:
     grid = np.concatenate([x for row in rows for x in (row, gap)][:-1])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(args.out, optimize=True)
-
-
-def anchored_rows(fitter, records, args) -> list[np.ndarray]:
-    """Input | default fit | anchored fit, real renders, for photos or rig faces."""
-    iters, every = (int(x) for x in args.anchored.split(":"))
-    anchored = {"max_iters": iters, "anchor_every": every, "threshold": 1.0}
-    if args.synthetic:
-        from facefit.fit.evaluate import synthetic_face
-        from facefit.rig.render import Renderer
-
-        renderer = Renderer(size=fitter.aligned_size)
-        rng = np.random.default_rng(7)
-        renders = [renderer.render(fitter.spec.random_vector(rng)) for _ in range(args.n)]
-        faces = [(r.image, synthetic_face(r)) for r in renders]
-        plain, better = fitter.fit_aligned(faces), fitter.fit_aligned(faces, **anchored)
-    else:
-        photos = [r.image.read_bytes() for r in records]
-        plain, better = fitter.fit_photos(photos), fitter.fit_photos(photos, **anchored)
-    return [
-        preview_strip([a.aligned, a.real_render, b.real_render], height=192)
-        for a, b in zip(plain, better, strict=True)
-    ]
 
 
 def beard_rows(fitter, records, n: int) -> list[np.ndarray]:

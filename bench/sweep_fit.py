@@ -2,8 +2,12 @@
 
 The fit's defaults are chosen here, by cross-validation over identities: every setting is
 scored on the people of identity folds 1-4 only (fold 0 is never used to choose), with the
-same measures `facefit eval photos` reports. Each `--set FIELD=V1,V2` names a `FitConfig`
-field and its candidate values; several `--set` options are crossed.
+same measures `facefit eval photos` reports (NME ratio, top-1 / verification, facial hair
+on women and men, hair overlap, seconds per face). Each `--set FIELD=V1,V2` names a
+`FitConfig` field or a `BlendRules` field (how the start's owners are decided,
+`facefit.fit.ownership`) and its candidate values; several `--set` options are crossed. A
+choice made here is recorded as a line of docs/decisions.md; the shipped default's training-fold
+scores are in docs/benchmarks.md (Fitting, "Calibration").
 
     OMP_NUM_THREADS=1 FACEFIT_TORCH_THREADS=1 .venv/bin/python bench/sweep_fit.py \\
         --set max_iters=4,8,12 --out var/bench/sweep_iters.json
@@ -18,18 +22,21 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from facefit.data.faces import faces_dir, fold_identities, read_manifest
+from facefit.fit.calibration import from_manifests
 from facefit.fit.config import FitConfig
 from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic
 from facefit.fit.fitter import load_fitter
+from facefit.fit.ownership import BlendRules
 
-FIELDS = {f.name: f.type for f in fields(FitConfig)}
+RULES = {f.name: f.type for f in fields(BlendRules)}
+FIELDS = {f.name: f.type for f in fields(FitConfig)} | RULES
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -38,11 +45,11 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def parse_set(text: str) -> tuple[str, list[Any]]:
-    """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the FitConfig field
+    """'max_iters=4,8' -> ('max_iters', [4, 8]), typed like the field
     ('beard_group=none,facial_hair' -> [None, 'facial_hair'] where the field allows None)."""
     name, _, values = text.partition("=")
     if name not in FIELDS or not values:
-        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2 with a FitConfig field: {text}")
+        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2 with a known field: {text}")
     kind = str(FIELDS[name])
     optional = kind.endswith(" | None")  # 'none' then stands for None: the step off
     kind = kind.removesuffix(" | None")
@@ -106,9 +113,16 @@ def main() -> None:
         header += f" rig faces: continuous MAE | rig faces: {groups} |"
     print(header + "\n" + "|---" * (header.count("|") - 1) + "|", flush=True)
     report = []
+    shipped = fitter.calibration
     for overrides in grid:
+        rules = {k: v for k, v in overrides.items() if k in RULES}
+        fitter.calibration = shipped
+        if rules:  # the start's owners decided again from the manifests by these rules
+            decided = from_manifests(fitter.networks, replace(shipped.rules, **rules))
+            fitter.calibration = replace(shipped, start=decided.start, rules=decided.rules)
+        config = {k: v for k, v in overrides.items() if k not in RULES}
         with tqdm(total=len(records), desc=str(overrides), unit="photo", leave=False) as bar:
-            summary = evaluate_photos(fitter, records, progress=bar.update, **overrides)
+            summary = evaluate_photos(fitter, records, progress=bar.update, **config)
         training = summary["training_folds"]
         ok = [r for r in summary["rows"] if "error" not in r]
         training["iterations_mean"] = sum(r["iterations"] for r in ok) / max(len(ok), 1)
@@ -116,7 +130,7 @@ def main() -> None:
         if args.synthetic:
             with tqdm(total=args.synthetic, desc="rig faces", unit="face", leave=False) as bar:
                 synthetic = evaluate_synthetic(
-                    fitter, n=args.synthetic, progress=bar.update, **overrides
+                    fitter, n=args.synthetic, progress=bar.update, **config
                 )
         print(row(overrides, training, synthetic), flush=True)
         report.append({"overrides": overrides, "training_folds": training, "synthetic": synthetic})

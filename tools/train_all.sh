@@ -122,6 +122,6 @@ if (( ${#readers[@]} )); then
 fi
 for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (set -e)
 
-echo "trained; now re-calibrate the fit's stopping rule for these networks:" >&2
-echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/python bench/calibrate_fit.py --iters 4,6,8,12 --save" >&2
-echo "(writes $OUT/calibration.json, which the fitter applies to these networks)" >&2
+echo "trained; now calibrate the fit for these networks:" >&2
+echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/facefit calibrate" >&2
+echo "(writes $OUT/calibration.json: the stopping rule and which network owns which control)" >&2

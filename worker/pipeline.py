@@ -1,7 +1,7 @@
 """The one adapter between the worker and the fitting engine: photo bytes in, results out.
 
 Alignment (`facefit.align`) always runs, so a bad photo fails with its intake code. The fit
-runs when `facefit.fit.load_fitter` exists and `weights/manifest.json` lists trained
+runs when the fitting engine (torch) is installed and `weights/manifest.json` lists trained
 networks; otherwise the job fails with FIT_UNAVAILABLE. No parameters are ever made up.
 """
 
@@ -12,11 +12,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facefit.errors import FacefitError, ModelError
 from facefit.fit.config import given
 from facefit.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from facefit.fit.fitter import Fitter
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,6 @@ def fit(
     threshold: float | None,
     max_iters: int | None,
     on_step: OnStep,
-    anchor_every: int | None = None,
 ) -> FitOutcome:
     """Fit the aligned photo's parameters; raises FitUnavailable without engine or weights."""
     fitter = _load_fitter(settings)
@@ -90,33 +92,29 @@ def fit(
     (result,) = fitter.fit_aligned(
         [aligned],
         on_step=on_step,
-        **given(mode=mode, threshold=threshold, max_iters=max_iters, anchor_every=anchor_every),
+        **given(mode=mode, threshold=threshold, max_iters=max_iters),
     )
-    preview = result.preview_png
     params = dict(result.params)
     params.setdefault("rig", result.rig)
-    config = getattr(fitter, "config", None)
     return FitOutcome(
         params=params,
         fit=dict(result.fit),
         models=dict(result.models),
         rig=result.rig,
         loss_curve=[[int(i), float(loss), float(sim)] for i, loss, sim in result.loss_curve],
-        preview_png=preview() if callable(preview) else preview,
-        max_iterations=max_iters or getattr(config, "max_iters", None),
+        preview_png=result.preview_png(),
+        max_iterations=result.fit["max_iters"],  # the budget the search ran with
     )
 
 
-def _import_load_fitter() -> Callable[[CoreSettings], Any]:
-    """`facefit.fit.load_fitter` (imports torch: only in workers, only when a job runs)."""
-    try:
-        from facefit.fit import load_fitter
-    except ImportError:
-        from facefit.fit.fitter import load_fitter
+def _import_load_fitter() -> Callable[[CoreSettings], Fitter]:
+    """`load_fitter` (imports torch: only in workers, only when a job runs)."""
+    from facefit.fit.fitter import load_fitter
+
     return load_fitter
 
 
-def _load_fitter(settings: CoreSettings) -> Any:
+def _load_fitter(settings: CoreSettings) -> Fitter:
     """Load the networks once per worker process; remember a failure to avoid retrying it."""
     global _fitter
     if _fitter is _UNSET:
@@ -126,7 +124,7 @@ def _load_fitter(settings: CoreSettings) -> Any:
         else:
             try:
                 _fitter = _import_load_fitter()(settings)
-                log.info("fitting engine loaded: %s", getattr(_fitter, "models", ""))
+                log.info("fitting engine loaded: %s", _fitter.networks.models)
             except ModelError as exc:
                 _fitter = FitUnavailable(f"fitting engine not installed: {exc.message}")
     if isinstance(_fitter, FitUnavailable):

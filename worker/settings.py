@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from db.deployment import SettingsError, deployment_mode, production_url_problems
 from db.urls import broker_options, broker_url, database_url, result_backend_url
+from facefit.fit.config import SERVICE_MODES
 from facefit.settings import CoreSettings
 from webhooks.destinations import CallbackPolicy
 from webhooks.schedule import RetrySchedule
@@ -25,10 +26,9 @@ class WorkerSettings:
     broker_options: dict = field(default_factory=dict)
     env: str = "development"
     fit_queue: str = "cpu"  # where the sweep re-sends jobs (the web sends to the same)
-    fit_mode: str = "full"  # the fitting engine's modes: full, fast, patent
+    fit_mode: str = "full"  # full or fast (facefit.fit.config.SERVICE_MODES)
     fit_threshold: float | None = None  # None: the fitting engine's default
     fit_max_iters: int | None = None
-    fit_anchor_every: int | None = None  # anchored search (slower; docs/benchmarks.md)
     soft_time_limit: int = 600
     time_limit: int = 660
     progress_interval: float = 0.5  # seconds between progress writes of one job
@@ -56,6 +56,9 @@ class WorkerSettings:
             _check_production(env)
         broker = broker_url(env.get("BROKER_URL"))
         soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
+        mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
+        if mode not in SERVICE_MODES:
+            raise ValueError(f"FACEFIT_FIT_MODE must be one of {SERVICE_MODES}, got {mode!r}")
         return cls(
             core=core,
             database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
@@ -64,10 +67,9 @@ class WorkerSettings:
             broker_options=broker_options(broker, core.var_dir),
             env=mode,
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
-            fit_mode=env.get("FACEFIT_FIT_MODE", cls.fit_mode),
+            fit_mode=mode,
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
             fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
-            fit_anchor_every=_optional(env.get("FACEFIT_FIT_ANCHOR_EVERY"), int),
             soft_time_limit=soft,
             time_limit=int(env.get("FACEFIT_TIME_LIMIT", soft + 60)),
             progress_interval=float(env.get("FACEFIT_PROGRESS_INTERVAL", cls.progress_interval)),

@@ -128,7 +128,6 @@ def fit_job(self: Task, job_id: str) -> str:
             mode=settings.fit_mode,
             threshold=settings.fit_threshold,
             max_iters=settings.fit_max_iters,
-            anchor_every=settings.fit_anchor_every,
             on_step=progress,
         )
     except FacefitError as exc:  # a bad photo, or no fitting engine: the job's answer

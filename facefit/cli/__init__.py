@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "facefit.cli.rig",
     "facefit.cli.parse",
     "facefit.cli.fit",
+    "facefit.cli.calibrate",
 ]
 
 EXIT_USAGE = 2

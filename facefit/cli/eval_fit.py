@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from facefit.fit.config import MODES, FitConfig, given
+from facefit.fit.config import MODES, PATENT_MAX_ITERS, FitConfig, given
 
 
 def register_eval(evals: argparse._SubParsersAction) -> None:
@@ -30,12 +30,11 @@ def register_eval(evals: argparse._SubParsersAction) -> None:
 def _fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--max-iters", type=int, default=None)
     parser.add_argument(
-        "--anchor-every",
+        "--max-iters",
         type=int,
         default=None,
-        help="re-anchor the imitator to the real rig every N updates of full (0: never)",
+        help=f"iteration budget (default: the calibrated one; {PATENT_MAX_ITERS} in patent)",
     )
     parser.add_argument(
         "--default-margin",
@@ -60,11 +59,15 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
+    """The fit options given; `patent` (the patent's loop from the average face) runs its own
+    budget unless one is given."""
+    max_iters = args.max_iters
+    if max_iters is None and args.mode == "patent":
+        max_iters = PATENT_MAX_ITERS
     return given(
         mode=args.mode,
         threshold=args.threshold,
-        max_iters=args.max_iters,
-        anchor_every=args.anchor_every,
+        max_iters=max_iters,
         default_margin=args.default_margin,
         default_margin_groups=args.default_margin_groups,
         silhouette_groups=args.silhouette_groups,

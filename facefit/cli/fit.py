@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from facefit.errors import FacefitError
-from facefit.fit.config import MODES, FitConfig, given
+from facefit.fit.config import SERVICE_MODES, FitConfig, given
 
 logger = logging.getLogger(__name__)
 EXIT_USAGE = 2
@@ -18,16 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("fit", help="fit game-face parameters to photos")
     parser.add_argument("photos", nargs="+", type=Path, help="JPEG, PNG or WebP photos")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
+    parser.add_argument("--mode", choices=SERVICE_MODES, default=FitConfig.mode)
     parser.add_argument("--threshold", type=float, default=None, help="stop at this similarity")
     parser.add_argument("--max-iters", type=int, default=None, help="iteration budget")
-    parser.add_argument(
-        "--anchor-every",
-        type=int,
-        default=None,
-        help="re-anchor the imitator to the real rig every N updates (0: never; slower, "
-        "closer to the rig's own render, see docs/benchmarks.md)",
-    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     parser.set_defaults(func=run)
 
@@ -49,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
             mode=args.mode,
             threshold=args.threshold,
             max_iters=args.max_iters,
-            anchor_every=args.anchor_every,
         ),
     )
     failed = 0

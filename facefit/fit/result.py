@@ -18,9 +18,7 @@ class FitResult:
 
     rig: str
     params: dict[str, Any]  # {"continuous": {name: value}, "discrete": {group: option}}
-    fit: dict[
-        str, Any
-    ]  # mode, iterations, stopped_early, loss, similarity, real_render_loss, seconds
+    fit: dict[str, Any]  # how the search went and which calibration it ran with (`fit_block`)
     models: dict[str, str]  # network file name -> sha256
     photo: np.ndarray  # (H, W, 3) uint8, the upload after intake
     aligned: np.ndarray  # (S, S, 3) uint8, the photo in the reference framing
@@ -45,6 +43,62 @@ class FitResult:
     def loss_png(self) -> bytes:
         """Loss and similarity per iteration, as PNG bytes."""
         return encode_png(plot_loss_curve(self.loss_curve, self.fit.get("threshold")))
+
+
+def fit_block(
+    mode: str,
+    found,
+    i: int,
+    real_loss: float,
+    max_iters: int,
+    threshold: float,
+    calibration,
+    beard_from_chin: bool,
+) -> dict[str, Any]:
+    """The `fit` block of face `i`'s result: what ran and how it went.
+
+    `found` is the search's `SearchResult`; `max_iters` the budget the search ran with (0 in
+    `fast`, whose answer is the start); `calibration` the `Calibration` the fit loaded.
+    """
+    from facefit.fit.losses import similarity_from_loss
+
+    return {
+        "mode": mode,
+        "iterations": found.iterations[i],
+        "stopped_early": found.stopped_early[i],
+        "loss": round(found.losses[i], 6),
+        "similarity": round(found.similarities[i], 6),
+        "real_render_loss": round(real_loss, 6),
+        "real_render_similarity": round(similarity_from_loss(real_loss, calibration.loss_scale), 6),
+        "threshold": threshold,
+        "max_iters": max_iters,
+        "calibration": calibration.name,
+        "beard_from_chin": beard_from_chin,
+        "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
+    }
+
+
+def fit_result(spec, models: dict[str, str], photo_face, vector, render, imitated, fit, curve):
+    """One photo's `FitResult`: its (D,) parameter `vector` decoded, the real rig's `render`
+    of it, the imitator's (3, s, s) `imitated`, the `fit` block and the search's loss curve."""
+    from facefit.fit.real_rig import tensor_to_image
+
+    photo, face = photo_face
+    return FitResult(
+        rig=spec.rig_id,
+        params=spec.decode(vector.cpu().numpy()),
+        fit=fit,
+        models=dict(models),
+        photo=photo,
+        aligned=face.image,
+        imitator_image=tensor_to_image(imitated),
+        real_render=render.image,
+        real_landmarks68=render.landmarks68,
+        real_labels=render.labels,
+        photo_landmarks68=face.photo_landmarks68,
+        transform=face.transform,
+        loss_curve=curve,
+    )
 
 
 def encode_png(image: np.ndarray) -> bytes:

@@ -59,7 +59,7 @@ def _lightness(image: np.ndarray) -> np.ndarray:
 def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> float:
     """CIE L* (0-100) of the chin (`chin_mask`) minus that of the cheeks, for an aligned
     RGB face. Stubble and beards darken it; so does a studio's light on a bare chin, by
-    less (docs/benchmarks.md, beards).
+    less (docs/decisions.md).
     """
     chin = chin_mask(image.shape[:2], landmarks68)
     return float(_lightness(image)[chin].mean() - cheek_lab(image, landmarks68)[0])

@@ -3,11 +3,11 @@
 The predictor reads the extractor's features, a face parse that is by design blind to
 colour and to shading: on rig renders it reads the controls to 0.15, and an ideal observer
 of a perfect parse does no better than 0.05, while one of the pixels reads them to 0.01
-(docs/benchmarks.md, "Where the continuous error comes from"). This small residual CNN
+(docs/decisions.md). This small residual CNN
 reads the aligned face itself, at the imitator's 128 px, and regresses every continuous
 control in [0, 1]. It is trained on rig renders only (`facefit.train.controls`), half of
 them made to look like photos, so what it knows of photos is what that jitter taught it:
-the fit blends its reading with the predictor's (`FitConfig.controls_weight`).
+the fit blends its reading with the predictor's (`facefit.fit.ownership.BlendRules`).
 """
 
 from __future__ import annotations

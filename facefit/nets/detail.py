@@ -30,7 +30,6 @@ EYE_LANDMARKS = tuple(range(36, 48))
 NOSE_TIP_LANDMARKS = tuple(range(31, 36))  # the nostrils' line
 MOUTH_LANDMARKS = tuple(range(48, 68))
 EAR_LANDMARKS = (0, 1, 2, 14, 15, 16)  # the jaw line beside the ears
-CHIN_LANDMARKS = tuple(range(4, 13)) + MOUTH_LANDMARKS  # the lower jaw line and the mouth
 # The continuous controls whose outline lies in each box.
 EYE_CONTROLS = (
     "brow_arch", "brow_thickness", "brow_length", "brow_tilt", "lid_shape", "lower_lid",
@@ -40,15 +39,9 @@ MOUTH_CONTROLS = (
     "cupids_bow", "nose_tip_size", "nostril_size", "nose_protrusion", "nose_tip_angle",
     "upper_lip_thickness", "mouth_open", "mouth_corner_tilt",
 )  # fmt: skip
-CHIN_CONTROLS = (
-    "facial_hair_density", "chin_width", "jaw_angle", "chin_shape", "chin_protrusion",
-    "chin_length", "jaw_height", "mouth_protrusion", "mouth_width", "mouth_height",
-    "lower_lip_thickness",
-)  # fmt: skip
 # Not the ears' height nor the cheekbones': a smile lifts the cheeks and moves the aligned
 # frame, and in a box fixed to the frame those readings moved between a person's neutral and
-# smiling photos (docs/benchmarks.md, "A third run of the controls reader, the ear reader,
-# and blending by error").
+# smiling photos (docs/decisions.md).
 EAR_CONTROLS = ("ear_size", "ear_protrusion", "ear_lobe")
 
 
@@ -106,29 +99,9 @@ CONFIGS: dict[str, DetailConfig] = {
         inner_x=0.156,
         hidden=128,
     ),
-    # The mouth, the chin and the lower jaw line, where a beard grows: a longer chin below.
-    # It reads rig renders far closer than the controls reader, but moves photos' jaw line
-    # away from theirs: not among `READERS` (docs/benchmarks.md, "Close readers of the ears
-    # and the chin").
-    "chin": DetailConfig(
-        group="",
-        controls=CHIN_CONTROLS,
-        landmarks=CHIN_LANDMARKS,
-        pad_x=0.05,
-        pad_top=0.03,
-        pad_bottom=0.06,
-        hidden=256,
-    ),
-    "tiny": DetailConfig(widths=(4, 8)),  # tests
-    "tiny-controls": DetailConfig(
-        group="",
-        controls=("brow_arch", "lid_shape"),
-        landmarks=BROW_LANDMARKS + EYE_LANDMARKS,
-        widths=(4, 8),
-        hidden=8,
-    ),
 }
-# The readers a fit uses where their weights are installed.
+# The readers a fit uses where their weights are installed, in the order their readings
+# apply (a later one owns a control it reads closer than the ones before it).
 READERS = ("brows", "eyes", "mouth", "ears")
 
 

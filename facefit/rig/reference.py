@@ -1,8 +1,8 @@
 """The reference face (every control 0.5, option 0 everywhere) that photos are aligned to.
 
 Its 68 landmarks are stored in `reference.json` so that photo alignment (patent §0096) needs
-no OpenGL; `tools/build_rig_reference.py` rewrites the file from the renderer and a unit test
-checks that the two agree.
+no OpenGL; `facefit rig reference --write` rewrites the file from the renderer and a unit
+test checks that the two agree.
 """
 
 from __future__ import annotations

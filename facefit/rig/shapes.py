@@ -38,7 +38,7 @@ BROW_STYLES = {
 # factors (control 0 -> the low one, 1 -> the high one). The ranges are narrow so that every
 # style keeps its character under the controls: rig 2.1 let them scale 0-2x and 0.5-1.5x,
 # and then six styles could draw the same brow, which no reader of the image can tell apart
-# (`bench/brow_identifiability.py`).
+# (docs/decisions.md).
 BROW_ARCH_RANGE = (0.7, 1.3)
 BROW_THICKNESS_RANGE = (0.8, 1.2)
 

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import color_vector, region_colors
-from facefit.fit.optimize import loss_terms, photo_targets, total_loss
 from facefit.fit.params import ParamLayout
+from facefit.fit.search import loss_terms, photo_targets, total_loss
 from facefit.nets.predictor import NETWORK, Predictor, build_predictor
 from facefit.nets.weights import sha256_of
 from facefit.train.common import Progress, run_training

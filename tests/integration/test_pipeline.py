@@ -52,14 +52,18 @@ def test_fit_maps_the_engines_result_to_what_the_worker_stores(loaded):
     assert set(outcome.models) == {"imitator-lite.pt", "extractor-lite.pt"}
 
 
-def test_the_worker_can_anchor_the_search_to_the_real_rig(loaded):
+def test_the_worker_fits_in_a_service_mode_and_stores_the_budget_that_ran(loaded):
+    """`patent` is the baseline of `facefit eval`, not a mode a worker is started in."""
     from worker.settings import WorkerSettings
 
-    settings = WorkerSettings.from_env({"FACEFIT_FIT_ANCHOR_EVERY": "1"})
-    assert settings.fit_anchor_every == 1
-    assert WorkerSettings.from_env({}).fit_anchor_every is None  # the engine's default (off)
-    outcome, _ = _fit_face(mode="full", max_iters=2, anchor_every=settings.fit_anchor_every)
-    assert outcome.fit["anchor_every"] == 1 and outcome.fit["iterations"] == 2
+    assert WorkerSettings.from_env({}).fit_mode == "full"
+    assert WorkerSettings.from_env({"FACEFIT_FIT_MODE": "fast"}).fit_mode == "fast"
+    with pytest.raises(ValueError, match="FACEFIT_FIT_MODE"):
+        WorkerSettings.from_env({"FACEFIT_FIT_MODE": "patent"})
+    outcome, _ = _fit_face(mode="full", max_iters=2)
+    assert outcome.fit["iterations"] == 2 and outcome.max_iterations == 2
+    # the calibration it ran with is named (tiny networks have none: decided from manifests)
+    assert outcome.fit["calibration"] == "uncalibrated"
 
 
 def test_without_weights_the_fit_is_unavailable(monkeypatch, tmp_path):

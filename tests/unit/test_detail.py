@@ -19,7 +19,14 @@ from facefit.rig.sampling import sample_dataset
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
 from facefit.train.detail import DetailTrainConfig, train_detail
-from tests.tiny_weights import train_tiny_reader, write_tiny_weights
+from tests.tiny_weights import (
+    tiny_detail_configs,
+    tiny_detail_configs_dict,
+    train_tiny_reader,
+    write_tiny_weights,
+)
+
+TINY = tiny_detail_configs_dict()  # test-sized readers: a brow reader, a reader of controls
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_024_neutral.jpg"
 
@@ -46,7 +53,7 @@ def test_the_box_holds_both_reference_brows_and_is_centred_on_the_face():
 def test_a_box_without_its_middle_reads_the_outer_side_of_each_half():
     """`inner_x` leaves out the strip next to the midline: each half keeps its outer side
     (the ears' box reads the ears, not the cheeks between them)."""
-    cfg = replace(CONFIGS["tiny"], inner_x=0.05)
+    cfg = replace(TINY["tiny"], inner_x=0.05)
     box = reader_box(cfg, reference_landmarks68(), REFERENCE_SIZE)
     reader = build_reader(cfg, "eyebrow_style", 6, box).eval()
     top, bottom, left, right = box
@@ -64,8 +71,8 @@ def test_a_mirrored_face_reads_the_same():
     """Each brow is read as a left brow (the right one mirrored) and the two are summed, so
     a face and its mirror image give the same answer; a face and another do not."""
     torch.manual_seed(0)
-    box = reader_box(CONFIGS["tiny"], reference_landmarks68(), REFERENCE_SIZE)
-    reader = build_reader("tiny", "eyebrow_style", 6, box).eval()
+    box = reader_box(TINY["tiny"], reference_landmarks68(), REFERENCE_SIZE)
+    reader = build_reader(TINY["tiny"], "eyebrow_style", 6, box).eval()
     faces = torch.stack([torch.rand(3, 512, 512), torch.full((3, 512, 512), 0.2)])
     with torch.no_grad():
         logits = reader(faces)
@@ -87,9 +94,10 @@ def test_a_reader_of_controls_reads_them_in_range_and_records_each_ones_error(tm
     shards = tmp_path / "shards"
     sample_dataset(shards, n=12, seed=2, size=64, shard_size=12, workers=1)
     tcfg = DetailTrainConfig(config="tiny-controls", steps=2, batch_size=4, val_n=4, val_every=2)
-    train_detail(
-        shards, tmp_path, tcfg, device=torch.device("cpu"), checkpoint=tmp_path / "d.ckpt"
-    )  # fmt: skip
+    with tiny_detail_configs():
+        train_detail(
+            shards, tmp_path, tcfg, device=torch.device("cpu"), checkpoint=tmp_path / "d.ckpt"
+        )  # fmt: skip
     reader = load_reader(tmp_path / "detail-tiny-controls.pt")
     assert reader.cfg.group == "" and reader.cfg.controls == ("brow_arch", "lid_shape")
     with torch.no_grad():
@@ -104,10 +112,11 @@ def test_a_reader_of_controls_reads_them_in_range_and_records_each_ones_error(tm
 def test_train_refuses_a_group_for_a_reader_of_controls(tmp_path, capsys):
     shards = tmp_path / "shards"
     sample_dataset(shards, n=4, seed=1, size=32, shard_size=4, workers=1)
-    code = main([
-        "train", "detail", "--data", str(shards), "--out", str(tmp_path),
-        "--config", "tiny-controls", "--group", "eyebrow_style",
-    ])  # fmt: skip
+    with tiny_detail_configs():
+        code = main([
+            "train", "detail", "--data", str(shards), "--out", str(tmp_path),
+            "--config", "tiny-controls", "--group", "eyebrow_style",
+        ])  # fmt: skip
     assert code == 2
     error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert "reads continuous controls" in error["message"]
@@ -141,7 +150,8 @@ def test_the_reader_decides_its_group_in_the_fit(trained):
     the patent's method still starts from the average face."""
     settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=trained)
     fitter = load_fitter(settings, FitConfig(max_iters=4, threshold=1.0))
-    reader = fitter.models.readers[0]
+    assert fitter.calibration.start.group_owners == {"eyebrow_style": "detail-brows.pt"}
+    reader = fitter.networks.detail["detail-brows.pt"]
     result = fitter.fit_photo(PHOTO.read_bytes(), mode="full")
     with torch.no_grad():
         aligned = torch.from_numpy(result.aligned).permute(2, 0, 1)[None].float() / 255

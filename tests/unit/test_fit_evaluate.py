@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from facefit.cli import main
 from facefit.data.faces import read_manifest
-from facefit.fit.config import FitConfig
+from facefit.fit.config import PATENT_MAX_ITERS, FitConfig
 from facefit.fit.evaluate import (
     evaluate_photos,
     evaluate_synthetic,
@@ -171,3 +173,21 @@ def test_photo_evaluation_skips_the_hair_measure_where_the_template_is_shorter(f
     assert report["photos"] == 1 and not report["failed"]
     assert not any(k.startswith("hair_") for k in report["rows"][0])
     assert "hair_iou" not in report
+
+
+def test_the_patents_baseline_runs_its_own_budget_unless_one_is_given(tmp_path, monkeypatch):
+    """`facefit eval --mode patent` is the patent's loop from the average face, with the
+    budget it needs; `full` and `fast` run the calibrated one."""
+    weights = write_tiny_weights(tmp_path / "weights")
+    monkeypatch.setenv("FACEFIT_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("FACEFIT_DEVICE", "cpu")
+    out = tmp_path / "report.json"
+
+    def iterations(*options: str) -> float:
+        args = ["eval", "synthetic", "--n", "1", "--threshold", "1.0", "--json", "--out", str(out)]
+        assert main([*args, *options]) == 0
+        return json.loads(out.read_text())["iterations_mean"]
+
+    assert iterations("--mode", "patent") == PATENT_MAX_ITERS
+    assert iterations("--mode", "patent", "--max-iters", "2") == 2
+    assert iterations("--mode", "full") == FitConfig().max_iters

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,8 +16,8 @@ from facefit.errors import ModelError, SpecError
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
 from facefit.fit.losses import color_vector
-from facefit.fit.optimize import photo_targets
 from facefit.fit.params import ParamLayout
+from facefit.fit.search import photo_targets
 from facefit.nets.extractor import load_extractor
 from facefit.nets.predictor import build_predictor, load_predictor
 from facefit.rig.sampling import sample_dataset
@@ -211,6 +212,9 @@ def test_fast_mode_fits_with_the_predictor_alone(trained):
     fitter = load_fitter(settings, FitConfig(max_iters=5))
     fast = fitter.fit_photo(PHOTO.read_bytes(), mode="fast")
     assert fast.fit["iterations"] == 0 and fast.fit["mode"] == "fast"
+    assert fast.fit["max_iters"] == 0  # its search ran no update: it says so
     assert "predictor-lite.pt" in fast.models
+    # one real render: to score the answer and show it
+    assert np.isfinite(fast.fit["real_render_loss"]) and fast.real_render.shape == (512, 512, 3)
     full = fitter.fit_photo(PHOTO.read_bytes(), mode="full", threshold=1.0)
-    assert full.fit["iterations"] == 5
+    assert full.fit["iterations"] == 5 and full.fit["max_iters"] == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facefit.fit.config import FitConfig
+from facefit.fit.beard import CHIN_LIGHTNESS, CHIN_TEXTURE
 from facefit.fit.skin_regions import chin_minus_cheek_lightness, chin_minus_cheek_texture
 from facefit.rig.render import Renderer
 from facefit.rig.spec import load_spec
@@ -38,7 +38,7 @@ def test_stubble_textures_the_chin_past_the_threshold_and_a_bare_chin_does_not()
     spec = load_spec()
     renderer = Renderer(size=512)
     names = [c.name for c in spec.continuous]
-    threshold = FitConfig().beard_chin_texture
+    threshold = CHIN_TEXTURE
 
     def face(option: str, density: float) -> tuple[np.ndarray, np.ndarray]:
         vec = spec.encode({"discrete": {"facial_hair": option}})
@@ -50,7 +50,7 @@ def test_stubble_textures_the_chin_past_the_threshold_and_a_bare_chin_does_not()
     light, light_points = face("stubble", 0.3)
     assert chin_minus_cheek_texture(bare, points) < threshold / 2
     assert chin_minus_cheek_texture(light, light_points) > threshold
-    assert chin_minus_cheek_lightness(light, light_points) > FitConfig().beard_chin_lightness
+    assert chin_minus_cheek_lightness(light, light_points) > CHIN_LIGHTNESS
     grain = np.random.default_rng(0).normal(0, 4, bare.shape)
     noisy = np.clip(bare + grain, 0, 255).astype(np.uint8)
     assert abs(chin_minus_cheek_texture(noisy, points)) < threshold / 2

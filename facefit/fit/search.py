@@ -1,4 +1,4 @@
-"""The search itself (patent Fig. 4, S404–S409): gradient steps on the parameters only.
+"""The search (patent Fig. 4, S404–S409): gradient steps on the parameters only.
 
 Written like a projector: small pure helpers for the schedules, one function per loss term
 (`losses.py`), the networks frozen, a batch of faces optimised together, each face stopping
@@ -19,9 +19,9 @@ from facefit.fit.config import FitConfig
 from facefit.fit.params import ParamLayout, ParamState
 
 OnStep = Callable[[int, float, float], None]
-# The game's own render of parameter vectors (B, D), one option per group: images (B, 3, S, S)
-# at the imitator's side in [0, 1] and landmarks (B, 68, 2) in [0, 1] of the frame.
-Anchor = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+LR_RAMPDOWN = 0.25  # fraction of max_iters spent ramping the step down (cosine)
+TEMPERATURE_START = 1.0  # softmax temperature of the discrete groups at step 0
+TEMPERATURE_END = 0.2  # ... at the last step (sharper: closer to a one-hot)
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,7 @@ class SearchResult:
 def lr_at(step: int, cfg: FitConfig) -> float:
     """Step size at `step`: a short linear warm-up, flat, then a cosine ramp-down."""
     t = step / max(cfg.max_iters, 1)
-    ramp = min(
-        1.0, 0.5 - 0.5 * math.cos(min(1.0, (1.0 - t) / max(cfg.lr_rampdown, 1e-6)) * math.pi)
-    )
+    ramp = min(1.0, 0.5 - 0.5 * math.cos(min(1.0, (1.0 - t) / max(LR_RAMPDOWN, 1e-6)) * math.pi))
     ramp *= min(1.0, t / max(cfg.lr_warmup, 1e-6)) if cfg.lr_warmup > 0 else 1.0
     return cfg.lr * max(ramp, 0.05)
 
@@ -65,7 +63,7 @@ def lr_at(step: int, cfg: FitConfig) -> float:
 def temperature_at(step: int, cfg: FitConfig) -> float:
     """Softmax temperature of the discrete groups: geometric from start to end."""
     t = step / max(cfg.max_iters - 1, 1)
-    return cfg.temperature_start * (cfg.temperature_end / cfg.temperature_start) ** min(t, 1.0)
+    return TEMPERATURE_START * (TEMPERATURE_END / TEMPERATURE_START) ** min(t, 1.0)
 
 
 def to_extractor_size(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -146,9 +144,9 @@ def search(
     labels: list[str],
     cfg: FitConfig,
     extractor_size: int,
+    loss_scale: float,
     on_step: OnStep | None = None,
     fixed_groups: tuple[str, ...] = (),
-    anchor: Anchor | None = None,
     step_scale: torch.Tensor | None = None,
 ) -> SearchResult:
     """Optimise a batch of parameter vectors `init` (B, D) towards the photos' targets.
@@ -157,14 +155,6 @@ def search(
     stops (its parameters are frozen); the loop ends when all stopped or at `max_iters`.
     `on_step(iteration, loss, similarity)` gets the batch means of the faces still running.
     The discrete groups in `fixed_groups` keep their start (a detail reader chose them).
-
-    With `anchor` (the game's renderer) and `cfg.anchor_every` > 0, the imitator's image and
-    landmarks are corrected by what they miss: every `anchor_every` updates, starting before
-    the first, the game renders the current parameters and the difference to the imitator's
-    output there is added to the imitator's output until the next anchor. The imitator still
-    gives the gradient, but the loss measures (near the anchor) the game's render: its errors,
-    which are larger than what many controls change, no longer pull the search away from the
-    photo's answer (docs/benchmarks.md, "Anchoring the imitator to the real rig").
 
     `step_scale` (C,) scales each continuous control's update: Adam moves every parameter
     by about its step size whatever its gradient, so a control the start read well would
@@ -184,24 +174,9 @@ def search(
     history: list[list[tuple[int, float, float]]] = [[] for _ in range(batch)]
     final_loss = [math.inf] * batch
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
-    anchoring = anchor is not None and cfg.anchor_every > 0 and cfg.max_iters > 0
-    offsets: list[torch.Tensor] = []  # image (B, 3, S, S) and landmark (B, 68, 2) corrections
-
-    def re_anchor() -> None:
-        with torch.no_grad():
-            vector = state.projected()
-            drawn, points = imitator(vector)
-            # Faces that stopped keep their parameters and need no render: zero for them.
-            image_fix, point_fix = torch.zeros_like(drawn), torch.zeros_like(points)
-            real_image, real_points = anchor(vector[active])
-            image_fix[active] = real_image - drawn[active]
-            point_fix[active] = real_points - points[active]
-        offsets[:] = [image_fix, point_fix]
 
     def judge(step: int, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         image, landmarks = imitator(vector)
-        if offsets:
-            image, landmarks = image + offsets[0], landmarks + offsets[1]
         terms = loss_terms(
             extractor,
             image,
@@ -214,7 +189,7 @@ def search(
         )
         loss = total_loss(terms, cfg)
         values = loss.detach()
-        sims = losses.similarity_from_loss(values, cfg.loss_scale)
+        sims = losses.similarity_from_loss(values, loss_scale)
         for i in range(batch):
             if not active[i]:
                 continue
@@ -240,8 +215,6 @@ def search(
     if cfg.max_iters == 0:
         loss, first_image = judge(0, state.projected())
     else:
-        if anchoring:
-            re_anchor()
         loss, first_image = judge(0, state.vector(temperature_at(0, cfg)))
     for step in range(1, cfg.max_iters + 1):
         if not bool(active.any()):
@@ -259,10 +232,8 @@ def search(
             # Adam's momentum would keep moving faces that already stopped: put them back.
             for p, old in zip(trainable, before, strict=True):
                 p[~active] = old[~active]
-        if anchoring and step % cfg.anchor_every == 0 and step < cfg.max_iters:
-            re_anchor()
         loss, _ = judge(step, state.vector(temperature_at(step, cfg)))
-    sims = [float(losses.similarity_from_loss(v, cfg.loss_scale)) for v in final_loss]
+    sims = [float(losses.similarity_from_loss(v, loss_scale)) for v in final_loss]
     return SearchResult(
         vectors=state.projected(),
         losses=final_loss,

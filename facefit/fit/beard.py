@@ -1,0 +1,80 @@
+"""Facial hair read from the photo's own pixels, and the beard's density matched to it.
+
+The loss does not tell a man's stubble from a woman's bare chin, so the default-option
+margin keeps almost every face clean-shaven. But a chin much darker than the cheeks, or
+dotted with hairs, is a beard (`facefit.fit.skin_regions`): there the options check rules
+out "none" (`facefit.fit.options`), and the beard's density is matched to the chin.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from facefit.fit.config import FitConfig
+from facefit.fit.real_rig import RealRig
+from facefit.fit.skin_regions import chin_minus_cheek_lightness, chin_minus_cheek_texture
+
+# Each threshold sits just past the training folds' women's photos, whom no beard should
+# reach: their darkest chin is -17.1 (CIE L* against the cheeks), their most textured 0.05.
+CHIN_LIGHTNESS = -18.0
+CHIN_TEXTURE = 0.1
+DENSITY_STEPS = 9  # densities tried, from the densest down
+
+
+def beard_chins(
+    faces: list[Any],
+    cfg: FitConfig,
+    lightness: float = CHIN_LIGHTNESS,
+    texture: float = CHIN_TEXTURE,
+) -> list[float | None]:
+    """Per aligned face, its chin's lightness against the cheeks where the chin is dark or
+    textured enough to be a beard, else None (and None everywhere without a beard group)."""
+    if cfg.beard_group is None:
+        return [None] * len(faces)
+    out: list[float | None] = []
+    for face in faces:
+        image, points = face.image, face.aligned_landmarks68
+        chin = chin_minus_cheek_lightness(image, points)
+        beard = chin < lightness or chin_minus_cheek_texture(image, points) > texture
+        out.append(chin if beard else None)
+    return out
+
+
+def match_beard_density(
+    vectors: torch.Tensor,
+    chins: list[float | None],
+    rig: RealRig,
+    spec,
+    cfg: FitConfig,
+    steps: int = DENSITY_STEPS,
+) -> torch.Tensor:
+    """`vectors` (B, D) with `cfg.beard_density` set where the chin gave a beard
+    (`chins`, as `beard_chins` gives them) and a beard was kept.
+
+    The control is tried on real renders from the densest down, and the value whose chin is
+    as much darker than its cheeks as the photo's is kept. A chin darkens steadily with
+    density, so the walk stops at the first rise of the distance.
+    """
+    if cfg.beard_density is None or cfg.beard_group is None:
+        return vectors
+    vectors = vectors.clone()
+    k = [c.name for c in spec.continuous].index(cfg.beard_density)
+    block = spec.discrete_slices[cfg.beard_group]
+    for i, photo in enumerate(chins):
+        if photo is None or int(vectors[i, block].argmax()) == 0:
+            continue
+        best, least = 1.0, math.inf
+        for value in np.linspace(1.0, 0.0, steps):
+            candidate = vectors[i].clone()
+            candidate[k] = float(value)
+            drawn = rig.render(candidate)
+            distance = abs(chin_minus_cheek_lightness(drawn.image, drawn.landmarks68) - photo)
+            if distance >= least:
+                break
+            best, least = float(value), distance
+        vectors[i, k] = best
+    return vectors

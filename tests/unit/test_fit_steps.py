@@ -1,0 +1,252 @@
+"""The post-search steps on the real rig (tiny networks): options, outlines, beard, colours.
+
+Each step is a function from parameter vectors to parameter vectors; these tests give each
+one a photo whose answer is known and check what it keeps and what it leaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from facefit.fit.beard import CHIN_LIGHTNESS, beard_chins, match_beard_density
+from facefit.fit.colors import lab, match_colors
+from facefit.fit.config import FitConfig
+from facefit.fit.evaluate import synthetic_face
+from facefit.fit.fitter import load_fitter
+from facefit.fit.losses import COLOR_REGIONS
+from facefit.fit.options import check_options
+from facefit.fit.outline import choose_outlines, outline_disagreement
+from facefit.fit.real_rig import with_option
+from facefit.fit.skin_regions import chin_minus_cheek_lightness
+from facefit.settings import CoreSettings
+from tests.tiny_weights import tiny_weights_dir
+
+PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_001_neutral.jpg"
+
+
+@pytest.fixture(scope="module")
+def fitter():
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=tiny_weights_dir())
+    return load_fitter(settings, FitConfig(max_iters=3, threshold=1.0))
+
+
+@pytest.fixture(scope="module")
+def photo_targets(fitter):
+    """The aligned test photo and its loss targets."""
+    from facefit.align import align_photo, load_photo
+
+    face = align_photo(load_photo(PHOTO.read_bytes()))
+    return face, fitter.targets_of([face])[1]
+
+
+def sure_of(vector: torch.Tensor, fitter) -> list[torch.Tensor]:
+    """The search's soft choices, certain of `vector`'s options: no runner-up is tried."""
+    return [vector[None, start:stop] for _, start, stop in fitter.layout.discrete_slices]
+
+
+def real_loss(fitter, vector: torch.Tensor, targets) -> float:
+    return fitter.rig.loss(vector[None], [fitter.rig.render(vector)], targets, fitter.config)[0]
+
+
+def test_the_options_check_keeps_the_default_option_when_the_game_render_prefers_it(
+    fitter, photo_targets
+):
+    _, targets = photo_targets
+    spec = fitter.spec
+    chosen = torch.as_tensor(spec.encode({"discrete": {"hairstyle": spec.discrete[0].options[3]}}))
+    default = torch.as_tensor(spec.mean_vector())
+    cfg = replace(fitter.config, mode="full")
+    losses = [real_loss(fitter, v, targets) for v in (chosen, default)]
+    rendered = []
+    render = fitter.rig._renderer.render
+
+    def recording_render(vec):
+        rendered.append(vec.copy())
+        return render(vec)
+
+    fitter.rig.forget()
+    fitter.rig._renderer.render = recording_render
+    try:
+        vectors = check_options(
+            chosen[None].clone(), sure_of(chosen, fitter), targets, fitter.rig, fitter.layout, cfg
+        )
+    finally:
+        fitter.rig._renderer.render = render
+    # the choice and the default were both rendered, and the better one kept
+    assert [np.array_equal(v, chosen.numpy()) for v in rendered] == [True, False]
+    assert np.array_equal(rendered[1], default.numpy())
+    expected = default if losses[1] < losses[0] else chosen
+    assert torch.equal(vectors[0], expected)
+    assert real_loss(fitter, vectors[0], targets) == pytest.approx(min(losses))
+    # with a margin the default wins unless the choice is clearly better
+    margin = replace(cfg, default_margin=0.99)
+    vectors = check_options(
+        chosen[None].clone(), sure_of(chosen, fitter), targets, fitter.rig, fitter.layout, margin
+    )
+    assert torch.equal(vectors[0], default)
+    assert real_loss(fitter, vectors[0], targets) == pytest.approx(losses[1])
+    # ... but only in the groups it is set for: elsewhere the confident choice stands as is
+    beards_only = replace(margin, default_margin_groups=("facial_hair",))
+    vectors = check_options(
+        chosen[None].clone(), sure_of(chosen, fitter), targets, fitter.rig, fitter.layout,
+        beards_only,
+    )  # fmt: skip
+    assert torch.equal(vectors[0], chosen)
+    assert real_loss(fitter, vectors[0], targets) == pytest.approx(losses[0])
+
+
+def test_fast_runs_no_post_search_step(fitter):
+    """`fast` is the predictor's answer as is (the result renders it once, to score it)."""
+    assert fitter._steps(replace(fitter.config, mode="fast"), None, None, [None], ()) == []
+
+
+def test_silhouette_choice_picks_the_hairstyle_whose_outline_the_photo_shows(fitter):
+    """A photo parsed exactly as the rig draws one hairstyle gets that hairstyle back."""
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.networks.extractor_size
+    start = dict((g, s) for g, s, _ in fitter.layout.discrete_slices)["hairstyle"]
+    groups = (("hairstyle", "hair"),)
+    for style in ("buzz_cut", "long_straight", "top_bun", "bald"):
+        drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": style}}))
+        one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+        probs = F.interpolate(
+            one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area"
+        )
+        start_face = torch.as_tensor(spec.mean_vector())[None]  # option 0: short crop
+        photo = SimpleNamespace(probs=probs)
+        chosen = choose_outlines(start_face, photo, fitter.rig, spec, groups, margin=0.0)
+        assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
+        assert torch.equal(chosen[0, :start], start_face[0, :start])  # the rest is kept
+        if style == "top_bun":  # a bun on the short crop: a small difference of outline
+            # the searched option stays unless another outline is better by the margin
+            kept = choose_outlines(start_face, photo, fitter.rig, spec, groups, margin=0.9)
+            assert torch.equal(kept, start_face)
+
+
+def test_outline_disagreement_scores_an_empty_outline_too():
+    empty, small, large = torch.zeros(8, 8), torch.zeros(8, 8), torch.zeros(8, 8)
+    small[:2, 2:6] = 1.0
+    large[:4] = 1.0
+    assert outline_disagreement(small, small) == 0.0
+    assert outline_disagreement(empty, empty) == 0.0
+    # a photo with no hair: no hair drawn is right, a little hair less wrong than a lot
+    assert 0.0 < outline_disagreement(small, empty) < outline_disagreement(large, empty)
+    assert outline_disagreement(large, small) > outline_disagreement(small, small)
+
+
+def test_color_match_finds_the_hair_colour_the_photo_shows(fitter):
+    """A photo whose hair has the colour the rig draws for some hair controls gets those
+    controls back where one pass over each control can find them, and a closer colour where
+    it cannot; a bald head, or a photo with next to no hair, leaves them alone."""
+    spec, names = fitter.spec, [c.name for c in fitter.spec.continuous]
+    hair = [fitter.labels.index(n) for n in COLOR_REGIONS["hair"]]
+    controls = ("hair_color", "hair_redness")
+    cfg = replace(fitter.config, mode="full", color_matches=(("hair", controls),))
+    start = torch.as_tensor(spec.mean_vector())[None]
+    index = [names.index(c) for c in controls]
+
+    def hair_rgb(vec: np.ndarray) -> np.ndarray:
+        drawn = fitter.rig.probe.render(vec)
+        return drawn.image[np.isin(drawn.labels, hair)].mean(axis=0) / 255.0
+
+    def photo(vec: np.ndarray, hair_share: float = 1.0) -> SimpleNamespace:
+        """Targets of a photo with this face's hair colour and its parse's hair area."""
+        drawn = fitter.rig.probe.render(vec)
+        probs = torch.zeros(1, len(fitter.labels), *drawn.labels.shape)
+        probs[0, hair] = torch.as_tensor(np.isin(drawn.labels, hair), dtype=torch.float32)
+        return SimpleNamespace(
+            colors={"hair": torch.as_tensor(hair_rgb(vec)[None])}, probs=probs * hair_share
+        )
+
+    def matched_of(vectors, targets):
+        return match_colors(vectors, targets, fitter.rig, spec, cfg, steps=9)
+
+    for colour, red, exact in ((0.125, 0.5, True), (0.875, 0.25, True), (0.625, 1.0, False)):
+        truth = spec.encode({"continuous": {"hair_color": colour, "hair_redness": red}})
+        targets = photo(truth)
+        matched = matched_of(start, targets)[0].numpy()
+        others = np.setdiff1d(np.arange(len(matched)), index)
+        assert np.array_equal(matched[others], start[0].numpy()[others])  # only these move
+        if exact:
+            assert matched[index] == pytest.approx([colour, red])
+        else:  # one pass per control (hair colour first) ends short of a red brown
+            error = [
+                np.linalg.norm(lab(hair_rgb(v)[None]) - lab(hair_rgb(truth)[None]))
+                for v in (start[0].numpy(), matched)
+            ]
+            assert error[1] < 0.6 * error[0]
+    bald = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "bald"}}))[None]
+    assert torch.equal(matched_of(bald, targets), bald)
+    wisp = photo(truth, hair_share=0.05)  # a parse with a trace of hair: its colour is noise
+    assert torch.equal(matched_of(start, wisp), start)
+
+
+def test_a_dark_chin_makes_the_options_check_pick_a_beard(fitter, photo_targets):
+    """Where the photo's chin reads as a beard, the check draws every facial hair option but
+    none and keeps the best of them, although none scores best and holds the margin."""
+    face, targets = photo_targets
+    spec = fitter.spec
+    clean = torch.as_tensor(spec.mean_vector())  # option 0 everywhere: no facial hair
+    cfg = replace(fitter.config, mode="full", default_margin=0.99)
+    block = spec.discrete_slices["facial_hair"]
+    beards = [
+        with_option(clean, block.start, block.stop, o) for o in range(1, block.stop - block.start)
+    ]
+    losses = [real_loss(fitter, v, targets) for v in beards]
+
+    def check(bearded):
+        return check_options(
+            clean[None].clone(), sure_of(clean, fitter), targets, fitter.rig, fitter.layout,
+            cfg, bearded=bearded,
+        )  # fmt: skip
+
+    assert torch.equal(check(None)[0], clean)  # no evidence: the margin keeps the default
+    kept = check([True])
+    assert torch.equal(kept[0], beards[int(np.argmin(losses))])
+    assert real_loss(fitter, kept[0], targets) == pytest.approx(min(losses))
+    # the evidence is off with no group named, and `fast` and `patent` do not read it
+    assert beard_chins([face], replace(cfg, beard_group=None)) == [None]
+    assert fitter._steps(replace(cfg, mode="fast"), None, None, [None], ()) == []
+
+
+def test_a_textured_chin_is_read_as_a_beard_even_where_it_is_not_dark(fitter):
+    spec = fitter.spec
+    names = [c.name for c in spec.continuous]
+    cfg = replace(fitter.config, mode="full")
+    faces = {}
+    for option in ("none", "stubble"):
+        vec = spec.encode({"discrete": {"facial_hair": option}})
+        vec[names.index("facial_hair_density")] = 0.3
+        faces[option] = synthetic_face(fitter.rig.render(vec))
+    bare, light = beard_chins([faces["none"], faces["stubble"]], cfg)
+    assert bare is None
+    assert light is not None and light > CHIN_LIGHTNESS  # the texture decided
+    assert beard_chins([faces["stubble"]], cfg, texture=float("inf")) == [None]
+
+
+def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
+    """A rig face drawn with a full beard at a density on the tried grid: matching its chin
+    on real renders finds that density again, and faces without the evidence are left."""
+    spec = fitter.spec
+    names = [c.name for c in spec.continuous]
+    truth = spec.encode({"discrete": {"facial_hair": "full_beard"}})
+    truth[names.index("facial_hair_density")] = 0.75  # on the grid of 9 values
+    face = synthetic_face(fitter.rig.render(truth))
+    chin = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
+    start = torch.as_tensor(truth).clone()
+    start[names.index("facial_hair_density")] = 0.1
+    cfg = replace(fitter.config, mode="full")
+
+    def matched(chins, cfg=cfg):
+        return match_beard_density(start[None].clone(), chins, fitter.rig, spec, cfg, steps=9)
+
+    assert float(matched([chin])[0, names.index("facial_hair_density")]) == pytest.approx(0.75)
+    assert torch.equal(matched([None])[0], start)
+    assert torch.equal(matched([chin], replace(cfg, beard_density=None))[0], start)
