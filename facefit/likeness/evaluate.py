@@ -22,7 +22,7 @@ from facefit.align import load_photo
 from facefit.align.transform import apply_transform
 from facefit.data.faces import FaceRecord, fold_identities
 from facefit.errors import FacefitError
-from facefit.fit.evaluate import is_shape_control
+from facefit.fit.identity import is_shape_control
 from facefit.fit.skin_regions import cheek_lab
 from facefit.likeness.descriptors import photo_descriptor, render_descriptor
 from facefit.likeness.ranking import chance, rank_summary, target_ranks
