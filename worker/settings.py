@@ -56,9 +56,9 @@ class WorkerSettings:
             _check_production(env)
         broker = broker_url(env.get("BROKER_URL"))
         soft = int(env.get("FACEFIT_SOFT_TIME_LIMIT", cls.soft_time_limit))
-        mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
-        if mode not in SERVICE_MODES:
-            raise ValueError(f"FACEFIT_FIT_MODE must be one of {SERVICE_MODES}, got {mode!r}")
+        fit_mode = env.get("FACEFIT_FIT_MODE", cls.fit_mode)
+        if fit_mode not in SERVICE_MODES:
+            raise ValueError(f"FACEFIT_FIT_MODE must be one of {SERVICE_MODES}, got {fit_mode!r}")
         return cls(
             core=core,
             database_url=database_url(env.get("DATABASE_URL"), core.var_dir),
@@ -67,7 +67,7 @@ class WorkerSettings:
             broker_options=broker_options(broker, core.var_dir),
             env=mode,
             fit_queue=env.get("FACEFIT_FIT_QUEUE", cls.fit_queue),
-            fit_mode=mode,
+            fit_mode=fit_mode,
             fit_threshold=_optional(env.get("FACEFIT_FIT_THRESHOLD"), float),
             fit_max_iters=_optional(env.get("FACEFIT_FIT_MAX_ITERS"), int),
             soft_time_limit=soft,
