@@ -173,7 +173,6 @@ def complete_job(
     job.models = models
     job.rig = rig
     job.loss_curve = loss_curve
-    record_fit(session, job)
     job.finished_at = utcnow()
     job.error_code = job.error_message = None
     if fit.get("iterations") is not None:
@@ -182,6 +181,9 @@ def complete_job(
         job.loss = float(fit["loss"])
     if fit.get("similarity") is not None:
         job.similarity = float(fit["similarity"])
+    # Last: storing version 1 flushes the job, which must reach its finished state in one
+    # write (a job is finished exactly once, also in the database's own history).
+    record_fit(session, job)
     return True
 
 
