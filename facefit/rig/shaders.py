@@ -46,6 +46,22 @@ const float UPPER_LIP = {shapes.UPPER_LIP};
 const float LOWER_LIP = {shapes.LOWER_LIP};
 """
 
+# Value noise for procedural detail (skin pores, hair strands), shared by both rigs' shaders.
+NOISE = """
+float hash(vec2 p) {
+    p = fract(p * vec2(123.34, 456.21));
+    p += dot(p, p + 45.32);
+    return fract(p.x * p.y);
+}
+float vnoise(vec2 p) {
+    vec2 i = floor(p);
+    vec2 f = fract(p);
+    vec2 u = f * f * (3.0 - 2.0 * f);
+    return mix(mix(hash(i), hash(i + vec2(1, 0)), u.x),
+               mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), u.x), u.y);
+}
+"""
+
 _LIBRARY = (
     """
 #version 330
@@ -74,20 +90,8 @@ layout(location = 0) out vec4 f_color;
 layout(location = 1) out uint f_label;
 """
     + _CONSTANTS
-    + """
-float hash(vec2 p) {
-    p = fract(p * vec2(123.34, 456.21));
-    p += dot(p, p + 45.32);
-    return fract(p.x * p.y);
-}
-float vnoise(vec2 p) {
-    vec2 i = floor(p);
-    vec2 f = fract(p);
-    vec2 u = f * f * (3.0 - 2.0 * f);
-    return mix(mix(hash(i), hash(i + vec2(1, 0)), u.x),
-               mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), u.x), u.y);
-}
-float fbm(vec2 p) {
+    + NOISE
+    + """float fbm(vec2 p) {
     return 0.5 * vnoise(p) + 0.3 * vnoise(p * 2.1) + 0.2 * vnoise(p * 4.3);
 }
 

@@ -10,6 +10,8 @@ patterns in their proxies' own coordinates.
 
 from __future__ import annotations
 
+from facefit.rig.shaders import NOISE
+
 VERTEX = """
 #version 330
 uniform mat4 u_vp;
@@ -36,7 +38,8 @@ void main() {
 }
 """
 
-_LIBRARY = """
+_LIBRARY = (
+    """
 #version 330
 in vec3 v_pos;
 in vec3 v_normal;
@@ -58,20 +61,9 @@ uniform float u_beard_density;
 uniform float u_age;
 layout(location = 0) out vec4 f_color;
 layout(location = 1) out uint f_label;
-
-float hash(vec2 p) {
-    p = fract(p * vec2(123.34, 456.21));
-    p += dot(p, p + 45.32);
-    return fract(p.x * p.y);
-}
-float vnoise(vec2 p) {
-    vec2 i = floor(p);
-    vec2 f = fract(p);
-    vec2 u = f * f * (3.0 - 2.0 * f);
-    return mix(mix(hash(i), hash(i + vec2(1, 0)), u.x),
-               mix(hash(i + vec2(0, 1)), hash(i + vec2(1, 1)), u.x), u.y);
-}
-
+"""
+    + NOISE
+    + """
 // soft frontal studio light: a large key just above the camera, a fill, a sky ambient
 vec3 light(vec3 n, vec3 base, float spec_k, float shin, float wrap) {
     vec3 v = normalize(u_cam - v_pos);
@@ -87,7 +79,7 @@ vec3 light(vec3 n, vec3 base, float spec_k, float shin, float wrap) {
     return base * (diff + amb) + vec3(spec);
 }
 """
-
+)
 # skin: v_a = (nose, upper lip, lower lip, scalp) weights, v_b = (moustache, goatee, jaw, neck)
 _SKIN = """
 if (!gl_FrontFacing) {  // the inside of the mouth, seen between the lips
