@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from facefit.align import AlignedFace
-from facefit.align.transform import apply_transform
 from facefit.errors import FacefitError
 from facefit.fit.fitter import Fitter
 from facefit.fit.identity import identity_scores
@@ -188,8 +187,7 @@ def evaluate_photos(
         with contextlib.suppress(ValueError):
             if record.landmarks189 is not None:
                 row.update(hair_agreement(record, result, fitter.labels))
-        photo_lm = apply_transform(result.photo_landmarks68, result.transform)
-        photo_skin = cheek_lab(result.aligned, photo_lm)
+        photo_skin = result.photo_cheek_lab()
         render_skin = cheek_lab(result.real_render, result.real_landmarks68)
         row["skin_delta_e"] = float(np.linalg.norm(photo_skin - render_skin))
         row["skin_chroma"] = [float(np.hypot(*c[1:])) for c in (photo_skin, render_skin)]

@@ -34,6 +34,13 @@ class FitResult:
         """The `params.json` document a game server stores (and `facefit rig render` reads)."""
         return {"rig": self.rig, "params": self.params, "fit": self.fit, "models": self.models}
 
+    def photo_cheek_lab(self) -> np.ndarray:
+        """(3,) mean CIE Lab of the aligned photo's cheeks: the colour the character's skin should have."""
+        from facefit.align.transform import apply_transform
+        from facefit.fit.skin_regions import cheek_lab
+
+        return cheek_lab(self.aligned, apply_transform(self.photo_landmarks68, self.transform))
+
     def preview_png(self) -> bytes:
         """photo | aligned | imitator | real render, side by side, as PNG bytes."""
         return encode_png(

@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from facefit.align import load_photo
-from facefit.align.transform import apply_transform
 from facefit.data.faces import FaceRecord, fold_identities
 from facefit.errors import FacefitError
 from facefit.fit.identity import is_shape_control
@@ -136,9 +135,6 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
     query.descriptors["average_shape"] = render_descriptor(
         plain_render.image, plain_render.landmarks68
     ).vector
-    photo_cheeks = cheek_lab(
-        result.aligned, apply_transform(result.photo_landmarks68, result.transform)
-    )
     character_cheeks = cheek_lab(character.image, character.landmarks68)
     record = query.record
     query.row.update(
@@ -149,7 +145,7 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
         ethnicity=record.ethnicity,
         seconds=seconds,
         detected=fitted.detected,
-        skin_delta_e=float(np.linalg.norm(photo_cheeks - character_cheeks)),
+        skin_delta_e=float(np.linalg.norm(result.photo_cheek_lab() - character_cheeks)),
         discrete=result.params["discrete"],
     )
     small = (THUMB, THUMB)
