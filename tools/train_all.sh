@@ -7,7 +7,8 @@
 # ear readers one after the other, 35 + 45, on the other), each other network on both cores
 # in turn.
 #
-#   tools/train_all.sh                 # the reference rig
+#   tools/train_all.sh                 # the reference rig (rig 2.2) into weights/
+#   FACEFIT_RIG=human tools/train_all.sh  # rig 3 into weights/human/ (its data: data/human256)
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
 #   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #   DATA=data/mygame CLOSE_READERS= tools/train_all.sh  # a rig without the reference's
@@ -27,10 +28,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FACEFIT=".venv/bin/facefit"
-DATA=${DATA:-data/rig256}
+# Each rig has its own shards and weights folder (facefit.settings follows FACEFIT_RIG too);
+# the close readers name rig 2.2's controls, so rig 3 goes without them.
+if [[ "${FACEFIT_RIG:-reference}" == human ]]; then
+  DATA=${DATA:-data/human256}
+  OUT=${OUT:-weights/human}
+  CLOSE_READERS=${CLOSE_READERS-}
+else
+  DATA=${DATA:-data/rig256}
+  OUT=${OUT:-weights}
+fi
 N=${N:-16000}
 MINUTES=${MINUTES:-56}
-OUT=${OUT:-weights}
 mkdir -p var/train
 
 # steps, then extra flags, for a network: from scratch, or fine-tuned from $INIT_FROM

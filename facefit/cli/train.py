@@ -88,6 +88,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detail.add_argument("--batch-size", type=int, default=64)
     detail.set_defaults(func=run_detail)
 
+    attributes = networks.add_parser(
+        "attributes", help="photo descriptor -> sex, age, ethnic group, on labelled photos"
+    )
+    attributes.add_argument(
+        "--out", type=Path, default=None, help="weights folder (default: settings)"
+    )
+    attributes.add_argument(
+        "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
+    )
+    attributes.set_defaults(func=run_attributes)
+
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config, help="model config name")
@@ -259,3 +270,13 @@ def run_controls(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
     )
     return _train(args, "controls", tcfg, partial(train_controls, args.data))
+
+
+def run_attributes(args: argparse.Namespace) -> int:
+    """Seconds, not minutes: linear heads over dlib descriptors, no checkpoints needed."""
+    from facefit.settings import CoreSettings
+    from facefit.train.attributes import train_attributes
+
+    out = args.out or CoreSettings.from_env().weights_dir
+    print(json.dumps(train_attributes(out, faces=args.faces), indent=2))
+    return 0

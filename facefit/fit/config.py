@@ -48,6 +48,9 @@ class FitConfig:
     )
     beard_group: str | None = "facial_hair"  # the group a beard-like chin rules option 0 out of
     beard_density: str | None = "facial_hair_density"  # matched to the chin where it did
+    # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
+    # the search keeps them (facefit.fit.attributes)
+    macros_from_photo: bool = True
 
     def holds_default(self, group: str) -> bool:
         """Whether option 0 of `group` stays unless the evidence is clear."""

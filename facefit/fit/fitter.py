@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from facefit.errors import FacefitError
+from facefit.fit.attributes import read_photos, reads_macros, with_macros
 from facefit.fit.beard import beard_chins, match_beard_density
 from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.colors import match_colors
@@ -111,6 +112,12 @@ class Fitter:
         decided = () if cfg.mode == "patent" else tuple(plan.group_owners)
         budget = 0 if cfg.mode == "fast" else cfg.max_iters
         step_scale = plan.step_tensor(self.device) if cfg.mode == "full" else None
+        if reads_macros(cfg, self.networks, self.spec):
+            readings = read_photos(self.networks.attributes, photos_faces)
+            start, macros = with_macros(start, readings, self.spec)
+            if step_scale is not None:  # read from the photo: the search leaves them
+                step_scale = step_scale.clone()
+                step_scale[macros] = 0.0
         found = search(
             self.networks.imitator, self.networks.extractor, targets, start, self.layout,
             self.labels, replace(cfg, max_iters=budget), self.networks.extractor_size,

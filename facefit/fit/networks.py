@@ -35,6 +35,8 @@ class FitNetworks:
     # file name -> detail reader: aligned photo -> a group's logits, or a few controls
     detail: dict[str, torch.nn.Module] = field(default_factory=dict)
     errors: HeldOutErrors | None = None  # what the manifests say of the readings
+    # photo's dlib descriptor -> sex, age, ethnic group: a rig's macro controls
+    attributes: torch.nn.Module | None = None
 
     @property
     def extractor_size(self) -> int:
@@ -115,6 +117,13 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
             detail_errors.append((path.name, reader.cfg.controls, errors))
         detail[path.name] = reader
         paths[path.name] = path
+    attributes = None
+    path = weights_dir / weights_name("attributes", "linear")
+    if path.exists():  # without it the start's networks read the macro controls too
+        from facefit.nets.attributes import load_attribute_reader
+
+        attributes = load_attribute_reader(path, device)
+        paths["attributes"] = path
     return FitNetworks(
         imitator=imitator,
         extractor=extractor,
@@ -123,4 +132,5 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
         controls_reader=controls_reader,
         detail=detail,
         errors=HeldOutErrors(names, predictor_errors, controls_errors, tuple(detail_errors)),
+        attributes=attributes,
     )
