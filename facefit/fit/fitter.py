@@ -2,6 +2,8 @@
 
     load      networks and calibration, once per process     facefit.fit.networks, calibration
     start     each control from the network that owns it      facefit.fit.start
+              (a rig's sex/age/ethnic form from the photo's     facefit.fit.attributes
+              attributes, kept by the search)
     search    gradient steps until the threshold or budget    facefit.fit.search
     steps     post-search steps on real renders, each a       facefit.fit.outline, options,
               function from vectors to vectors                beard, colors
