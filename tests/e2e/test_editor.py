@@ -115,6 +115,11 @@ def test_the_character_is_the_largest_thing_and_the_details_fold_away(editor):
         "() => [...document.querySelectorAll('.option img')].every(i => i.complete && i.naturalWidth)",
         timeout=120_000,
     )
+    # each picture drawn at the size it is shown at, not larger (this page: 1 pixel a CSS px)
+    drawn = page.eval_on_selector_all(
+        "#character, .option img", "imgs => imgs.map(i => [i.naturalWidth, i.clientWidth])"
+    )
+    assert all(shown <= natural < 1.5 * shown for natural, shown in drawn), drawn
 
 
 def test_drag_pick_undo_redo_reset_and_save(editor):
