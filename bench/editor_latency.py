@@ -101,16 +101,18 @@ def drag(page, name: str, fraction: float) -> None:
 
 
 # Where one picture's time went, from the browser's resource timing: the server's own parts
-# (Server-Timing), the whole request, and when it started and ended on the page's clock.
+# (Server-Timing), the whole request and its parts (queued in the browser, sent until the
+# first byte came back, the bytes), and when it started and ended on the page's clock.
 RESOURCE = """url => {
   const href = new URL(url, location.href).href;
   const e = performance.getEntriesByType('resource').filter(r => r.name === href).at(-1);
   if (!e) return null;
   const server = Object.fromEntries(e.serverTiming.map(t => [t.name, t.duration]));
   return { ...server, request: e.responseEnd - e.startTime, started: e.startTime,
-           ended: e.responseEnd };
+           ended: e.responseEnd, queued: e.requestStart - e.startTime,
+           first_byte: e.responseStart - e.requestStart, bytes: e.responseEnd - e.responseStart };
 }"""
-PARTS = ("sent_after_release", "request", "shown_after_response",
+PARTS = ("sent_after_release", "request", "queued", "first_byte", "bytes", "shown_after_response",
          "app", "job", "limit", "wait", "render", "encode")  # fmt: skip
 
 
@@ -221,9 +223,10 @@ def main() -> None:
                 "picture_answers": dict(sorted(answers.items())),  # "size status": count
                 "load_average_1min": os.getloadavg()[0],
                 # median and p95 (ms) of each part of a picture's time: held back by the
-                # page after the release, the request as the browser saw it, the decode
-                # and show after it; on the server, all of the app's time, the job's
-                # lookup, the rate limit, the wait for the renderer, render and encoding
+                # page after the release, the request as the browser saw it (queued in
+                # the browser, sent until its first byte, its bytes), the decode and show
+                # after it; on the server, all of the app's time, the job's lookup, the
+                # rate limit, the wait for the renderer, render and encoding
                 "parts_ms": {
                     key: percentiles([p[key] for p in parts if key in p])
                     for key in PARTS
