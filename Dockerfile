@@ -1,5 +1,14 @@
 # One image for every role (migrate, web, worker, flower); the command picks the role.
 # CPU build by default; the GPU worker builds with TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
+
+# The editor's browser libraries (three.js), installed from package-lock.json as `make setup`
+# does, without the test-only packages; the image takes node_modules/ alone (web/vendor.py
+# serves the modules from it), not Node itself.
+FROM node:20-bookworm-slim AS browser-libraries
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -22,6 +31,7 @@ RUN mkdir -p facefit web worker db \
  && pip install --extra-index-url "$TORCH_INDEX_URL" . \
  && pip uninstall -y facefit
 
+COPY --from=browser-libraries /app/node_modules ./node_modules
 COPY . .
 RUN pip install --no-deps . \
  && useradd --system --create-home --uid 10001 facefit \

@@ -178,9 +178,12 @@ def gunicorn(
     threads: int,
     reuse_port: bool = False,
     access_log: bool = False,
+    config: str | None = None,
 ):
+    """gunicorn serving the web app; `config`: a settings file read first (the flags win)."""
     command = [
-        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        sys.executable, "-m", "gunicorn", *(["-c", config] if config else []),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", worker_class, "--threads", str(threads), "--timeout", "60",
         *(["--reuse-port"] if reuse_port else []),
         *(["--access-logfile", "-"] if access_log else []),

@@ -3,7 +3,8 @@ while a worker fits photos.
 
     .venv/bin/python bench/editor_latency.py --drags 60        # JSON with p50, p95, max (ms)
 
-Runs the service as `make run` does (gunicorn, 2 processes x 4 threads; a Celery worker at
+Runs the service as `make run` does (gunicorn, 2 processes x 4 threads, with
+deploy/gunicorn.conf.py; a Celery worker at
 nice 10 with one torch thread and the trained networks of weights/) on its own PostgreSQL
 database and Redis queue (bench/bench_service.py), uploads a photo in headless Chromium,
 opens its editor once the fit is done, then keeps the worker fitting (an API client queues
@@ -25,7 +26,9 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -97,13 +100,33 @@ def drag(page, name: str, fraction: float) -> None:
     page.mouse.up()
 
 
+# Where one picture's time went, from the browser's resource timing: the server's own parts
+# (Server-Timing), the whole request and its parts (queued in the browser, sent until the
+# first byte came back, the bytes), and when it started and ended on the page's clock.
 RESOURCE = """url => {
   const href = new URL(url, location.href).href;
   const e = performance.getEntriesByType('resource').filter(r => r.name === href).at(-1);
   if (!e) return null;
   const server = Object.fromEntries(e.serverTiming.map(t => [t.name, t.duration]));
-  return { ...server, request: e.responseEnd - e.startTime };
+  return { ...server, request: e.responseEnd - e.startTime, started: e.startTime,
+           ended: e.responseEnd, queued: e.requestStart - e.startTime,
+           first_byte: e.responseStart - e.requestStart, bytes: e.responseEnd - e.responseStart };
 }"""
+PARTS = ("sent_after_release", "request", "queued", "first_byte", "bytes", "shown_after_response",
+         "app", "job", "limit", "wait", "render", "encode")  # fmt: skip
+
+
+def count_pictures(page) -> Counter:
+    """Every picture answer from now on, by size and HTTP status ("512 200": n)."""
+    answers: Counter = Counter()
+
+    def seen(response) -> None:
+        if "/render." in response.url:
+            size = parse_qs(urlparse(response.url).query).get("s", ["?"])[0]
+            answers[f"{size} {response.status}"] += 1
+
+    page.on("response", seen)
+    return answers
 
 
 def measure(page, drags: int, rng: random.Random) -> tuple[list[float], list[dict]]:
@@ -124,9 +147,23 @@ def measure(page, drags: int, rng: random.Random) -> tuple[list[float], list[dic
             continue
         timing = page.evaluate("window.facefitEditor.timings.at(-1)")
         latencies.append(timing["shown"] - timing["requested"])
-        parts.append(page.evaluate(RESOURCE, timing["url"]) or {})
+        part = page.evaluate(RESOURCE, timing["url"]) or {}
+        if part:  # how long the page held the request back, and took to show the answer
+            part["sent_after_release"] = max(0.0, part.pop("started") - timing["requested"])
+            part["shown_after_response"] = max(0.0, timing["shown"] - part.pop("ended"))
+        parts.append(part)
         time.sleep(rng.uniform(1.0, 2.0))
     return latencies, parts
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """{"p50", "p95"} of `values` in ms, rounded."""
+    if len(values) < 2:
+        return {"p50": round(values[0], 1), "p95": round(values[0], 1)}
+    return {
+        "p50": round(statistics.median(values), 1),
+        "p95": round(statistics.quantiles(values, n=20)[18], 1),
+    }
 
 
 def main() -> None:
@@ -142,7 +179,8 @@ def main() -> None:
         port = free_port()
         env = {**bench_site.env, "FACEFIT_LOG_LEVEL": "WARNING"}
         with (
-            gunicorn(env, port, 2, "gthread", 4, reuse_port=True),
+            # as make run: its settings file too (each process makes its renderers as it starts)
+            gunicorn(env, port, 2, "gthread", 4, reuse_port=True, config="deploy/gunicorn.conf.py"),
             celery_worker(bench_site),
             sync_playwright() as playwright,
         ):
@@ -164,6 +202,7 @@ def main() -> None:
                 load.start()
                 time.sleep(3)  # the first photos are queued and being fitted
             started = time.monotonic()
+            answers = count_pictures(page)
             latencies, parts = measure(page, args.drags, random.Random(args.seed))
             seconds = time.monotonic() - started
             load.stopped.set()
@@ -171,22 +210,26 @@ def main() -> None:
             fitted = load.fitted()
     if not latencies:
         return
-    latencies.sort()
+    shown = percentiles(latencies)
     print(
         json.dumps(
             {
                 "drags": len(latencies),
-                "p50_ms": round(statistics.median(latencies), 1),
-                "p95_ms": round(statistics.quantiles(latencies, n=20)[18], 1),
-                "max_ms": round(latencies[-1], 1),
+                "p50_ms": shown["p50"],
+                "p95_ms": shown["p95"],
+                "max_ms": round(max(latencies), 1),
                 "seconds": round(seconds, 1),
                 "photos_fitted_meanwhile": fitted,
+                "picture_answers": dict(sorted(answers.items())),  # "size status": count
                 "load_average_1min": os.getloadavg()[0],
-                # medians (ms) of the pictures' requests: the whole request as the browser
-                # saw it, and the server's wait for its renderer, render and WebP encoding
-                "request_parts_median_ms": {
-                    key: round(statistics.median(p[key] for p in parts if key in p), 1)
-                    for key in ("request", "wait", "render", "encode")
+                # median and p95 (ms) of each part of a picture's time: held back by the
+                # page after the release, the request as the browser saw it (queued in
+                # the browser, sent until its first byte, its bytes), the decode and show
+                # after it; on the server, all of the app's time, the job's lookup, the
+                # rate limit, the wait for the renderer, render and encoding
+                "parts_ms": {
+                    key: percentiles([p[key] for p in parts if key in p])
+                    for key in PARTS
                     if any(key in p for p in parts)
                 },
             },

@@ -61,3 +61,13 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
 # Where gunicorn runs without the edge, its 400/414/431 answers are JSON too (it writes them
 # through this one function: gunicorn/workers/base.py, handle_error).
 util.write_error = write_json_error
+
+
+def post_worker_init(worker) -> None:
+    """Each web process makes the editor's renderers as it starts, in the background: its
+    first picture would otherwise wait 1.3 s for an OpenGL context, shaders and meshes."""
+    import threading
+
+    pool = worker.wsgi.extensions.get("facefit.render_pool")
+    if pool is not None:
+        threading.Thread(target=pool.warm, name="warm-renderers", daemon=True).start()

@@ -310,4 +310,17 @@ def assert_fit_outcome(job: dict) -> None:
     assert isinstance(params.get("discrete"), dict)
     assert job["rig"] and job["models"]
     assert {"iterations", "loss", "similarity"} <= set(job["fit"])
+    assert_runner_ups(job["fit"]["runner_ups"], params)
     assert job["error"] is None and job["finished_at"]
+
+
+def assert_runner_ups(offered: dict[str, list[str]], params: dict) -> None:
+    """The order the editor shows each style group's pictures in: every option of the rig's
+    group once, the fit's choice first."""
+    from facefit.rig.spec import load_spec
+
+    groups = load_spec().discrete
+    assert set(offered) == {g.name for g in groups}
+    for group in groups:
+        assert sorted(offered[group.name]) == sorted(group.options)
+        assert offered[group.name][0] == params["discrete"][group.name]

@@ -20,7 +20,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    # blob: the editor shows each picture from the bytes it fetched (web/static/editor.js).
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
 }
 
@@ -82,9 +83,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         MAX_UPLOAD_FILE_BYTES=15 * 1024 * 1024,
         JOBS_PER_MINUTE_PER_CLIENT=settings.jobs_per_minute_per_client,
         JOBS_PER_MINUTE_PER_IP=settings.jobs_per_minute_per_ip,
-        # Pictures of the editor: a slider drag asks for a few a second, a page for 21
-        # thumbnails; this stops a script from keeping the web process's renderer busy.
-        RENDERS_PER_MINUTE_PER_PLAYER=600,
+        # The editor's pictures, counted by cost (`web.previews.render_cost`: a 512 px
+        # picture 4, a thumbnail 1): 600 large pictures a minute, the CPU time of about half
+        # a core. A player changing something every 2 s spends about 1,200 (a slider drag
+        # asks for a few pictures, then the 21 thumbnails are drawn again); a script cannot
+        # keep the web processes' renderers busy.
+        RENDER_COST_PER_MINUTE_PER_PLAYER=2400,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
@@ -119,6 +123,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         shared, app.config["DATABASE_URL"], app.config["FACEFIT_VAR_DIR"]
     )
     app.extensions["facefit.finished_jobs"] = jobs.FinishedJobDocuments(jobs.EditedJobs(shared))
+    app.extensions["facefit.job_keys"] = jobs.JobKeys()
     app.extensions["facefit.render_pool"] = previews.RenderPool()
     app.extensions["facefit.tokens"] = auth.make_token_cache(shared)
     app.extensions["facefit.callback_policy"] = CallbackPolicy.from_env()

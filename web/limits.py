@@ -29,20 +29,22 @@ from web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-# One sorted set per key: members are events, scores their time in ms (Redis's own clock, so
-# that web hosts with slightly different clocks agree). Atomic, so that two processes cannot
-# both take the last slot.
+# One sorted set per key: members are units of cost (an event costing 3 adds three), scores
+# their time in ms (Redis's own clock, so that web hosts with slightly different clocks
+# agree). Atomic, so that two processes cannot both take the last slot.
 _SLIDING_WINDOW = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local window_ms = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+local cost = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window_ms)
-if redis.call('ZCARD', KEYS[1]) >= limit then
+if redis.call('ZCARD', KEYS[1]) + cost > limit then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #oldest == 0 then return window_ms end
   return oldest[2] + window_ms - now_ms
 end
-redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
+for i = 1, cost do redis.call('ZADD', KEYS[1], now_ms, ARGV[3] .. ':' .. i) end
 redis.call('PEXPIRE', KEYS[1], window_ms)
 return -1
 """
@@ -59,7 +61,8 @@ def rate_limited(retry_after_s: float) -> ApiError:
 
 
 class LocalRateLimiter:
-    """At most `limit` events per `window` seconds per key, counted in a SQLite file.
+    """At most `limit` units of cost per `window` seconds per key (an event costs 1 unless
+    said otherwise), counted in a SQLite file.
 
     Shared by the processes of one machine; raises RATE_LIMITED with Retry-After. Wall-clock
     times, since processes share no monotonic origin.
@@ -86,7 +89,7 @@ class LocalRateLimiter:
             self._local.connection = connection
         return connection
 
-    def hit(self, key: str, limit: int) -> None:
+    def hit(self, key: str, limit: int, cost: int = 1) -> None:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: no two takers of one slot
         try:
@@ -95,14 +98,16 @@ class LocalRateLimiter:
             count, oldest = connection.execute(
                 "SELECT COUNT(*), MIN(at) FROM hits WHERE key = ?", (key,)
             ).fetchone()
-            if count < limit:
-                connection.execute("INSERT INTO hits (key, at) VALUES (?, ?)", (key, now))
+            if count + cost <= limit:
+                connection.executemany(
+                    "INSERT INTO hits (key, at) VALUES (?, ?)", [(key, now)] * cost
+                )
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        if count >= limit:
-            raise rate_limited(oldest + self.window - now)
+        if count + cost > limit:
+            raise rate_limited(self.window if oldest is None else oldest + self.window - now)
 
 
 class RedisRateLimiter:
@@ -117,17 +122,17 @@ class RedisRateLimiter:
         self.fallback = fallback
         self._warned_at = -math.inf
 
-    def hit(self, key: str, limit: int) -> None:
+    def hit(self, key: str, limit: int, cost: int = 1) -> None:
         try:
             wait_ms = self.script(
                 keys=[f"{self.namespace}:{key}"],
-                args=[int(self.window * 1000), limit, uuid.uuid4().hex],
+                args=[int(self.window * 1000), limit, uuid.uuid4().hex, cost],
             )
         except redis.RedisError as exc:
             if time.monotonic() - self._warned_at > 60:  # one line a minute, not one per upload
                 self._warned_at = time.monotonic()
                 log.warning("rate limits counted on this host: Redis unavailable (%s)", exc)
-            self.fallback.hit(key, limit)
+            self.fallback.hit(key, limit, cost)
             return
         if int(wait_ms) >= 0:
             raise rate_limited(int(wait_ms) / 1000)

@@ -370,8 +370,17 @@ SCHEMAS = {
             },
             "fit": {
                 **NULLABLE_OBJECT,
-                "description": "mode, iterations, stopped_early, loss, "
-                "similarity, real_render_loss, seconds",
+                "description": "how the fit went: mode, iterations, stopped_early, loss, "
+                "similarity, real_render_loss, seconds, runner_ups",
+                "properties": {
+                    "runner_ups": {
+                        "type": "object",
+                        "description": "{group: every option of the group, the fitted one "
+                        "first, then the others as the fit's evidence ranks them (their "
+                        "renders against the photo, a reader's or the search's weights)}",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
             },
             "error": {
                 "oneOf": [

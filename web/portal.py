@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -40,7 +41,14 @@ from web.db import get_session
 from web.editing import save_edit
 from web.errors import ApiError
 from web.jobs import find_job, job_document, read_upload, submit_job
-from web.previews import glb_response, params_from_query
+from web.previews import (
+    PICTURE_SIZE,
+    SIZES,
+    glb_response,
+    params_from_query,
+    render_cost,
+    server_timing,
+)
 from web.sliders import loss_curve_svg_points, option_rows, render_query, slider_groups
 from web.vendor import vendor_module
 
@@ -74,12 +82,11 @@ def _own_job(job_id: uuid.UUID) -> Job:
     return find_job(get_session(), job_id, portal_key_hash=_key_digests(_session_keys()))
 
 
-def _spend_render(job: Job) -> None:
-    """One picture of the player's render budget (the job's key stands for its player)."""
+def _spend_render(key: str, size: int) -> None:
+    """A picture's cost of the player's render budget (the job's key stands for its player)."""
     limiter = current_app.extensions["facefit.limiter"]
-    limiter.hit(
-        f"render:{job.portal_key_hash}", current_app.config["RENDERS_PER_MINUTE_PER_PLAYER"]
-    )
+    budget = current_app.config["RENDER_COST_PER_MINUTE_PER_PLAYER"]
+    limiter.hit(f"render:{key}", budget, render_cost(size))
 
 
 @bp.get("/")
@@ -132,7 +139,11 @@ def result_page(job_id: uuid.UUID):
         version=job.params_version,
         groups=slider_groups(params, fitted),
         option_rows=option_rows(params, fitted, (job.fit or {}).get("runner_ups")),
-        picture_query=render_query(params),
+        # the query in the order the editor's script writes it: one URL, one cached picture
+        picture_url=url_for(
+            "portal.render_picture", job_id=job.id, **render_query(params), s=PICTURE_SIZE
+        ),
+        sizes=SIZES,
         curve=loss_curve_svg_points(job.loss_curve or []),
         has_preview=get_session().get(ResultImage, (job.id, "preview")) is not None,
     )
@@ -145,18 +156,23 @@ def save_params(job_id: uuid.UUID):
     return jsonify(save_edit(get_session(), job, request.get_json(silent=True), author="player"))
 
 
-@bp.get("/j/<uuid:job_id>/render.webp")
+@bp.get("/j/<uuid:job_id>/render.jpg")
 def render_picture(job_id: uuid.UUID):
     """The rig's picture of the parameters in the query (`c`, `d`, size `s`), for the editor."""
-    _spend_render(_own_job(job_id))
-    pool = current_app.extensions["facefit.render_pool"]
-    spec = load_spec()
-    params = params_from_query(spec, request.args.get("c", ""), request.args.get("d", ""))
-    size = request.args.get("s", 512, type=int)
-    picture = pool.picture(params, size)
+    started = time.perf_counter()
+    job_keys = current_app.extensions["facefit.job_keys"]
+    key = job_keys.owned_key(get_session(), job_id, _key_digests(_session_keys()))
+    looked_up = time.perf_counter()
+    size = request.args.get("s", PICTURE_SIZE, type=int)
+    _spend_render(key, size)
+    spent = time.perf_counter()
+    params = params_from_query(load_spec(), request.args.get("c", ""), request.args.get("d", ""))
+    picture = current_app.extensions["facefit.render_pool"].picture(params, size)
+    timing = {"job": looked_up - started, "limit": spent - looked_up, **picture.timing}
+    timing["app"] = time.perf_counter() - started
     # The same query always draws the same picture: undo and redo come from the cache.
-    headers = {"Cache-Control": "private, max-age=86400", "Server-Timing": pool.server_timing()}
-    return Response(picture, mimetype="image/webp", headers=headers)
+    headers = {"Cache-Control": "private, max-age=86400", "Server-Timing": server_timing(timing)}
+    return Response(picture.content, mimetype="image/jpeg", headers=headers)
 
 
 @bp.get("/j/<uuid:job_id>/character.glb")
@@ -165,7 +181,7 @@ def character_glb(job_id: uuid.UUID):
     job = _own_job(job_id)
     if job.status != "succeeded":
         raise ApiError(404, "NOT_FOUND", "This job has no character (yet).")
-    _spend_render(job)
+    _spend_render(job.portal_key_hash, 512)
     if "c" in request.args:
         params = params_from_query(load_spec(), request.args["c"], request.args.get("d", ""))
     else:

@@ -103,7 +103,7 @@ def option_rows(
 
 
 def render_query(params: dict[str, Any]) -> dict[str, str]:
-    """The `c` and `d` query arguments of `render.webp` for `params` (as the editor's script
+    """The `c` and `d` query arguments of `render.jpg` for `params` (as the editor's script
     builds them): every control as an integer 0..1000 and every group's option index."""
     spec = _rig_spec()
     values = params.get("continuous") or {}

@@ -16,7 +16,8 @@ from flask import Response, current_app, url_for
 
 from web.errors import ApiError
 
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+# Resolved: a node_modules that is a link to a shared install serves as a folder would.
+NODE_MODULES = (Path(__file__).resolve().parent.parent / "node_modules").resolve()
 SERVED = ("three/build/", "three/examples/jsm/")  # only what the pages import
 BARE_THREE = re.compile(r"""(from\s*|import\s*\(?\s*)(['"])three(/addons/)?""")
 

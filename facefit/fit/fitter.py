@@ -36,6 +36,7 @@ from facefit.fit.outline import choose_outlines
 from facefit.fit.params import ParamLayout
 from facefit.fit.real_rig import RealRig
 from facefit.fit.result import FitResult, fit_block, fit_result
+from facefit.fit.runner_ups import OptionEvidence, runner_ups
 from facefit.fit.search import OnStep, PhotoTargets, SearchResult, search
 from facefit.fit.start import start_vectors
 from facefit.settings import CoreSettings
@@ -110,7 +111,8 @@ class Fitter:
         faces = [face for _, face in photos_faces]
         images, targets = self.targets_of(faces)
         plan = self.calibration.start
-        start = start_vectors(self.networks, plan, self.spec, images, targets, cfg)
+        evidence = OptionEvidence(len(faces))  # what each stage learns of the options
+        start = start_vectors(self.networks, plan, self.spec, images, targets, cfg, evidence)
         decided = () if cfg.mode == "patent" else tuple(plan.group_owners)
         budget = 0 if cfg.mode == "fast" else cfg.max_iters
         step_scale = plan.step_tensor(self.device) if cfg.mode == "full" else None
@@ -128,14 +130,17 @@ class Fitter:
         )  # fmt: skip
         chins = beard_chins(faces, cfg) if cfg.mode == "full" else [None] * len(faces)
         vectors = found.vectors.detach().clone()
-        for step in self._steps(cfg, found, targets, chins, decided):
+        for step in self._steps(cfg, found, targets, chins, decided, evidence):
             vectors = step(vectors)
-        results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins)
+        results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
         self.rig.forget()  # the next photos share no render
         return results
 
-    def _steps(self, cfg: FitConfig, found: SearchResult, targets, chins, decided) -> list:
-        """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors."""
+    def _steps(
+        self, cfg: FitConfig, found: SearchResult, targets, chins, decided, evidence=None
+    ) -> list:
+        """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
+        those that draw options tell `evidence` how each did."""
         if cfg.mode == "fast":  # the predictor's answer as is
             return []
         rig, spec = self.rig, self.spec
@@ -143,15 +148,18 @@ class Fitter:
 
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
-                v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded
-            )
+                v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
+                evidence,
+            )  # fmt: skip
 
         if cfg.mode == "patent":
             return [options(decided)]
         outlined = tuple(group for group, _ in cfg.silhouette_groups)
         return [
             # after the search, so that the shape it fitted is the same whichever outline wins
-            lambda v: choose_outlines(v, targets, rig, spec, cfg.silhouette_groups),
+            lambda v: choose_outlines(
+                v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence
+            ),
             options(decided + outlined),
             # last, on the final options: a beard or a bald head changes what the chin, the
             # skin and the hair regions show
@@ -159,8 +167,9 @@ class Fitter:
             lambda v: match_colors(v, targets, rig, spec, cfg),
         ]
 
-    def _results(self, photos_faces, vectors, found, targets, cfg, budget, chins):
-        """One `FitResult` per face: the real render of `vectors` and its loss, the pictures."""
+    def _results(self, photos_faces, vectors, found, targets, cfg, budget, chins, evidence):
+        """One `FitResult` per face: the real render of `vectors` and its loss, the pictures,
+        and each group's options in the order the `evidence` ranks them."""
         renders = [self.rig.render(v) for v in vectors]
         real_loss = self.rig.loss(vectors, renders, targets, cfg)
         if found.images is not None and torch.equal(vectors, found.vectors):
@@ -174,6 +183,9 @@ class Fitter:
                 fit_block(
                     cfg.mode, found, i, real_loss[i], budget, cfg.threshold, self.calibration,
                     beard_from_chin=chins[i] is not None,
+                    runner_ups=runner_ups(
+                        self.spec, vectors[i], found.discrete_probabilities, evidence, i
+                    ),
                 ),
                 found.history[i],
             )

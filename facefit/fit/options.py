@@ -17,6 +17,7 @@ import torch
 from facefit.fit.config import FitConfig
 from facefit.fit.params import ParamLayout
 from facefit.fit.real_rig import RealRig, one_face, with_option
+from facefit.fit.runner_ups import OptionEvidence
 from facefit.fit.search import PhotoTargets
 
 # Groups whose top-2 soft weights differ by less than this have their runner-up drawn too.
@@ -32,11 +33,13 @@ def check_options(
     cfg: FitConfig,
     decided: tuple[str, ...] = (),
     bearded: list[bool] | None = None,
+    evidence: OptionEvidence | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each group's option the real render supports best.
 
     `probabilities`: the search's soft choice per group (B, K). The groups in `decided` (a
-    detail reader's or an outline's) keep their option.
+    detail reader's or an outline's) keep their option. `evidence` is told each drawn
+    option's loss as it was compared (the default's with its margin, where it challenged).
     """
     vectors = vectors.clone()
     renders = [rig.render(v) for v in vectors]
@@ -55,17 +58,22 @@ def check_options(
             if holds_default and current != 0 and 0 not in options:
                 options.append(0)
             to_beat = real_loss[i]
-            if bearded is not None and bearded[i] and group == cfg.beard_group:
+            none_ruled_out = bearded is not None and bearded[i] and group == cfg.beard_group
+            if none_ruled_out:
                 # the chin rules out "none": a beard the search chose stands as checked
                 # above, none chosen gives way to the best of the others
                 options = [o for o in options if o != 0]
                 if current == 0:
                     options, to_beat = list(range(1, stop - start)), math.inf
+            if evidence is not None and not (none_ruled_out and current == 0):
+                evidence.drawn(i, group, current, real_loss[i])
             for option in options:
                 candidate = with_option(vectors[i], start, stop, option)
                 render = rig.render(candidate)
                 loss = rig.loss(candidate[None], [render], one_face(targets, i), cfg)[0]
                 bonus = 1.0 - cfg.default_margin if option == 0 and holds_default else 1.0
+                if evidence is not None:
+                    evidence.drawn(i, group, option, loss * bonus)
                 if loss * bonus < to_beat:
                     vectors[i], real_loss[i] = candidate, loss
                     to_beat = loss

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from facefit.fit.real_rig import RealRig, with_option
+from facefit.fit.runner_ups import OptionEvidence
 from facefit.fit.search import PhotoTargets
 
 # How much (a fraction of the searched option's disagreement) another outline must be better
@@ -41,11 +42,13 @@ def choose_outlines(
     spec,
     groups: tuple[tuple[str, str], ...],
     margin: float = SILHOUETTE_MARGIN,
+    evidence: OptionEvidence | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each (group, label class) of `groups` set to its best outline.
 
     Every option is drawn by the real rig at the extractor's side, the rest of the face as
-    searched, and its class mask compared with the photo's class probability.
+    searched, and its class mask compared with the photo's class probability; `evidence` is
+    told each option's disagreement.
     """
     vectors = vectors.clone()
     labels = list(spec.labels)
@@ -63,6 +66,8 @@ def choose_outlines(
                 if mask.shape != photo.shape:  # an extractor whose output is smaller
                     mask = F.interpolate(mask[None, None], size=photo.shape, mode="area")[0, 0]
                 scores.append(outline_disagreement(mask, photo))
+                if evidence is not None:
+                    evidence.drawn(i, group, option, scores[-1])
             searched, best = int(vectors[i, start:stop].argmax()), int(np.argmin(scores))
             if scores[best] < (1.0 - margin) * scores[searched]:
                 vectors[i] = with_option(vectors[i], start, stop, best)

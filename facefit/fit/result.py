@@ -61,11 +61,13 @@ def fit_block(
     threshold: float,
     calibration,
     beard_from_chin: bool,
+    runner_ups: dict[str, list[str]],
 ) -> dict[str, Any]:
     """The `fit` block of face `i`'s result: what ran and how it went.
 
     `found` is the search's `SearchResult`; `max_iters` the budget the search ran with (0 in
-    `fast`, whose answer is the start); `calibration` the `Calibration` the fit loaded.
+    `fast`, whose answer is the start); `calibration` the `Calibration` the fit loaded;
+    `runner_ups` each group's options, the chosen first (`facefit.fit.runner_ups`).
     """
     from facefit.fit.losses import similarity_from_loss
 
@@ -81,6 +83,7 @@ def fit_block(
         "max_iters": max_iters,
         "calibration": calibration.name,
         "beard_from_chin": beard_from_chin,
+        "runner_ups": runner_ups,
         "terms": {k: round(v, 6) for k, v in found.terms[i].items()},
     }
 

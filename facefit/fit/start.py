@@ -19,6 +19,7 @@ from facefit.fit.losses import color_vector
 from facefit.fit.networks import FitNetworks
 from facefit.fit.ownership import StartPlan
 from facefit.fit.params import ParamLayout
+from facefit.fit.runner_ups import OptionEvidence
 from facefit.fit.search import PhotoTargets
 
 # `fast` has no render to weigh options with: option 0 stays unless the predictor gives its
@@ -33,8 +34,10 @@ def start_vectors(
     images: torch.Tensor,
     targets: PhotoTargets,
     cfg: FitConfig,
+    evidence: OptionEvidence | None = None,
 ) -> torch.Tensor:
-    """(B, D) start vectors of aligned photos `images` (B, 3, S, S) in [0, 1]."""
+    """(B, D) start vectors of aligned photos `images` (B, 3, S, S) in [0, 1]; `evidence` is
+    told a detail reader's reading of each group it owns."""
     batch = images.shape[0]
     mean = torch.as_tensor(spec.mean_vector(), device=images.device).expand(batch, -1)
     if cfg.mode == "patent":
@@ -51,7 +54,7 @@ def start_vectors(
         vectors = with_readings(vectors, networks, plan, spec, images)
     if cfg.mode == "fast":
         vectors = default_unless_confident(vectors, ParamLayout.from_spec(spec), cfg)
-    return with_group_readings(vectors, networks, plan, spec, images)
+    return with_group_readings(vectors, networks, plan, spec, images, evidence)
 
 
 def with_readings(
@@ -78,14 +81,22 @@ def with_readings(
 
 
 def with_group_readings(
-    vectors: torch.Tensor, networks: FitNetworks, plan: StartPlan, spec, images: torch.Tensor
+    vectors: torch.Tensor,
+    networks: FitNetworks,
+    plan: StartPlan,
+    spec,
+    images: torch.Tensor,
+    evidence: OptionEvidence | None = None,
 ) -> torch.Tensor:
     """`vectors` with each group a detail reader owns set to its choice, one-hot: the
     search keeps it, so it fits the other controls to that option drawn alone."""
     for group, file in plan.group_owners.items():
         block = spec.discrete_slices[group]
         with torch.no_grad():
-            choice = networks.detail[file](images).argmax(dim=1)
+            logits = networks.detail[file](images)  # (B, K)
+        if evidence is not None:
+            evidence.read(group, logits.softmax(dim=1))
+        choice = logits.argmax(dim=1)
         vectors[:, block] = F.one_hot(choice, block.stop - block.start).to(vectors.dtype)
     return vectors
 

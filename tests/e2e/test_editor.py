@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -115,6 +116,27 @@ def test_the_character_is_the_largest_thing_and_the_details_fold_away(editor):
         "() => [...document.querySelectorAll('.option img')].every(i => i.complete && i.naturalWidth)",
         timeout=120_000,
     )
+    # each picture drawn at the size it is shown at, not larger (this page: 1 pixel a CSS px)
+    drawn = page.eval_on_selector_all(
+        "#character, .option img", "imgs => imgs.map(i => [i.naturalWidth, i.clientWidth])"
+    )
+    assert all(shown <= natural < 1.5 * shown for natural, shown in drawn), drawn
+
+
+def test_the_style_pictures_come_in_the_fits_order(context, live):  # noqa: F811
+    """A photo fitted by the worker: each row of style pictures starts with the fit's choice,
+    then the options as the fit ranked them (`fit.runner_ups` of the job)."""
+    page = open_page(context)
+    job_id = upload_face(page, live)
+    page.wait_for_url(re.compile(r"/result$"), timeout=240_000)
+    document = json.loads(page.evaluate(f"fetch('/j/{job_id}/status.json').then(r => r.text())"))
+    rows = page.eval_on_selector_all(
+        ".option-row",
+        "rows => Object.fromEntries(rows.map(r => [r.dataset.group,"
+        " [...r.querySelectorAll('.option')].map(o => o.dataset.option)]))",
+    )
+    assert rows == document["fit"]["runner_ups"]
+    assert not page.errors, f"JavaScript errors: {page.errors}"
 
 
 def test_drag_pick_undo_redo_reset_and_save(editor):

@@ -231,28 +231,32 @@ def test_the_editor_draws_the_parameters_it_is_given(player):
     client, job_id = player
     n, groups = len(SPEC["continuous"]), len(SPEC["discrete"])
     query = {"c": ",".join(["500"] * n), "d": ",".join(["0"] * groups), "s": 128}
-    average = client.get(f"/j/{job_id}/render.webp", query_string=query)
-    assert average.status_code == 200 and average.mimetype == "image/webp"
+    average = client.get(f"/j/{job_id}/render.jpg", query_string=query)
+    assert average.status_code == 200 and average.mimetype == "image/jpeg"
     assert "max-age" in average.headers["Cache-Control"]
-    wide = client.get(
-        f"/j/{job_id}/render.webp", query_string={**query, "c": ",".join(["900"] * n)}
-    )
+    wide = client.get(f"/j/{job_id}/render.jpg", query_string={**query, "c": ",".join(["900"] * n)})
     assert wide.status_code == 200 and wide.get_data() != average.get_data()
     for bad in ({"c": "1,2"}, {"c": ",".join(["1001"] * n)}, {"d": "0,0,99"}, {"s": 4000}):
-        answer = client.get(f"/j/{job_id}/render.webp", query_string={**query, **bad})
+        answer = client.get(f"/j/{job_id}/render.jpg", query_string={**query, **bad})
         assert answer.status_code == 422, bad
         assert answer.get_json()["error"]["code"] == "INVALID_PARAMS"
 
 
-def test_the_editor_is_rate_limited_per_player(pg_service, redis_url):
-    app = pg_service.create_app(RENDERS_PER_MINUTE_PER_PLAYER=2)
-    client = app.test_client()
+def rendered(budget: int, pg_service, sizes: list[int]) -> list[int]:
+    """The answers to a new player asking for pictures of `sizes` under a render `budget`."""
+    client = pg_service.create_app(RENDER_COST_PER_MINUTE_PER_PLAYER=budget).test_client()
     job_id = store_succeeded_job(pg_service.sessions(), portal_key_hash=browser_key(client))
-    query = {"c": ",".join(["500"] * len(SPEC["continuous"])), "d": "0,0,0", "s": 128}
-    codes = [
-        client.get(f"/j/{job_id}/render.webp", query_string=query).status_code for _ in range(3)
+    query = {"c": ",".join(["500"] * len(SPEC["continuous"])), "d": "0,0,0"}
+    return [
+        client.get(f"/j/{job_id}/render.jpg", query_string={**query, "s": s}).status_code
+        for s in sizes
     ]
-    assert codes == [200, 200, 429]
+
+
+def test_the_editor_is_rate_limited_per_player(pg_service, redis_url):
+    assert rendered(2, pg_service, [128, 128, 128]) == [200, 200, 429]
+    # a large picture spends more of the budget than a thumbnail (its render takes longer)
+    assert rendered(5, pg_service, [512, 72, 72]) == [200, 200, 429]
 
 
 def test_the_portal_character_file_and_three_js_are_served(player, tmp_path):

@@ -27,7 +27,7 @@ UNCONSUMED = "test-owners-" + uuid.uuid4().hex[:8]  # no worker touches these jo
 # (method, path after the job's own): every route that shows or changes a job. A route added
 # with a job id in its path joins these (test_the_matrix_covers_every_route_of_a_job).
 SPEC = load_spec()
-RENDER = f"/render.webp?c={','.join(['500'] * len(SPEC.continuous))}&d=0,0,0&s=128"
+RENDER = f"/render.jpg?c={','.join(['500'] * len(SPEC.continuous))}&d=0,0,0&s=128"
 PORTAL_ROUTES = [
     ("GET", ""),
     ("GET", "/status.json"),

@@ -6,7 +6,7 @@ import pytest
 
 from facefit.errors import IntakeError
 from facefit.settings import CoreSettings
-from tests.conftest import face_photo, faceless_photo
+from tests.conftest import assert_runner_ups, face_photo, faceless_photo
 from tests.tiny_weights import tiny_weights_dir
 from worker import pipeline
 
@@ -62,6 +62,7 @@ def test_the_worker_fits_in_a_service_mode_and_stores_the_budget_that_ran(loaded
         WorkerSettings.from_env({"FACEFIT_FIT_MODE": "patent"})
     outcome, _ = _fit_face(mode="full", max_iters=2)
     assert outcome.fit["iterations"] == 2 and outcome.max_iterations == 2
+    assert_runner_ups(outcome.fit["runner_ups"], outcome.params)
     # the calibration it ran with is named (tiny networks have none: decided from manifests)
     assert outcome.fit["calibration"] == "uncalibrated"
 

@@ -153,11 +153,14 @@ def test_the_reader_decides_its_group_in_the_fit(trained):
     assert fitter.calibration.start.group_owners == {"eyebrow_style": "detail-brows.pt"}
     reader = fitter.networks.detail["detail-brows.pt"]
     result = fitter.fit_photo(PHOTO.read_bytes(), mode="full")
+    options = load_spec().discrete[1].options
     with torch.no_grad():
         aligned = torch.from_numpy(result.aligned).permute(2, 0, 1)[None].float() / 255
-        style = load_spec().discrete[1].options[int(reader(aligned).argmax())]
+        weighed = reader(aligned)[0].argsort(descending=True, stable=True)
     assert "detail-brows.pt" in result.models
-    assert result.params["discrete"]["eyebrow_style"] == style
+    assert result.params["discrete"]["eyebrow_style"] == options[int(weighed[0])]
+    # the editor offers the brows in the order the reader weighs them
+    assert result.fit["runner_ups"]["eyebrow_style"] == [options[int(i)] for i in weighed]
     patent = fitter.fit_photo(PHOTO.read_bytes(), mode="patent", max_iters=0)
     assert patent.params["discrete"]["eyebrow_style"] == "natural"
     assert np.isfinite(patent.fit["real_render_loss"])

@@ -1,7 +1,8 @@
 """The post-search steps on the real rig (tiny networks): options, outlines, beard, colours.
 
 Each step is a function from parameter vectors to parameter vectors; these tests give each
-one a photo whose answer is known and check what it keeps and what it leaves.
+one a photo whose answer is known and check what it keeps and what it leaves, and how the
+options it drew rank for the editor (`facefit.fit.runner_ups`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from facefit.fit.losses import COLOR_REGIONS
 from facefit.fit.options import check_options
 from facefit.fit.outline import choose_outlines, outline_disagreement
 from facefit.fit.real_rig import with_option
+from facefit.fit.runner_ups import OptionEvidence
 from facefit.fit.skin_regions import chin_minus_cheek_lightness
 from facefit.settings import CoreSettings
 from tests.tiny_weights import tiny_weights_dir
@@ -107,20 +109,24 @@ def test_fast_runs_no_post_search_step(fitter):
     assert fitter._steps(replace(fitter.config, mode="fast"), None, None, [None], ()) == []
 
 
-def test_silhouette_choice_picks_the_hairstyle_whose_outline_the_photo_shows(fitter):
-    """A photo parsed exactly as the rig draws one hairstyle gets that hairstyle back."""
+def parsed_as_drawn(fitter, style: str) -> SimpleNamespace:
+    """Targets of a photo parsed exactly as the rig draws the average face with `style`."""
     spec, labels = fitter.spec, fitter.labels
     size = fitter.networks.extractor_size
+    drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": style}}))
+    one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+    probs = F.interpolate(one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area")
+    return SimpleNamespace(probs=probs)
+
+
+def test_silhouette_choice_picks_the_hairstyle_whose_outline_the_photo_shows(fitter):
+    """A photo parsed exactly as the rig draws one hairstyle gets that hairstyle back."""
+    spec = fitter.spec
     start = dict((g, s) for g, s, _ in fitter.layout.discrete_slices)["hairstyle"]
     groups = (("hairstyle", "hair"),)
     for style in ("buzz_cut", "long_straight", "top_bun", "bald"):
-        drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": style}}))
-        one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
-        probs = F.interpolate(
-            one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area"
-        )
         start_face = torch.as_tensor(spec.mean_vector())[None]  # option 0: short crop
-        photo = SimpleNamespace(probs=probs)
+        photo = parsed_as_drawn(fitter, style)
         chosen = choose_outlines(start_face, photo, fitter.rig, spec, groups, margin=0.0)
         assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
         assert torch.equal(chosen[0, :start], start_face[0, :start])  # the rest is kept
@@ -128,6 +134,43 @@ def test_silhouette_choice_picks_the_hairstyle_whose_outline_the_photo_shows(fit
             # the searched option stays unless another outline is better by the margin
             kept = choose_outlines(start_face, photo, fitter.rig, spec, groups, margin=0.9)
             assert torch.equal(kept, start_face)
+
+
+def test_the_editor_offers_the_hairstyles_nearest_in_outline_first(fitter):
+    """After the style whose outline the photo shows: long hair beside long hair, a buzz cut
+    beside a bald head, and to long hair no hair at all last; every style once."""
+    spec = fitter.spec
+    styles = spec.discrete[0].options
+    start_face = torch.as_tensor(spec.mean_vector())[None]
+    block = spec.discrete_slices["hairstyle"]
+    offered = {}
+    for style in ("long_straight", "bald"):
+        evidence = OptionEvidence(1)
+        chosen = choose_outlines(
+            start_face, parsed_as_drawn(fitter, style), fitter.rig, spec,
+            (("hairstyle", "hair"),), margin=0.0, evidence=evidence,
+        )  # fmt: skip
+        choice = int(chosen[0, block].argmax())
+        order = evidence.ranking(0, "hairstyle", choice, torch.zeros(len(styles)))
+        offered[style] = [styles[o] for o in order]
+        assert sorted(offered[style]) == sorted(styles)
+    assert offered["long_straight"][:2] == ["long_straight", "shoulder_length"]
+    assert offered["long_straight"][-1] == "bald"
+    assert offered["bald"][:2] == ["bald", "buzz_cut"]
+
+
+def test_the_ranking_is_the_choice_then_what_was_drawn_then_the_soft_choice():
+    evidence = OptionEvidence(2)
+    for option, score in ((3, 0.5), (1, 0.2), (0, 0.9)):
+        evidence.drawn(0, "group", option, score)
+    searched = torch.tensor([0.1, 0.05, 0.3, 0.05, 0.5])
+    # the choice first (a margin kept it although option 1 drew better), then the drawn
+    # options by their score, then the others by the search's soft choice
+    assert evidence.ranking(0, "group", 0, searched) == [0, 1, 3, 4, 2]
+    assert evidence.ranking(1, "group", 2, searched) == [2, 4, 0, 1, 3]  # nothing drawn
+    # where a detail reader owns the group, its reading orders what was not drawn
+    evidence.read("group", torch.tensor([[0.2] * 5, [0.0, 0.6, 0.1, 0.2, 0.1]]))
+    assert evidence.ranking(1, "group", 1, searched) == [1, 3, 2, 4, 0]
 
 
 def test_outline_disagreement_scores_an_empty_outline_too():
@@ -201,16 +244,22 @@ def test_a_dark_chin_makes_the_options_check_pick_a_beard(fitter, photo_targets)
     ]
     losses = [real_loss(fitter, v, targets) for v in beards]
 
-    def check(bearded):
+    def check(bearded, evidence=None):
         return check_options(
             clean[None].clone(), sure_of(clean, fitter), targets, fitter.rig, fitter.layout,
-            cfg, bearded=bearded,
+            cfg, bearded=bearded, evidence=evidence,
         )  # fmt: skip
 
     assert torch.equal(check(None)[0], clean)  # no evidence: the margin keeps the default
-    kept = check([True])
+    evidence = OptionEvidence(1)
+    kept = check([True], evidence)
     assert torch.equal(kept[0], beards[int(np.argmin(losses))])
     assert real_loss(fitter, kept[0], targets) == pytest.approx(min(losses))
+    # the editor offers the beards by how the game drew them, and none, ruled out, last
+    choice = int(kept[0, block].argmax())
+    searched = sure_of(clean, fitter)[[g.name for g in spec.discrete].index("facial_hair")]
+    order = evidence.ranking(0, "facial_hair", choice, searched[0])
+    assert order == [1 + int(b) for b in np.argsort(losses, kind="stable")] + [0]
     # the evidence is off with no group named, and `fast` and `patent` do not read it
     assert beard_chins([face], replace(cfg, beard_group=None)) == [None]
     assert fitter._steps(replace(cfg, mode="fast"), None, None, [None], ()) == []

@@ -22,6 +22,7 @@ from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
 from facefit.rig.spec import load_spec
 from facefit.settings import CoreSettings
+from tests.conftest import assert_runner_ups
 from tests.tiny_weights import write_tiny_weights
 
 PHOTO = Path(__file__).parent.parent / "fixtures" / "faces" / "london_001_neutral.jpg"
@@ -49,6 +50,7 @@ def test_fit_photo_returns_valid_game_parameters(fitter):
     assert 0.0 <= result.fit["similarity"] <= 1.0
     assert np.isfinite(result.fit["real_render_loss"])
     assert result.real_render.shape == (512, 512, 3)
+    assert_runner_ups(result.fit["runner_ups"], result.params)
     assert set(result.models) == {"imitator-lite.pt", "extractor-lite.pt"}
     assert result.preview_png().startswith(b"\x89PNG")
 

@@ -1,5 +1,5 @@
 // The result page's editor: sliders and option thumbnails change the character, drawn by the
-// real rig on the server (render.webp); undo and redo; reset to the fitted values; save as a
+// real rig on the server (render.jpg); undo and redo; reset to the fitted values; save as a
 // new version. Values travel as integers 0..1000 in the rig's spec order (see web/previews.py).
 "use strict";
 
@@ -39,45 +39,70 @@ function setupEditor(root) {
   function query(opts, size) {
     return `${root.dataset.renderUrl}?c=${values.join(",")}&d=${opts.join(",")}&s=${size}`;
   }
+  // The smallest size the server draws that covers `cssPixels` on this screen.
+  const sizes = root.dataset.sizes.split(",").map(Number);
+  function sizeFor(cssPixels) {
+    return sizes.find((s) => s >= cssPixels * window.devicePixelRatio) ?? sizes.at(-1);
+  }
+  const pictureSize = sizeFor(picture.getBoundingClientRect().width);
 
-  // --- the character: one picture in flight while dragging; on release the released value's
-  // picture, which is most often the one already in flight (the last move's) ------------------
-  let inFlight = null;
-  let wanted = null;
-  let sent = 0;
-  let shown = 0;
+  // --- the character: while a slider moves, one picture in flight, then the newest value's;
+  // on release the released value's: the one in flight if it is that value, else a new one
+  // at once, the superseded request cancelled -------------------------------------------------
+  let inFlight = null;  // {url, controller}
+  let wanted = null;  // {url, requested}: the picture to show after a release, until shown
+  let shownUrl = picture.getAttribute("src");
+  let shownBlob = null;
   function draw(release) {
-    const url = query(options, 512);
+    const url = query(options, pictureSize);
     if (release) wanted = { url, requested: performance.now() };
-    if (inFlight && (!release || inFlight.url === url)) return;
-    if (url === picture.getAttribute("src")) {
-      if (release) timings.push({ url, requested: wanted.requested, shown: performance.now() });
-      wanted = null;
+    if (inFlight && inFlight.url === url) return;  // on its way
+    if (inFlight && !release && url !== shownUrl) return;  // dragging: one at a time
+    if (inFlight) inFlight.controller.abort();  // superseded
+    if (url === shownUrl) {
+      if (release) record(url);
       return;
     }
     request(url);
   }
-  function request(url) {
-    const loader = new Image();
-    const mine = ++sent;
-    inFlight = { loader, url };
-    loader.onload = () => {
-      if (inFlight && inFlight.loader === loader) inFlight = null;
-      if (mine > shown) {  // a picture that comes late never covers a newer one
-        shown = mine;
-        picture.src = url;
-      }
-      if (wanted && wanted.url === url) {
-        timings.push({ url, requested: wanted.requested, shown: performance.now() });
-        wanted = null;
-      } else if (wanted && !inFlight) {
-        request(wanted.url);  // released on another value while this one was drawn
-        return;
-      }
-      pumpThumbs();
-    };
-    loader.onerror = () => { if (inFlight && inFlight.loader === loader) inFlight = null; };
-    loader.src = url;
+  async function request(url, attempt = 1) {
+    const mine = { url, controller: new AbortController() };
+    inFlight = mine;
+    let shown;
+    try {
+      const response = await fetch(url, { signal: mine.controller.signal });
+      if (!response.ok) throw response;
+      shown = URL.createObjectURL(await response.blob());
+      const loader = new Image();
+      loader.src = shown;
+      await loader.decode();
+    } catch (failure) {
+      if (shown) URL.revokeObjectURL(shown);
+      if (inFlight === mine) inFlight = null;
+      if (mine.controller.signal.aborted || attempt >= 3) return;
+      // refused (429: over the player's budget) or lost: the released value is asked again
+      const seconds = failure instanceof Response ? Number(failure.headers.get("Retry-After")) : 0;
+      setTimeout(() => { if (!inFlight && wanted) request(wanted.url, attempt + 1); }, seconds * 1000 || 300);
+      return;
+    }
+    if (inFlight !== mine) {  // superseded while it came
+      URL.revokeObjectURL(shown);
+      return;
+    }
+    inFlight = null;
+    picture.src = shown;  // decoded already: on the page at once
+    if (shownBlob) URL.revokeObjectURL(shownBlob);
+    shownBlob = shown;
+    shownUrl = url;
+    record(url);
+    draw(false);  // the slider moved on while this one was drawn: catch up with it
+    pumpThumbs();
+  }
+  function record(url) {
+    if (wanted && wanted.url === url) {
+      timings.push({ url, requested: wanted.requested, shown: performance.now() });
+      wanted = null;
+    }
   }
 
   // --- thumbnails: every option on this character, loaded one at a time after the picture --
@@ -91,7 +116,8 @@ function setupEditor(root) {
       for (const button of row.querySelectorAll(".option")) {
         const opts = options.slice();
         opts[g] = Number(button.dataset.index);
-        thumbQueue.push([button.querySelector("img"), query(opts, 128)]);
+        const img = button.querySelector("img");
+        thumbQueue.push([img, query(opts, sizeFor(img.getBoundingClientRect().width))]);
       }
     }
     pumpThumbs();
@@ -102,9 +128,13 @@ function setupEditor(root) {
     if (img.getAttribute("src") === url) { pumpThumbs(); return; }
     thumbBusy = true;
     const loader = new Image();
-    loader.onload = loader.onerror = () => {
+    loader.onload = () => {
       thumbBusy = false;
       img.src = url;
+      pumpThumbs();
+    };
+    loader.onerror = () => {  // refused or lost: the thumbnail keeps its older picture
+      thumbBusy = false;
       pumpThumbs();
     };
     loader.src = url;
