@@ -73,9 +73,9 @@ class RenderPool:
                 # pool took 36 to 66 ms; docs/benchmarks.md, "Editor"). Read when the
                 # context is made; the environment may set it otherwise.
                 os.environ.setdefault("LP_NUM_THREADS", "0")
-                from facefit.rig.render import Renderer
+                from facefit.rig.choice import make_renderer
 
-                self._renderers[size] = (threading.Lock(), Renderer(size=size))
+                self._renderers[size] = (threading.Lock(), make_renderer(size))
             return self._renderers[size]
 
     def _render(self, params: dict[str, Any], size: int):
