@@ -9,6 +9,8 @@
 #
 #   tools/train_all.sh                 # the reference rig
 #   DATA=data/mygame tools/train_all.sh  # shards imported with `facefit rig import`
+#   FACEFIT_RIG=human DATA=data/human256 CLOSE_READERS= tools/train_all.sh  # rig 3, into
+#                                                       # weights/human/
 #   DATA=data/mygame BROW_GROUP=brows tools/train_all.sh  # its brow-style group (or "")
 #   DATA=data/mygame CLOSE_READERS= tools/train_all.sh  # a rig without the reference's
 #                                                       # brow, lid, nose-tip, lip and ear
@@ -30,7 +32,9 @@ FACEFIT=".venv/bin/facefit"
 DATA=${DATA:-data/rig256}
 N=${N:-16000}
 MINUTES=${MINUTES:-56}
-OUT=${OUT:-weights}
+# the rig's own weights folder (weights/, or weights/human/ under FACEFIT_RIG=human) unless
+# OUT or FACEFIT_WEIGHTS_DIR names another
+OUT=${OUT:-$(.venv/bin/python -c 'from facefit.settings import CoreSettings as S; print(S.from_env().weights_dir)')}
 mkdir -p var/train
 
 # steps, then extra flags, for a network: from scratch, or fine-tuned from $INIT_FROM
