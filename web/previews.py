@@ -1,9 +1,10 @@
 """Pictures of edited parameters drawn by the real rig, in the web process.
 
-The rig (`facefit.rig.render`: numpy, scipy and moderngl; never torch) is loaded on the
-first request, after gunicorn forked, and each renderer is used by one request at a time:
-an OpenGL context belongs to one thread while it draws. A render is deterministic, so the
-answer is cached by the browser for its URL (undo and redo show a picture already seen).
+The rig `FACEFIT_RIG` selects (`facefit.rig.choice.make_renderer`: numpy, scipy and
+moderngl; never torch) is loaded on the first request, after gunicorn forked, and each
+renderer is used by one request at a time: an OpenGL context belongs to one thread while it
+draws. A render is deterministic, so the answer is cached by the browser for its URL (undo
+and redo show a picture already seen).
 """
 
 from __future__ import annotations
