@@ -139,7 +139,13 @@ class Fitter:
         return results
 
     def _steps(
-        self, cfg: FitConfig, found: SearchResult, targets, chins, decided, evidence=None,
+        self,
+        cfg: FitConfig,
+        found: SearchResult,
+        targets,
+        chins,
+        decided,
+        evidence=None,
         cheeks=None,
     ) -> list:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
