@@ -9,6 +9,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+# Each rig's networks and calibration live in their own folder (`FACEFIT_RIG` picks the rig).
+RIG_WEIGHTS = {"reference": PROJECT_ROOT / "weights", "human": PROJECT_ROOT / "weights" / "human"}
 
 
 @dataclass(frozen=True)
@@ -16,7 +18,7 @@ class CoreSettings:
     """What any process using `facefit` needs: where weights live, which device, log level."""
 
     device: str = "auto"
-    weights_dir: Path = PROJECT_ROOT / "weights"
+    weights_dir: Path = RIG_WEIGHTS["reference"]
     var_dir: Path = PROJECT_ROOT / "var"
     log_level: str = "INFO"
     # Threads of each process's torch pool; None keeps torch's default (all cores). Several
@@ -26,13 +28,16 @@ class CoreSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CoreSettings:
+        from facefit.rig import choice
+
         env = os.environ if env is None else env
         device = env.get("FACEFIT_DEVICE", cls.device).lower()
         if device not in DEVICE_CHOICES:
             raise ValueError(f"FACEFIT_DEVICE must be one of {DEVICE_CHOICES}, got {device!r}")
+        rig = choice.rig_name(env.get(choice.ENV) or choice.DEFAULT)
         return cls(
             device=device,
-            weights_dir=Path(env.get("FACEFIT_WEIGHTS_DIR", cls.weights_dir)),
+            weights_dir=Path(env.get("FACEFIT_WEIGHTS_DIR") or RIG_WEIGHTS[rig]),
             var_dir=Path(env.get("FACEFIT_VAR_DIR", cls.var_dir)),
             log_level=env.get("FACEFIT_LOG_LEVEL", cls.log_level).upper(),
             torch_threads=int(env["FACEFIT_TORCH_THREADS"])

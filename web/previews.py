@@ -1,11 +1,11 @@
 """Pictures of edited parameters drawn by the real rig, in the web process.
 
-The rig (`facefit.rig.render`: numpy, scipy and moderngl; never torch) is loaded after
-gunicorn forked: as each web process starts (`RenderPool.warm`, from
-deploy/gunicorn.conf.py), else on the first picture. Each renderer is used by one request
-at a time: an OpenGL context belongs to one thread while it draws. A render is
-deterministic, so the answer is cached by the browser for its URL (undo and redo show a
-picture already seen).
+The rig `FACEFIT_RIG` selects (`facefit.rig.choice.make_renderer`: numpy, scipy and
+moderngl; never torch) is loaded after gunicorn forked: as each web process starts
+(`RenderPool.warm`, from deploy/gunicorn.conf.py), else on the first picture. Each renderer
+is used by one request at a time: an OpenGL context belongs to one thread while it draws. A
+render is deterministic, so the answer is cached by the browser for its URL (undo and redo
+show a picture already seen).
 """
 
 from __future__ import annotations
@@ -99,9 +99,9 @@ class RenderPool:
                 # pool took 36 to 66 ms; docs/benchmarks.md, "Editor"). Read when the
                 # context is made; the environment may set it otherwise.
                 os.environ.setdefault("LP_NUM_THREADS", "0")
-                from facefit.rig.render import Renderer
+                from facefit.rig.choice import make_renderer
 
-                self._renderers[size] = (threading.Lock(), Renderer(size=size))
+                self._renderers[size] = (threading.Lock(), make_renderer(size))
             return self._renderers[size]
 
     def _render(self, params: dict[str, Any], size: int, timing: dict[str, float]):

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,14 +27,11 @@ class OptionRow:
     fitted: str
 
 
-@cache
 def _rig_spec() -> dict[str, Any]:
-    """The reference rig's control names, groups and docs (empty if the rig is not installed)."""
-    try:
-        return json.loads(resources.files("facefit.rig").joinpath("spec.json").read_text())
-    except (ModuleNotFoundError, FileNotFoundError, ValueError) as exc:
-        log.warning("rig spec not readable (%s); grouping sliders by name", exc)
-        return {}
+    """The control names, groups and docs of the rig `FACEFIT_RIG` selects, in spec order."""
+    from facefit.rig.spec import load_spec
+
+    return load_spec().to_json()
 
 
 def _label(name: str) -> str:

@@ -60,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from facefit.device import resolve_device
     from facefit.errors import ModelError
     from facefit.fit.calibration import from_manifests, summary, write_calibration
-    from facefit.fit.config import FitConfig
+    from facefit.fit.config import FitConfig, for_rig
     from facefit.fit.fitter import Fitter
     from facefit.fit.networks import load_networks
+    from facefit.rig.spec import load_spec
     from facefit.settings import CoreSettings
 
     settings = CoreSettings.from_env()
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from facefit.fit.stopping_rule import measure
 
-        fitter = Fitter(networks, calibration, FitConfig(), device)
+        fitter = Fitter(networks, calibration, for_rig(FitConfig(), load_spec()), device)
         budgets = [int(n) for n in args.iters.split(",")]
         rule, measured = measure(fitter, "full", budgets, args.tolerance, args.rig_faces)
     calibration = replace(

@@ -67,11 +67,11 @@ def add_imitator(evals: argparse._SubParsersAction) -> None:
 
 def _rig_renderer(size: int) -> tuple[Callable, Callable, str, int]:
     """(render(vec) -> (image, labels, landmarks), random_vector(rng), rig id, continuous size)."""
-    from facefit.rig.render import Renderer
+    from facefit.rig.choice import make_renderer
     from facefit.rig.spec import load_spec
 
     spec = load_spec()
-    renderer = Renderer(size=size)
+    renderer = make_renderer(size)
 
     def render(vec):
         out = renderer.render(vec)

@@ -3,9 +3,17 @@
 The predictor reads hair colour poorly and a few updates of the search barely move it (dark
 brown hair came out copper, blond grey). Matched, the hair colour's distance to the photos'
 falls by a third, for 18 renders a face at the extractor's side.
+
+The skin is read on the cheeks (`facefit.fit.skin_regions`), in the photo and in the render
+alike: the skin's own colour shows there, where the rest of the skin region mixes in the
+shadows of the jaw and the neck, and the cheeks are what a person compares. Its controls
+are matched finer than a grid step: the skin is the largest colour of a face.
 """
 
 from __future__ import annotations
+
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,11 +22,20 @@ from facefit.fit.config import FitConfig
 from facefit.fit.losses import COLOR_REGIONS
 from facefit.fit.real_rig import RealRig
 from facefit.fit.search import PhotoTargets
+from facefit.fit.skin_regions import cheek_lab
 
 COLOR_STEPS = 9  # values tried per control, evenly spaced in [0, 1]
 # The least share of the frame a colour region must cover in the photo's parse for its
-# colour to be matched (1 %: a few dozen pixels at 128 px, a bald man's fringe).
-MIN_REGION_SHARE = 0.01
+# colour to be matched: 1 % of hair is a few dozen pixels at 128 px, a bald man's fringe;
+# closed lips cover 0.3 to 1.1 % of the London photos' frames.
+MIN_REGION_SHARE = {"hair": 0.01, "eyes": 0.01, "lips": 0.002}
+# Regions read on the cheeks instead of their labelled pixels.
+CHEEK_REGIONS = ("skin",)
+# Regions searched on a coarser grid whose best value is then refined between its
+# neighbours (a parabola through the three squared distances, kept where its render is
+# closer), and the values tried per control: a grid step of rig 3's skin tone is 7 L*,
+# the skin must come within a few.
+REFINED_REGIONS = {"skin": 5}
 
 
 def lab(rgb: np.ndarray) -> np.ndarray:
@@ -28,6 +45,11 @@ def lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32)[None], cv2.COLOR_RGB2LAB)[0]
 
 
+def photo_cheeks(faces: list[Any]) -> np.ndarray:
+    """(B, 3) CIE Lab of each aligned face's cheeks: the colour its skin is matched to."""
+    return np.stack([cheek_lab(face.image, face.aligned_landmarks68) for face in faces])
+
+
 def match_colors(
     vectors: torch.Tensor,
     targets: PhotoTargets,
@@ -35,6 +57,7 @@ def match_colors(
     spec,
     cfg: FitConfig,
     steps: int = COLOR_STEPS,
+    cheeks: np.ndarray | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with the controls of `cfg.color_matches` set to match the photo.
 
@@ -42,30 +65,75 @@ def match_colors(
     value whose region (the render's own labels) has the mean colour closest to the photo's
     (the extractor's class probabilities, as in the loss) in CIE Lab is kept. A region the
     render does not show (hair on a bald head), or the photo shows on less than
-    `MIN_REGION_SHARE` of the frame, leaves its controls alone.
+    `MIN_REGION_SHARE` of the frame, leaves its controls alone. A region of `CHEEK_REGIONS`
+    is compared on the cheeks instead, the photos' given as `cheeks` (`photo_cheeks`).
     """
     vectors = vectors.clone()
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
-    values = np.linspace(0.0, 1.0, steps)
     for region, controls in cfg.color_matches:
         classes = [labels.index(n) for n in COLOR_REGIONS[region]]
-        photo = lab(targets.colors[region].cpu().numpy())  # (B, 3)
-        share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
-        for i in range(vectors.shape[0]):
-            if float(share[i]) < MIN_REGION_SHARE:
-                continue
+        if region in CHEEK_REGIONS:
+            if cheeks is None:
+                raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")
+            photo, shown = np.asarray(cheeks, np.float32), np.ones(len(vectors), bool)
+        else:
+            photo = lab(targets.colors[region].cpu().numpy())  # (B, 3)
+            share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
+            shown = (share >= MIN_REGION_SHARE[region]).cpu().numpy()
+        refine = region in REFINED_REGIONS
+        tried = REFINED_REGIONS.get(region, steps)
+        for i in np.flatnonzero(shown):
+            distance = partial(region_distance, rig, region, classes, photo[i])
             for control in controls:
                 k = names.index(control)
-                distances = []
-                for value in values:
-                    candidate = vectors[i].clone()
-                    candidate[k] = float(value)
-                    drawn = rig.probe.render(candidate.cpu().numpy())
-                    shown = np.isin(drawn.labels, classes)
-                    if not shown.any():
-                        break
-                    mean = drawn.image[shown].mean(axis=0) / 255.0
-                    distances.append(float(np.linalg.norm(lab(mean[None])[0] - photo[i])))
-                if len(distances) == len(values):
-                    vectors[i, k] = float(values[int(np.argmin(distances))])
+                vectors[i, k] = _best_value(vectors[i], k, distance, tried, refine)
     return vectors
+
+
+def region_distance(
+    rig: RealRig, region: str, classes: list[int], photo: np.ndarray, candidate: torch.Tensor
+) -> float | None:
+    """CIE76 distance of the `region` colour of the rig's probe render of `candidate` (D,)
+    to the photo's Lab `photo` (3,); None where the render does not draw the region."""
+    drawn = rig.probe.render(candidate.cpu().numpy())
+    if region in CHEEK_REGIONS:
+        return float(np.linalg.norm(cheek_lab(drawn.image, drawn.landmarks68) - photo))
+    mask = np.isin(drawn.labels, classes)
+    if not mask.any():
+        return None
+    mean = drawn.image[mask].mean(axis=0) / 255.0
+    return float(np.linalg.norm(lab(mean[None])[0] - photo))
+
+
+def _best_value(vector: torch.Tensor, k: int, distance, steps: int, refine: bool) -> float:
+    """The value of control `k` of `vector` (D,) whose render is closest by `distance`
+    (None where the region is not drawn: the control is left as it is)."""
+    values = np.linspace(0.0, 1.0, steps)
+
+    def at(value: float):
+        candidate = vector.clone()
+        candidate[k] = float(value)
+        return distance(candidate)
+
+    distances = []
+    for value in values:
+        d = at(value)
+        if d is None:
+            return float(vector[k])
+        distances.append(d)
+    best = int(np.argmin(distances))
+    if not refine or steps < 3:
+        return float(values[best])
+    # the squared distance is near a parabola in one control around its minimum: its vertex
+    # between the best value's neighbours (at an end, between the end's two neighbours)
+    mid = min(max(best, 1), steps - 2)
+    y0, y1, y2 = (distances[j] ** 2 for j in (mid - 1, mid, mid + 1))
+    curvature = y0 - 2 * y1 + y2
+    if curvature <= 0:
+        return float(values[best])
+    step = values[1] - values[0]
+    vertex = float(
+        np.clip(values[mid] + 0.5 * step * (y0 - y2) / curvature, *values[[mid - 1, mid + 1]])
+    )
+    refined = at(vertex)
+    return vertex if refined is not None and refined < distances[best] else float(values[best])

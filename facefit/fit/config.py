@@ -3,7 +3,8 @@
 Everything the fit decides from data (the stopping rule, the loss scale, which network owns
 which control) is not here: `facefit calibrate` writes it beside the weights
 (`facefit.fit.calibration`). The tuned constants of the post-search steps live in their
-stage modules; docs/decisions.md says how each was chosen.
+stage modules; docs/decisions.md says how each was chosen. The rig parts those steps act on
+differ from rig to rig: `RIG_PARTS` holds one small table per rig, chosen by its id.
 """
 
 from __future__ import annotations
@@ -27,6 +28,43 @@ def given(**options: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class RigParts:
+    """The parts of one rig that the post-search steps act on (`FitConfig`'s fields)."""
+
+    silhouette_groups: tuple[tuple[str, str], ...]  # (group, label class) chosen by outline
+    color_matches: tuple[tuple[str, tuple[str, ...]], ...]  # (colour region, its controls)
+    beard_group: str | None  # the group a beard-like chin rules option 0 out of
+    beard_density: str | None  # the control matched to the chin where it did
+    default_margin_groups: tuple[str, ...] | None = None  # groups that hold option 0; None: all
+
+
+# Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
+REFERENCE_PARTS = RigParts(
+    silhouette_groups=(("hairstyle", "hair"),),
+    color_matches=(("hair", ("hair_color", "hair_redness")),),
+    beard_group="facial_hair",
+    beard_density="facial_hair_density",
+)
+# Rig 3: the skin's three controls matched to the photo's cheeks, before the lips, whose
+# colour follows the skin's; hair_grey is left to the start and the search (matched too, it
+# took the wall seen through curls for grey: docs/decisions.md). Only "no beard" is a
+# default worth holding: hairstyle 0 is bald, brow 0 one style of twelve.
+HUMAN_PARTS = RigParts(
+    silhouette_groups=(("hairstyle", "hair"),),
+    color_matches=(
+        ("skin", ("skin_tone", "skin_undertone", "skin_saturation")),
+        ("hair", ("hair_color", "hair_redness")),
+        ("lips", ("lip_color",)),
+    ),
+    beard_group="facial_hair",
+    beard_density="facial_hair_density",
+    default_margin_groups=("facial_hair",),
+)
+# A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
+RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.0": HUMAN_PARTS}
+
+
+@dataclass(frozen=True)
 class FitConfig:
     """The mode, the search's budget and schedule, the loss weights and the rig parts the
     post-search steps act on."""
@@ -41,13 +79,13 @@ class FitConfig:
     w_color: float = 1.0  # ... of the region-colour term
     w_prior: float = 0.01  # ... of the pull toward the average face
     default_margin: float = 0.03  # option 0 stays unless another renders this much better
-    default_margin_groups: tuple[str, ...] | None = None  # groups the margin holds in; None: all
-    silhouette_groups: tuple[tuple[str, str], ...] = (("hairstyle", "hair"),)  # (group, class)
-    color_matches: tuple[tuple[str, tuple[str, ...]], ...] = (  # (colour region, controls)
-        ("hair", ("hair_color", "hair_redness")),
-    )
-    beard_group: str | None = "facial_hair"  # the group a beard-like chin rules option 0 out of
-    beard_density: str | None = "facial_hair_density"  # matched to the chin where it did
+    # The rig parts of the post-search steps (`RigParts`): the reference rig's unless chosen
+    # for another rig by `for_rig`.
+    default_margin_groups: tuple[str, ...] | None = REFERENCE_PARTS.default_margin_groups
+    silhouette_groups: tuple[tuple[str, str], ...] = REFERENCE_PARTS.silhouette_groups
+    color_matches: tuple[tuple[str, tuple[str, ...]], ...] = REFERENCE_PARTS.color_matches
+    beard_group: str | None = REFERENCE_PARTS.beard_group
+    beard_density: str | None = REFERENCE_PARTS.beard_density
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True
@@ -111,13 +149,23 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
 
 
 def for_rig(cfg: FitConfig, spec) -> FitConfig:
-    """`cfg` without the rig parts `spec` lacks, each dropped part logged.
+    """`cfg` with the rig parts of `spec`'s rig (`RIG_PARTS`, by its id).
 
-    The defaults name the reference rig's parts (its hairstyle, hair colour and beard); a
-    studio's own client may have none of them, and its fits should then go without those
-    steps rather than refuse to start. A config given explicitly is checked as it is
-    instead (`check_names`): a misspelt name fails.
+    A rig without a table (a studio's own client) keeps the reference rig's parts that it
+    has, each dropped part logged: such a rig may have no hairstyle, hair colour or beard,
+    and its fits should then go without those steps rather than refuse to start. A config
+    given explicitly is checked as it is instead (`check_names`): a misspelt name fails.
     """
+    from dataclasses import asdict, replace
+
+    parts = RIG_PARTS.get(spec.rig_id)
+    if parts is not None:
+        return replace(cfg, **asdict(parts))
+    return _without_missing_parts(cfg, spec)
+
+
+def _without_missing_parts(cfg: FitConfig, spec) -> FitConfig:
+    """`cfg` without the rig parts `spec` lacks, each dropped part logged."""
     import logging
     from dataclasses import replace
 

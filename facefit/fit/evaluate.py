@@ -88,10 +88,10 @@ def evaluate_synthetic(
     **overrides: Any,
 ) -> dict[str, Any]:
     """Fit `n` random rig faces rendered by the real rig; compare with their true parameters."""
-    from facefit.rig.render import Renderer
+    from facefit.rig.choice import make_renderer
 
     spec, layout = fitter.spec, fitter.layout
-    renderer = Renderer(size=fitter.aligned_size)
+    renderer = make_renderer(fitter.aligned_size)
     rng = np.random.default_rng(seed)
     truths = np.stack([spec.random_vector(rng) for _ in range(n)])
     fitted, renders_in, seconds = [], [], []
@@ -153,9 +153,8 @@ def evaluate_photos(
 ) -> dict[str, Any]:
     """Fit shared photos: landmark NME of the fit vs the human template, and identity tests."""
     from facefit.data.faces import facial_hair_by_eye, fold_identities, read_ibug68
-    from facefit.rig.reference import reference_landmarks68
 
-    reference = reference_landmarks68(fitter.aligned_size)
+    reference = fitter.rig.average_landmarks68()
     rows, descriptors = [], {}
     for record in records:
         t0 = time.perf_counter()

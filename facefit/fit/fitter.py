@@ -27,7 +27,7 @@ from facefit.errors import FacefitError
 from facefit.fit.attributes import read_photos, reads_macros, with_macros
 from facefit.fit.beard import beard_chins, match_beard_density
 from facefit.fit.calibration import Calibration, calibration_for, summary
-from facefit.fit.colors import match_colors
+from facefit.fit.colors import match_colors, photo_cheeks
 from facefit.fit.config import FitConfig, check_names, for_rig
 from facefit.fit.intake import align_photos, aligned_targets
 from facefit.fit.networks import FitNetworks, load_networks
@@ -128,19 +128,29 @@ class Fitter:
             self.calibration.loss_scale, on_step=on_step, fixed_groups=decided,
             step_scale=step_scale,
         )  # fmt: skip
-        chins = beard_chins(faces, cfg) if cfg.mode == "full" else [None] * len(faces)
+        full = cfg.mode == "full"
+        chins = beard_chins(faces, cfg) if full else [None] * len(faces)
+        cheeks = photo_cheeks(faces) if full else None
         vectors = found.vectors.detach().clone()
-        for step in self._steps(cfg, found, targets, chins, decided, evidence):
+        for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks):
             vectors = step(vectors)
         results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
         self.rig.forget()  # the next photos share no render
         return results
 
     def _steps(
-        self, cfg: FitConfig, found: SearchResult, targets, chins, decided, evidence=None
+        self,
+        cfg: FitConfig,
+        found: SearchResult,
+        targets,
+        chins,
+        decided,
+        evidence=None,
+        cheeks=None,
     ) -> list:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
-        those that draw options tell `evidence` how each did."""
+        those that draw options tell `evidence` how each did. `cheeks` (B, 3): the photos'
+        cheek Lab, which the skin's colour is matched to."""
         if cfg.mode == "fast":  # the predictor's answer as is
             return []
         rig, spec = self.rig, self.spec
@@ -164,7 +174,7 @@ class Fitter:
             # last, on the final options: a beard or a bald head changes what the chin, the
             # skin and the hair regions show
             lambda v: match_beard_density(v, chins, rig, spec, cfg),
-            lambda v: match_colors(v, targets, rig, spec, cfg),
+            lambda v: match_colors(v, targets, rig, spec, cfg, cheeks=cheeks),
         ]
 
     def _results(self, photos_faces, vectors, found, targets, cfg, budget, chins, evidence):

@@ -20,9 +20,15 @@ def descriptor(params: dict[str, Any], fitter, shape_only: bool) -> np.ndarray:
     return vec[:c][keep]
 
 
+# Groups and name endings of the controls that paint rather than shape: rig 2.2's colours
+# and hair; rig 3's skin, hair and facial hair, and its brows' colour and density.
+APPEARANCE_GROUPS = ("colors", "hair", "skin", "facial_hair")
+APPEARANCE_ENDINGS = ("_color", "_darkness", "_density")
+
+
 def is_shape_control(control) -> bool:
     """Geometry, not colour: what should stay the same for a person across photos."""
-    colour = control.group in ("colors", "hair") or control.name.endswith(("_color", "_darkness"))
+    colour = control.group in APPEARANCE_GROUPS or control.name.endswith(APPEARANCE_ENDINGS)
     return not colour
 
 

@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from facefit.errors import SpecError
 from facefit.fit.config import FitConfig
 from facefit.fit.search import PhotoTargets, loss_terms, total_loss
 
@@ -64,15 +65,21 @@ class RealRig:
     of its renders against the photos' targets."""
 
     def __init__(self, extractor: torch.nn.Module, spec, device: torch.device) -> None:
+        from facefit.rig.choice import make_renderer
         from facefit.rig.reference import REFERENCE_SIZE
-        from facefit.rig.render import Renderer
 
         self.extractor, self.device = extractor, device
         self.labels, self.continuous_size = list(spec.labels), spec.continuous_size
         self.size = REFERENCE_SIZE
-        self._renderer = Renderer(size=REFERENCE_SIZE)
+        self._renderer = make_renderer(REFERENCE_SIZE)
         # outlines and colours are compared at the extractor's side: drawing them there is cheaper
-        self.probe = Renderer(size=extractor.cfg.size)
+        self.probe = make_renderer(extractor.cfg.size)
+        for renderer in (self._renderer, self.probe):
+            if renderer.spec.rig_id != spec.rig_id:  # FACEFIT_RIG changed under a loaded spec
+                raise SpecError(
+                    f"the fit's spec is rig {spec.rig_id!r} but the renderer draws "
+                    f"{renderer.spec.rig_id!r}"
+                )
         self._kept: OrderedDict[bytes, object] = OrderedDict()
 
     def render(self, vector: torch.Tensor | np.ndarray):
@@ -85,6 +92,17 @@ class RealRig:
                 self._kept.popitem(last=False)
         self._kept.move_to_end(key)
         return self._kept[key]
+
+    def average_landmarks68(self) -> np.ndarray:
+        """(68, 2) landmarks of the rig's average face in the aligned frame: the stored ones
+        photos are aligned to where they are this rig's, else drawn (rig 3 frames its average
+        head near those points, not onto them)."""
+        from facefit.rig.reference import reference_landmarks68, reference_rig_id
+
+        spec = self._renderer.spec
+        if spec.rig_id == reference_rig_id():
+            return reference_landmarks68(self.size)
+        return self._renderer.render(spec.mean_vector()).landmarks68
 
     def forget(self) -> None:
         """Drop the kept renders (after a fit: the next photos share none)."""

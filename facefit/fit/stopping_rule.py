@@ -46,9 +46,9 @@ def histories(fitter, records, mode: str, max_iters: int) -> list[list[float]]:
 def rig_histories(fitter, n: int, mode: str, max_iters: int, seed: int) -> list[list[float]]:
     """Loss per iteration of `n` random rig renders (exact landmarks), no early stopping."""
     from facefit.fit.evaluate import synthetic_face
-    from facefit.rig.render import Renderer
+    from facefit.rig.choice import make_renderer
 
-    renderer = Renderer(size=fitter.aligned_size)
+    renderer = make_renderer(fitter.aligned_size)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):

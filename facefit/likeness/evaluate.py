@@ -59,10 +59,10 @@ def evaluate_likeness(
     **overrides: Any,
 ) -> dict[str, Any]:
     """Fit `records` (people with two photos), rank their characters; see the module doc."""
-    from facefit.rig.render import Renderer
+    from facefit.rig.choice import make_renderer
 
     people = paired_people(records)
-    renderer = Renderer(size=render_size)
+    renderer = make_renderer(render_size)
     spec = fitter.spec
     shape = np.array([is_shape_control(c) for c in spec.continuous])
     mean = spec.mean_vector()

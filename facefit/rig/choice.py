@@ -2,8 +2,10 @@
 
 `--rig human` on a command, or `FACEFIT_RIG=human` in the environment (which reaches every
 command a script such as `tools/train_all.sh` runs, and `facefit.rig.spec.load_spec`, which
-trainers and weight loaders read), selects rig 3 (`facefit.rig.human`). The fit draws with
-rig 2.2's `Renderer` until networks trained on rig 3 ship.
+trainers and weight loaders read), selects rig 3 (`facefit.rig.human`). The fit, its
+calibration and evaluations and the editor's pictures draw with `make_renderer`, and each
+rig's networks live in their own folder (`facefit.settings.RIG_WEIGHTS`), so the one switch
+selects the rig everywhere.
 """
 
 from __future__ import annotations

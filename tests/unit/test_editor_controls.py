@@ -51,3 +51,21 @@ def test_sliders_know_the_fitted_value_and_their_place_in_the_spec(spec):
     sliders = {s.name: s for _, group in slider_groups(edited, fitted) for s in group}
     assert (sliders["jaw_width"].value, sliders["jaw_width"].fitted) == (0.9, 0.5)
     assert [sliders[c.name].index for c in spec.continuous] == list(range(len(spec.continuous)))
+
+
+def test_the_editor_follows_the_rig_switch(monkeypatch):
+    """Under `FACEFIT_RIG=human` the sliders, the style rows and the picture query are rig
+    3's, and the picture query draws with rig 3's renderer."""
+    from facefit.rig.choice import make_renderer
+    from facefit.rig.human.spec import RIG_ID
+
+    monkeypatch.setenv("FACEFIT_RIG", "human")
+    human = load_spec()
+    params = human.decode(human.random_vector(np.random.default_rng(2)))
+    sliders = {s.name: s for _, group in slider_groups(params, params) for s in group}
+    assert [sliders[c.name].index for c in human.continuous] == list(range(len(human.continuous)))
+    assert {r.name for r in option_rows(params, params)} == {g.name for g in human.discrete}
+    query = render_query(params)
+    back = params_from_query(human, query["c"], query["d"])
+    assert make_renderer(64).render(human.encode(back)).image.shape == (64, 64, 3)
+    assert human.rig_id == RIG_ID

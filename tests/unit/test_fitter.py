@@ -144,6 +144,7 @@ def test_defaults_go_without_the_steps_another_rig_has_no_parts_for():
     reference = load_spec()
     assert for_rig(FitConfig(), reference) == FitConfig()
     other = SimpleNamespace(
+        rig_id="a-studio/1",
         discrete=[SimpleNamespace(name="eyebrow_style")],
         continuous=[SimpleNamespace(name="hair_color"), SimpleNamespace(name="jaw_width")],
         labels=reference.labels,

@@ -92,6 +92,9 @@ class HumanRenderer(Renderer):
         mean = self.spec.mean_vector()
         self._mean_points = self._points(self._values(mean))
         self._meshes: dict[str, _Mesh] = {}
+        self._shape = [n for n, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
+        # The last pose: its shape controls, morphed points and each drawn mesh's vertex data
+        self._pose: tuple[tuple, dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
 
     # --- geometry -----------------------------------------------------------------------
     def _values(self, vec: np.ndarray) -> dict[str, float]:
@@ -104,6 +107,27 @@ class HumanRenderer(Renderer):
         centre = eyes.mean(axis=0)
         k = CM_PER_UNIT * FRAME_SCALE
         return {"skin": (base - centre) * k + EYES_AT, "eyes": (eyes - centre) * k + EYES_AT}
+
+    def _posed(self, values: dict[str, float]) -> tuple[dict, dict]:
+        """(morphed points, vertex data by mesh) of these shape controls, reused while they
+        are unchanged: a fit redraws one shape many times with only colours or a discrete
+        option changed (colour matching, outlines, option checks), and the morph and the
+        normals are a third of a small render's time."""
+        shape = tuple(values[name] for name in self._shape)
+        if self._pose is None or self._pose[0] != shape:
+            self._pose = (shape, self._points(values), {})
+        return self._pose[1], self._pose[2]
+
+    def _mesh_data(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
+        """(R, 6) float32 positions and normals of a drawn mesh's render vertices."""
+        mesh = self._mesh(key)
+        pts = points["skin"] if key == "skin" else self._proxy_points(points, key)
+        data = np.empty((len(mesh.vertex), 6), np.float32)
+        data[:, 3:] = _normals(pts, mesh)
+        data[:, :3] = pts[mesh.vertex]
+        if mesh.material in LIFTED:  # lie on the skin: keep them in front of it
+            data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
+        return data
 
     def _proxy_points(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
         if key not in points:
@@ -218,7 +242,7 @@ class HumanRenderer(Renderer):
         values = self._values(vec)
         choice = self.spec.decode(vec)["discrete"]
         ctx = self._ctx
-        points = self._points(values)
+        points, posed = self._posed(values)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
         self._set_program_uniforms(self._uniforms(values, choice))
@@ -229,12 +253,9 @@ class HumanRenderer(Renderer):
         for key in self._drawn(choice):
             mesh = self._mesh(key)
             self._program(mesh.material)
-            pts = points["skin"] if key == "skin" else self._proxy_points(points, key)
-            data = np.empty((len(mesh.vertex), 6), np.float32)
-            data[:, 3:] = _normals(pts, mesh)
-            data[:, :3] = pts[mesh.vertex]
-            if mesh.material in LIFTED:  # lie on the skin: keep them in front of it
-                data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
+            if key not in posed:
+                posed[key] = self._mesh_data(points, key)
+            data = posed[key]
             vao, dyn = self._vao(mesh)
             dyn.write(data.tobytes())
             vao.render()

@@ -1,0 +1,226 @@
+"""The fit on rig 3 (`facefit-human/3.0`, `FACEFIT_RIG=human`): its own rig parts, renderer
+and weights folder, and the post-search steps on its renders.
+
+Tiny untrained networks for rig 3 run every stage; the steps that act on rig parts (outline,
+colours, beard) get rig 3 renders whose answer is known. The last test fits photos with rig
+3's shipped networks (`weights/human/`) and skips, saying so, until they are committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from facefit.data.faces import read_manifest
+from facefit.fit.beard import match_beard_density
+from facefit.fit.colors import match_colors
+from facefit.fit.config import HUMAN_PARTS, REFERENCE_PARTS, FitConfig, for_rig
+from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic, synthetic_face
+from facefit.fit.fitter import load_fitter
+from facefit.fit.losses import COLOR_REGIONS
+from facefit.fit.outline import choose_outlines
+from facefit.fit.params import ParamLayout
+from facefit.fit.skin_regions import cheek_lab, chin_minus_cheek_lightness
+from facefit.fit.start import default_unless_confident
+from facefit.rig.human.spec import RIG_ID
+from facefit.settings import RIG_WEIGHTS, CoreSettings
+from tests.tiny_weights import write_tiny_weights
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "faces"
+PHOTO = FIXTURES / "london_001_neutral.jpg"
+SHIPPED = RIG_WEIGHTS["human"]
+SKIN = ("skin_tone", "skin_undertone", "skin_saturation")
+SKIN_TARGET = 6.0  # CIE76 between the character's cheeks and the photo's (the likeness issue)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rig_3():
+    """Every test here runs with rig 3 selected, as `FACEFIT_RIG=human` selects it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACEFIT_RIG", "human")
+        yield
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    return write_tiny_weights(tmp_path_factory.mktemp("human-weights"))
+
+
+@pytest.fixture(scope="module")
+def fitter(weights):
+    from facefit.rig.spec import load_spec
+
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights)
+    return load_fitter(settings, for_rig(FitConfig(max_iters=2, threshold=1.0), load_spec()))
+
+
+def names_of(spec) -> list[str]:
+    return [c.name for c in spec.continuous]
+
+
+def skin_distance(render, photo: np.ndarray) -> float:
+    return float(np.linalg.norm(cheek_lab(render.image, render.landmarks68) - photo))
+
+
+def test_the_rig_switch_selects_rig_3s_parts_renderer_and_weights_folder(fitter, weights):
+    assert CoreSettings.from_env({"FACEFIT_RIG": "human"}).weights_dir == SHIPPED
+    assert CoreSettings.from_env({}).weights_dir == RIG_WEIGHTS["reference"]
+    chosen = CoreSettings.from_env({"FACEFIT_RIG": "human", "FACEFIT_WEIGHTS_DIR": str(weights)})
+    assert chosen.weights_dir == weights
+    # the defaults the fit loads without a config given are rig 3's own table
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=weights)
+    loaded = load_fitter(settings)
+    assert {k: getattr(loaded.config, k) for k in asdict(HUMAN_PARTS)} == asdict(HUMAN_PARTS)
+    assert HUMAN_PARTS != REFERENCE_PARTS
+    for renderer in (fitter.rig._renderer, fitter.rig.probe):
+        assert renderer.spec.rig_id == RIG_ID == fitter.spec.rig_id
+    # the average face the photo evaluation measures against is rig 3's own
+    drawn = fitter.rig._renderer.render(fitter.spec.mean_vector()).landmarks68
+    np.testing.assert_array_equal(fitter.rig.average_landmarks68(), drawn)
+
+
+def test_a_photo_is_fitted_on_rig_3_with_the_skin_of_its_cheeks(fitter):
+    """Every stage runs on rig 3; even with untrained networks the colour step, which works
+    on real renders, brings the character's cheeks to the photo's."""
+    from facefit.rig.spec import load_spec
+
+    result = fitter.fit_photo(PHOTO.read_bytes())
+    assert result.rig == RIG_ID and result.params["rig"] == RIG_ID
+    assert load_spec().encode(result.params).shape == (fitter.spec.vector_size,)
+    assert result.real_render.shape == (512, 512, 3) and result.fit["iterations"] == 2
+    assert result.preview_png().startswith(b"\x89PNG")
+    photo = result.photo_cheek_lab()
+    render = SimpleNamespace(image=result.real_render, landmarks68=result.real_landmarks68)
+    assert skin_distance(render, photo) <= SKIN_TARGET
+    unmatched = fitter.fit_photo(PHOTO.read_bytes(), color_matches=())
+    render = SimpleNamespace(image=unmatched.real_render, landmarks68=unmatched.real_landmarks68)
+    assert skin_distance(render, photo) > SKIN_TARGET
+
+
+def test_the_skin_match_reaches_a_rig_faces_cheeks_between_grid_steps(fitter):
+    """Skin colours off the grid: one coarse pass with a refined step per control comes
+    within a few tenths of a grid step's colour change; only the skin controls move."""
+    spec = fitter.spec
+    cfg = replace(fitter.config, color_matches=(("skin", SKIN),))
+    start = torch.as_tensor(spec.mean_vector())[None]
+    index = [names_of(spec).index(c) for c in SKIN]
+    for truth in ((0.3, 0.7, 0.6), (0.85, 0.2, 0.3), (0.1, 0.45, 0.9)):
+        drawn = fitter.rig.render(spec.encode({"continuous": dict(zip(SKIN, truth, strict=True))}))
+        photo = cheek_lab(drawn.image, drawn.landmarks68)
+        matched = match_colors(start, None, fitter.rig, spec, cfg, cheeks=photo[None])
+        assert skin_distance(fitter.rig.render(start[0]), photo) > 10.0
+        assert skin_distance(fitter.rig.render(matched[0]), photo) < 2.5
+        others = np.setdiff1d(np.arange(spec.vector_size), index)
+        assert torch.equal(matched[0, others], start[0, others])
+    with pytest.raises(ValueError, match="cheeks"):
+        match_colors(start, None, fitter.rig, spec, cfg)
+
+
+def test_hair_and_lip_colours_are_matched_on_rig_3(fitter):
+    """Photos whose hair and lips have the colours rig 3 draws for grid values get them back."""
+    spec, labels = fitter.spec, fitter.labels
+    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:])
+    values = {"hair_color": 0.875, "hair_redness": 0.25, "lip_color": 0.875}
+    truth = spec.encode({"continuous": values, "discrete": {"hairstyle": "short02"}})
+    drawn = fitter.rig.probe.render(truth)
+    probs = torch.zeros(1, len(labels), *drawn.labels.shape)
+    colors = {}
+    for region in ("hair", "lips"):
+        mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
+        probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
+        colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
+    start = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+    matched = match_colors(
+        start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
+    )
+    index = [names_of(spec).index(c) for c in values]
+    assert matched[0, index].tolist() == pytest.approx(list(values.values()))
+
+
+def test_rig_3s_hairstyles_are_chosen_by_their_outline(fitter):
+    """Bald stays bald and long hair long: a photo parsed as rig 3 draws a hairstyle gets it."""
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.networks.extractor_size
+    searched = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+    for style in ("bald", "long01", "afro01", "bob01", "buzz"):
+        drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": style}}))
+        one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+        probs = F.interpolate(
+            one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area"
+        )
+        chosen = choose_outlines(
+            searched, SimpleNamespace(probs=probs), fitter.rig, spec, HUMAN_PARTS.silhouette_groups
+        )
+        assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
+
+
+def test_rig_3s_beard_density_is_matched_to_the_chin(fitter):
+    spec = fitter.spec
+    k = names_of(spec).index("facial_hair_density")
+    for style in ("full_beard", "stubble"):
+        truth = spec.encode({"discrete": {"facial_hair": style}})
+        truth[k] = 0.75  # on the grid of 9 values
+        face = synthetic_face(fitter.rig.render(truth))
+        chin = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
+        start = torch.as_tensor(truth).clone()
+        start[k] = 0.1
+        matched = match_beard_density(start[None], [chin], fitter.rig, spec, fitter.config)
+        assert float(matched[0, k]) == pytest.approx(0.75)
+
+
+def test_fast_keeps_rig_3s_hairstyle_and_holds_only_the_beard_default(fitter):
+    """Rig 3's option 0 is bald: `fast` must not fall back to it for an unsure hairstyle, as
+    it falls back to no beard for an unsure one."""
+    spec = fitter.spec
+    layout = ParamLayout.from_spec(spec)
+    unsure = torch.as_tensor(
+        spec.encode({"discrete": {"hairstyle": "long01", "facial_hair": "stubble"}})
+    )[None].clone()
+    for group in ("hairstyle", "facial_hair"):
+        block = spec.discrete_slices[group]
+        unsure[0, block] = unsure[0, block] * 0.6 + 0.4 / (block.stop - block.start)
+    kept = spec.decode(default_unless_confident(unsure, layout, fitter.config)[0].numpy())
+    assert kept["discrete"]["hairstyle"] == "long01"
+    assert kept["discrete"]["facial_hair"] == "none"
+    reference_margin = replace(fitter.config, default_margin_groups=None)
+    bald = spec.decode(default_unless_confident(unsure, layout, reference_margin)[0].numpy())
+    assert bald["discrete"]["hairstyle"] == "bald"
+
+
+def test_the_evaluations_draw_rig_3(fitter):
+    synthetic = evaluate_synthetic(fitter, n=2, batch=2)
+    assert synthetic["n"] == 2 and set(synthetic["discrete_accuracy"]) == {
+        g.name for g in fitter.spec.discrete
+    }
+    photos = evaluate_photos(fitter, read_manifest(FIXTURES)[:1])
+    assert not photos["failed"] and photos["skin_delta_e"] <= SKIN_TARGET
+    assert 0.0 < photos["nme_reference"] < 0.5 and 0.0 <= photos["hair_iou"] <= 1.0
+
+
+@pytest.mark.skipif(
+    not (SHIPPED / "imitator-lite.pt").exists(),
+    reason=f"rig 3's networks are not committed yet ({SHIPPED / 'imitator-lite.pt'} is absent)",
+)
+def test_rig_3s_shipped_networks_fit_the_fixture_photos():
+    """The shipped rig-3 networks, found by the rig switch alone: each character's cheeks
+    within the likeness target of the photo's, no facial hair on the women, and the
+    imitator drawing what rig 3 draws for the fitted parameters."""
+    settings = replace(CoreSettings.from_env({"FACEFIT_RIG": "human"}), device="cpu")
+    assert settings.weights_dir == SHIPPED
+    fitter = load_fitter(settings)
+    for record in read_manifest(FIXTURES):
+        result = fitter.fit_photo(record.image.read_bytes())
+        render = SimpleNamespace(image=result.real_render, landmarks68=result.real_landmarks68)
+        assert skin_distance(render, result.photo_cheek_lab()) <= SKIN_TARGET, record.name
+        if record.gender == "female":
+            assert result.params["discrete"]["facial_hair"] == "none", record.name
+        size = result.imitator_image.shape[0]
+        real = torch.as_tensor(result.real_render).permute(2, 0, 1)[None].float()
+        real = F.interpolate(real, size=(size, size), mode="area")[0].permute(1, 2, 0).numpy()
+        assert np.abs(real - result.imitator_image).mean() / 255 < 0.1, record.name
