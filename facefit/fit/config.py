@@ -46,14 +46,14 @@ REFERENCE_PARTS = RigParts(
     beard_density="facial_hair_density",
 )
 # Rig 3: the skin's three controls matched to the photo's cheeks, before the lips, whose
-# colour follows the skin's; hair_grey is left to the start and the search (matched too, it
-# took the wall seen through curls for grey: docs/decisions.md). Only "no beard" is a
-# default worth holding: hairstyle 0 is bald, brow 0 one style of twelve.
+# colour follows the skin's; the hair's grey too (the predictor gives most people a fifth;
+# docs/decisions.md). Only "no beard" is a default worth holding: hairstyle 0 is bald,
+# brow 0 one style of twelve.
 HUMAN_PARTS = RigParts(
     silhouette_groups=(("hairstyle", "hair"),),
     color_matches=(
         ("skin", ("skin_tone", "skin_undertone", "skin_saturation")),
-        ("hair", ("hair_color", "hair_redness")),
+        ("hair", ("hair_color", "hair_redness", "hair_grey")),
         ("lips", ("lip_color",)),
     ),
     beard_group="facial_hair",
