@@ -16,14 +16,14 @@ import numpy as np
 import torch
 
 from facefit.nets.attributes import AttributeReader, Attributes
+from facefit.rig.human.morph import AGE_YEARS
 
-AGE_YEARS = (18.0, 70.0)  # rig 3's age control spans these years, linear between
 MACROS = ("sex", "age", "african", "asian", "caucasian")  # the controls set here
 
 
 def macro_values(reading: Attributes) -> dict[str, float]:
     """One reading -> rig 3's macro controls in [0, 1]."""
-    low, high = AGE_YEARS
+    low, high = AGE_YEARS  # the years rig 3's age control spans
     shares = reading.ethnicity
     return {
         "sex": reading.male,
