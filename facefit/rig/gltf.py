@@ -11,34 +11,22 @@ detail (strands, skin noise, blush) is not carried over.
 
 from __future__ import annotations
 
-import json
-import struct
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from facefit.rig import camera, colors, geometry, shapes
 from facefit.rig.bones import BODY, EARS, EYES, HEAD, MOUTH
+from facefit.rig.glb import Primitive, character_file, pbr_material, split
 from facefit.rig.render import deform_part, hair_offset, make_part
-from facefit.rig.spec import RigSpec, load_spec
+from facefit.rig.spec import RigSpec, load_reference_spec
 
-METRES_PER_CM = 0.01
 NOT_SEEN = 255  # a triangle the frontal camera does not see: sorted by its geometry alone
 # Label classes (spec.labels order) of the rig's label map.
 HAIR_LABEL, BROW_LABELS, EYE_LABELS, LIP_LABELS, INNER_MOUTH = 2, (3, 4), (5, 6), (8, 10), 9
 SCLERA = (0.92, 0.89, 0.86)  # the eye shader's sclera and mouth colours (linear)
 MOUTH_CAVITY = (0.28, 0.07, 0.07)
 MATERIAL_NAMES = ("skin", "lips", "brows", "hair", "eyes", "iris", "mouth", "shirt")
-
-
-@dataclass(frozen=True)
-class Primitive:
-    """Triangles of one vertex set drawn with one material."""
-
-    vertex_set: int
-    material: str
-    triangles: np.ndarray  # (T, 3) uint32
 
 
 @cache
@@ -150,11 +138,7 @@ def character_primitives(
 
 
 def _split(vertex_set: int, tris: np.ndarray, material: np.ndarray) -> list[Primitive]:
-    return [
-        Primitive(vertex_set, name, tris[material == name].astype(np.uint32))
-        for name in MATERIAL_NAMES
-        if (material == name).any()
-    ]
+    return split(vertex_set, tris, material, MATERIAL_NAMES)
 
 
 def _merge(prims: list[Primitive]) -> list[Primitive]:
@@ -185,17 +169,9 @@ def _materials(values: dict[str, float]) -> dict[str, dict]:
         "mouth": (MOUTH_CAVITY, 0.9),
         "shirt": (palette["u_shirt"], 0.9),
     }
+    # Hair shells and brows are seen from both sides when the head turns.
     return {
-        name: {
-            "name": name,
-            "pbrMetallicRoughness": {
-                "baseColorFactor": [round(float(c), 6) for c in rgb] + [1.0],
-                "metallicFactor": 0.0,
-                "roughnessFactor": roughness,
-            },
-            # Hair shells and brows are seen from both sides when the head turns.
-            "doubleSided": name in ("hair", "brows"),
-        }
+        name: pbr_material(name, rgb, roughness, name in ("hair", "brows"))
         for name, (rgb, roughness) in base.items()
     }
 
@@ -203,81 +179,8 @@ def _materials(values: dict[str, float]) -> dict[str, dict]:
 def character_glb(vec: np.ndarray, labels: np.ndarray, spec: RigSpec | None = None) -> bytes:
     """The character of parameter vector `vec` as a binary glTF 2.0 file (metres, +Y up,
     facing +Z like the rig's camera); `labels` is the rig's frontal label map of `vec`."""
-    spec = spec or load_spec()
+    spec = spec or load_reference_spec()
     vec = spec.validate_vector(vec)
     values = {c.name: float(vec[i]) for i, c in enumerate(spec.continuous)}
     sets, prims = character_primitives(spec, vec, labels)
-    blob = bytearray()
-    views: list[dict] = []
-    accessors: list[dict] = []
-
-    def add(data: np.ndarray, target: int, accessor: dict) -> int:
-        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": data.nbytes,
-                      "target": target})  # fmt: skip
-        blob.extend(data.tobytes())
-        blob.extend(b"\0" * (-len(blob) % 4))
-        accessors.append({"bufferView": len(views) - 1, **accessor})
-        return len(accessors) - 1
-
-    set_accessors = []
-    for posed in sets:
-        # Only the vertices some primitive uses (the renderer's meshes hide a few).
-        pos = np.ascontiguousarray(posed[:, :3] * METRES_PER_CM, dtype=np.float32)
-        nrm = np.ascontiguousarray(_unit_normals(posed), dtype=np.float32)
-        p = add(pos, 34962, {"componentType": 5126, "count": len(pos), "type": "VEC3",
-                             "min": pos.min(axis=0).tolist(), "max": pos.max(axis=0).tolist()})  # fmt: skip
-        n = add(nrm, 34962, {"componentType": 5126, "count": len(nrm), "type": "VEC3"})
-        set_accessors.append((p, n))
-
-    materials = _materials(values)
-    names = [m for m in MATERIAL_NAMES if any(p.material == m for p in prims)]
-    primitives = []
-    for prim in prims:
-        idx = np.ascontiguousarray(prim.triangles.reshape(-1), dtype=np.uint32)
-        i = add(idx, 34963, {"componentType": 5125, "count": len(idx), "type": "SCALAR"})
-        p, n = set_accessors[prim.vertex_set]
-        primitives.append({"attributes": {"POSITION": p, "NORMAL": n}, "indices": i,
-                           "material": names.index(prim.material), "mode": 4})  # fmt: skip
-    document = {
-        "asset": {"version": "2.0", "generator": f"facefit {spec.rig_id}"},
-        "scene": 0,
-        "scenes": [{"name": "character", "nodes": [0]}],
-        "nodes": [{"name": "character", "mesh": 0}],
-        "meshes": [{"name": "character", "primitives": primitives}],
-        "materials": [materials[m] for m in names],
-        "accessors": accessors,
-        "bufferViews": views,
-        "buffers": [{"byteLength": len(blob)}],
-        "extras": {"rig": spec.rig_id, "params": spec.decode(vec)},
-    }
-    return _pack_glb(document, bytes(blob))
-
-
-def _unit_normals(posed: np.ndarray) -> np.ndarray:
-    """Unit normals; a grid's collapsed poles (zero-length normals) point away from the centre,
-    since glTF requires every normal to be of unit length."""
-    normals = posed[:, 3:].astype(np.float64)
-    length = np.linalg.norm(normals, axis=1)
-    flat = length < 1e-6
-    if flat.any():
-        outward = posed[:, :3] - posed[:, :3].mean(axis=0)
-        normals[flat] = outward[flat]
-        length = np.linalg.norm(normals, axis=1)
-    return normals / np.maximum(length, 1e-12)[:, None]
-
-
-def _pack_glb(document: dict, binary: bytes) -> bytes:
-    """The GLB container: a 12-byte header, the JSON chunk (space-padded), the BIN chunk."""
-    text = json.dumps(document, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 4)
-    binary += b"\0" * (-len(binary) % 4)
-    length = 12 + 8 + len(text) + 8 + len(binary)
-    return b"".join(
-        [
-            struct.pack("<4sII", b"glTF", 2, length),
-            struct.pack("<I4s", len(text), b"JSON"),
-            text,
-            struct.pack("<I4s", len(binary), b"BIN\0"),
-            binary,
-        ]
-    )
+    return character_file(sets, prims, _materials(values), spec.rig_id, spec.decode(vec))
