@@ -30,6 +30,12 @@ class SpecError(FacefitError):
     code = "BAD_PARAMS"
 
 
+class ExportError(FacefitError):
+    """A character file the rig cannot write: only rigs 2.2 and 3 have a glTF export."""
+
+    code = "GLTF_UNAVAILABLE"
+
+
 class ModelError(FacefitError):
     """Weights missing, corrupt, or trained for another rig version."""
 

@@ -254,8 +254,9 @@ GET_CHARACTER = {
     "operationId": "getCharacter",
     "summary": "The character of the newest version in 3D (binary glTF 2.0)",
     "description": "The rig's mesh posed by the parameters, in metres, +Y up, facing +Z; "
-    "materials skin, lips, brows, hair, eyes, iris, mouth, shirt with PBR base colours from "
-    "the parameters; the parameters in extras.params.",
+    "materials with PBR base colours from the parameters (rig 2.2: skin, lips, brows, hair, "
+    "eyes, iris, mouth, shirt; rig 3: skin, lips, scalp, beard, eyes, iris, lashes, brows, "
+    "hair); the parameters in extras.params.",
     "parameters": [JOB_ID],
     "responses": {
         "200": {
@@ -264,6 +265,7 @@ GET_CHARACTER = {
         },
         "401": UNAUTHORIZED,
         "404": NOT_FOUND,
+        "501": error("The service's rig has no glTF export", "GLTF_UNAVAILABLE"),
         "503": UNAVAILABLE,
     },
 }

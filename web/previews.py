@@ -21,7 +21,7 @@ from typing import Any
 from flask import Response
 from PIL import Image
 
-from facefit.errors import FacefitError, SpecError
+from facefit.errors import ExportError, FacefitError, SpecError
 from facefit.rig.spec import RigSpec, load_spec
 from web.errors import ApiError
 
@@ -104,12 +104,16 @@ class RenderPool:
                 self._renderers[size] = (threading.Lock(), make_renderer(size))
             return self._renderers[size]
 
-    def _render(self, params: dict[str, Any], size: int, timing: dict[str, float]):
-        checked_size(size)
+    @staticmethod
+    def _vector(params: dict[str, Any]):
         try:
-            vector = load_spec().encode(params)
+            return load_spec().encode(params)
         except SpecError as exc:
             raise ApiError(422, "INVALID_PARAMS", exc.message) from exc
+
+    def _render(self, params: dict[str, Any], size: int, timing: dict[str, float]):
+        checked_size(size)
+        vector = self._vector(params)
         lock, renderer = self._renderer(size)
         waited = time.perf_counter()
         with lock:
@@ -142,11 +146,17 @@ class RenderPool:
             log.warning("the editor's renderers could not be made: %s", exc)
 
     def character(self, params: dict[str, Any]) -> bytes:
-        """The character of `params` as binary glTF (`facefit.rig.gltf`)."""
-        from facefit.rig.gltf import character_glb
+        """The character of `params` as binary glTF (`facefit.rig.choice.character_glb`, with
+        the 512 px renderer); GLTF_UNAVAILABLE (501) for a rig without a glTF export."""
+        from facefit.rig.choice import character_glb
 
-        vector, render = self._render(params, 512, {})
-        return character_glb(vector, render.labels)
+        vector = self._vector(params)
+        lock, renderer = self._renderer(512)
+        with lock:
+            try:
+                return character_glb(vector, renderer=renderer)
+            except ExportError as exc:
+                raise ApiError(501, exc.code, exc.message) from exc
 
 
 def server_timing(seconds: dict[str, float]) -> str:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from facefit.errors import SpecError
+from facefit.errors import ExportError, SpecError
 from facefit.rig.spec import RigSpec, load_reference_spec
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from facefit.rig.render import Renderer
 
 ENV = "FACEFIT_RIG"
@@ -49,3 +51,27 @@ def make_renderer(size: int = 512, name: str | None = None) -> Renderer:
     from facefit.rig.render import Renderer
 
     return Renderer(size=size)
+
+
+def character_glb(
+    vec: np.ndarray, spec: RigSpec | None = None, renderer: Renderer | None = None
+) -> bytes:
+    """The character of `vec` as binary glTF 2.0, by the export of `spec`'s rig (default: the
+    chosen rig's); GLTF_UNAVAILABLE for a rig without one (a studio's imported client).
+
+    `renderer`, one of that rig's, is reused if given: rig 2.2 draws the label map its
+    materials follow with it (at its size), rig 3 only poses its meshes (no GL context).
+    """
+    from facefit.rig.human.spec import RIG_ID as HUMAN_RIG_ID
+
+    spec = spec or rig_spec()
+    if spec.rig_id == HUMAN_RIG_ID:
+        from facefit.rig.human.gltf import character_glb as human_glb
+
+        return human_glb(vec, spec, renderer)
+    if spec.rig_id == load_reference_spec().rig_id:
+        from facefit.rig.gltf import character_glb as reference_glb
+
+        renderer = renderer or make_renderer(512, "reference")
+        return reference_glb(vec, renderer.render(vec).labels, spec)
+    raise ExportError(f"rig {spec.rig_id!r} has no glTF export; only rigs 2.2 and 3 have one")

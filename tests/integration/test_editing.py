@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from db.clients import hash_token
 from db.models import Job, ParamVersion, WebhookEvent
+from facefit.rig.human.spec import human_spec
 from tests.editing import SPEC, average_face, glb_json, store_succeeded_job, validate_glb
 
 # The API tests' fixtures: a token, and an app whose fitting queue no worker reads (so a
@@ -179,6 +180,25 @@ def test_the_character_file_is_valid_gltf_with_the_saved_parameters(
     skin = next(m for m in document["materials"] if m["name"] == "skin")
     assert skin["pbrMetallicRoughness"]["baseColorFactor"][0] < 0.2  # dark skin, linear RGB
     assert client.get(f"/jobs/{job_id}/character.glb").status_code == 401
+
+
+def test_the_character_file_follows_the_rig_switch(
+    client, token, pg_service, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("FACEFIT_RIG", "human")
+    spec = human_spec()
+    params = spec.decode(spec.encode({"discrete": {"hairstyle": "bob01"}}))
+    with pg_service.sessions()() as session:
+        owner = client_for_token(session, token).id
+    job_id = store_succeeded_job(pg_service.sessions(), params, client_id=owner)
+    answer = client.get(f"/jobs/{job_id}/character.glb", headers=auth(token))
+    assert answer.status_code == 200 and answer.mimetype == "model/gltf-binary"
+    report = validate_glb(answer.get_data(), tmp_path)
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    document = glb_json(answer.get_data())
+    assert document["extras"]["params"] == params
+    materials = {m["name"] for m in document["materials"]}
+    assert {"skin", "lips", "eyes", "iris", "lashes", "brows", "hair"} <= materials
 
 
 def test_the_openapi_document_describes_versions_and_the_character(client):

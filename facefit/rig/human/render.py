@@ -46,6 +46,20 @@ class _Mesh:
     normals: sparse.csr_matrix  # (points, T): sums triangle normals onto points
 
 
+@dataclass(frozen=True)
+class PosedMesh:
+    """A mesh as `HumanRenderer.render` draws it: positions and normals in cm (the picture's
+    frame), triangles, and the per-vertex attributes its shader reads (`shaders.VERTEX`)."""
+
+    material: str
+    source: str  # "skin" or a proxy key
+    positions: np.ndarray  # (R, 3) float32
+    normals: np.ndarray  # (R, 3) float32
+    tris: np.ndarray  # (T, 3) render vertices
+    a: np.ndarray  # (R, 4) float32: in_a
+    b: np.ndarray  # (R, 4) float32: in_b
+
+
 def _normal_matrix(points: int, tris: np.ndarray, vertex: np.ndarray) -> sparse.csr_matrix:
     corners = vertex[tris]  # (T, 3) point ids
     rows = corners.reshape(-1)
@@ -232,17 +246,50 @@ class HumanRenderer(Renderer):
         uniforms["u_beard_density"] = values["facial_hair_density"]
         return uniforms
 
+    def shader_uniforms(self, vec: np.ndarray) -> dict:
+        """The colours (linear RGB) and style uniforms `render` draws `vec` with."""
+        vec = self.spec.validate_vector(vec)
+        return self._uniforms(self._values(vec), self.spec.decode(vec)["discrete"])
+
     def _drawn(self, choice: dict[str, str]) -> list[str]:
         style = choice["hairstyle"]
         proxy = controls.HAIRSTYLE_PROXY.get(style, style)
         hair = [f"hair/{proxy}"] if f"hair/{proxy}" in self.asset.proxies else []
         return hair + ["skin", "eyes", "eyelashes", f"eyebrows/{choice['eyebrow_style']}"]
 
+    def _drawn_data(self, values: dict[str, float], choice: dict[str, str]):
+        """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order)."""
+        points, posed = self._posed(values)
+        drawn = []
+        for key in self._drawn(choice):
+            if key not in posed:
+                posed[key] = self._mesh_data(points, key)
+            drawn.append((self._mesh(key), posed[key]))
+        return points, drawn
+
+    def posed_meshes(self, vec: np.ndarray) -> list[PosedMesh]:
+        """The meshes `render` draws for `vec`, posed on the CPU (no GL context is made)."""
+        vec = self.spec.validate_vector(vec)
+        choice = self.spec.decode(vec)["discrete"]
+        _, drawn = self._drawn_data(self._values(vec), choice)
+        return [
+            PosedMesh(
+                m.material,
+                m.source,
+                d[:, :3].copy(),
+                d[:, 3:].copy(),
+                m.tris,
+                m.static[:, 5:9],
+                m.static[:, 9:13],
+            )
+            for m, d in drawn
+        ]
+
     def _render(self, vec: np.ndarray) -> RigRender:
         values = self._values(vec)
         choice = self.spec.decode(vec)["discrete"]
         ctx = self._ctx
-        points, posed = self._posed(values)
+        points, drawn = self._drawn_data(values, choice)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
         self._set_program_uniforms(self._uniforms(values, choice))
@@ -250,12 +297,7 @@ class HumanRenderer(Renderer):
         self._color_only.clear(*BACKGROUND, 0.0)
         ctx.enable(ctx.DEPTH_TEST)
         self._scene_fbo.use()
-        for key in self._drawn(choice):
-            mesh = self._mesh(key)
-            self._program(mesh.material)
-            if key not in posed:
-                posed[key] = self._mesh_data(points, key)
-            data = posed[key]
+        for mesh, data in drawn:
             vao, dyn = self._vao(mesh)
             dyn.write(data.tobytes())
             vao.render()
