@@ -1,9 +1,10 @@
 """Facial hair read from the photo's own pixels, and the beard's density matched to it.
 
-The loss does not tell a man's stubble from a woman's bare chin, so the default-option
-margin keeps almost every face clean-shaven. But a chin much darker than the cheeks, or
-dotted with hairs, is a beard (`facefit.fit.skin_regions`): there the options check rules
-out "none" (`facefit.fit.options`), and the beard's density is matched to the chin.
+The loss does not tell a man's stubble from a woman's bare chin. A chin much darker than
+the cheeks, or dotted with hairs, is a beard (`facefit.fit.skin_regions`): there the options
+check rules out "none" (`facefit.fit.options`), and the beard's density is matched to the
+chin. Any other chin is clean, and its character is clean-shaven (`shave_clean_chins`):
+a beard on a woman is the worst miss a player sees, a man's faint stubble left out the least.
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ def beard_chins(
         beard = chin < lightness or chin_minus_cheek_texture(image, points) > texture
         out.append(chin if beard else None)
     return out
+
+
+def shave_clean_chins(vectors: torch.Tensor, chins: list[float | None], spec, cfg: FitConfig):
+    """`vectors` (B, D) with the beard group's option 0 ("none") where the photo's chin is
+    clean (`chins`, as `beard_chins` gives them: None)."""
+    if cfg.beard_group is None:
+        return vectors
+    vectors = vectors.clone()
+    block = spec.discrete_slices[cfg.beard_group]
+    for i, chin in enumerate(chins):
+        if chin is None:
+            vectors[i, block] = 0.0
+            vectors[i, block.start] = 1.0
+    return vectors
 
 
 def match_beard_density(

@@ -5,7 +5,8 @@ beard, the default hairstyle) wherever something else was chosen in a group that
 default: an option the real render does not prefer over the default by
 `FitConfig.default_margin` is not kept. Where the photo's chin reads as a beard
 (`facefit.fit.beard`), option 0 of the beard group is ruled out instead: where the search
-chose it, every other option is drawn and the best one kept.
+chose it, every other option is drawn and the best one kept. Where it reads clean, the
+character stays clean-shaven: the beard group is not checked.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def check_options(
                 options.append(int(top2.indices[i, 1]))
             if holds_default and current != 0 and 0 not in options:
                 options.append(0)
+            if bearded is not None and not bearded[i] and group == cfg.beard_group:
+                continue  # a clean chin: shaven before this check (facefit.fit.beard)
             to_beat = real_loss[i]
             none_ruled_out = bearded is not None and bearded[i] and group == cfg.beard_group
             if none_ruled_out:

@@ -16,7 +16,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facefit.fit.beard import CHIN_LIGHTNESS, beard_chins, match_beard_density
+from facefit.fit.beard import (
+    CHIN_LIGHTNESS,
+    beard_chins,
+    match_beard_density,
+    shave_clean_chins,
+)
 from facefit.fit.colors import lab, match_colors
 from facefit.fit.config import FitConfig
 from facefit.fit.evaluate import synthetic_face
@@ -104,9 +109,17 @@ def test_the_options_check_keeps_the_default_option_when_the_game_render_prefers
     assert real_loss(fitter, vectors[0], targets) == pytest.approx(losses[0])
 
 
-def test_fast_runs_no_post_search_step(fitter):
-    """`fast` is the predictor's answer as is (the result renders it once, to score it)."""
-    assert fitter._steps(replace(fitter.config, mode="fast"), None, None, [None], ()) == []
+def test_fast_runs_no_post_search_step_but_the_shave(fitter):
+    """`fast` is the predictor's answer with a clean chin shaven (the result renders it once,
+    to score it)."""
+    spec = fitter.spec
+    block = spec.discrete_slices["facial_hair"]
+    beard = with_option(torch.as_tensor(spec.mean_vector()), block.start, block.stop, 2)
+    fast = replace(fitter.config, mode="fast")
+    [shave] = fitter._steps(fast, None, None, [None], ())
+    assert int(shave(beard[None])[0, block].argmax()) == 0
+    [keep] = fitter._steps(fast, None, None, [-30.0], ())
+    assert torch.equal(keep(beard[None]), beard[None])
 
 
 def parsed_as_drawn(fitter, style: str) -> SimpleNamespace:
@@ -260,9 +273,31 @@ def test_a_dark_chin_makes_the_options_check_pick_a_beard(fitter, photo_targets)
     searched = sure_of(clean, fitter)[[g.name for g in spec.discrete].index("facial_hair")]
     order = evidence.ranking(0, "facial_hair", choice, searched[0])
     assert order == [1 + int(b) for b in np.argsort(losses, kind="stable")] + [0]
-    # the evidence is off with no group named, and `fast` and `patent` do not read it
+    # the evidence is off with no group named
     assert beard_chins([face], replace(cfg, beard_group=None)) == [None]
-    assert fitter._steps(replace(cfg, mode="fast"), None, None, [None], ()) == []
+
+
+def test_a_clean_chin_keeps_the_character_clean_shaven(fitter, photo_targets):
+    """Where the photo's chin reads clean, the fit shaves any beard the search chose and the
+    options check leaves the group alone, even where a beard would score better."""
+    _, targets = photo_targets
+    spec = fitter.spec
+    block = spec.discrete_slices["facial_hair"]
+    mean = torch.as_tensor(spec.mean_vector())
+    beard = with_option(mean, block.start, block.stop, 4)
+    cfg = replace(fitter.config, mode="full", default_margin=0.0)
+    shaven = shave_clean_chins(beard[None], [None], spec, cfg)
+    assert torch.equal(shaven[0], mean)
+    # the check draws no beard for a clean chin, whichever the search preferred
+    checked = check_options(
+        shaven.clone(), sure_of(beard, fitter), targets, fitter.rig, fitter.layout, cfg,
+        bearded=[False],
+    )  # fmt: skip
+    assert int(checked[0, block].argmax()) == 0
+    # a chin that reads as a beard keeps it
+    assert torch.equal(shave_clean_chins(beard[None], [-30.0], spec, cfg), beard[None])
+    assert torch.equal(shave_clean_chins(beard[None], [None], spec, replace(cfg, beard_group=None)),
+                       beard[None])  # fmt: skip
 
 
 def test_a_textured_chin_is_read_as_a_beard_even_where_it_is_not_dark(fitter):
