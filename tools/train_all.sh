@@ -34,10 +34,17 @@ if [[ "${FACEFIT_RIG:-reference}" == human ]]; then
   DATA=${DATA:-data/human256}
   OUT=${OUT:-weights/human}
   CLOSE_READERS=${CLOSE_READERS-}
+  EXTRACTOR_INIT=${EXTRACTOR_INIT-weights/extractor-lite.pt}
+  PREDICTOR_STEPS=${PREDICTOR_STEPS:-3000}  # 56 minutes on one core beside other work
+  # rig 3's face shape is solved from the photo's landmarks (facefit.fit.shape) and its
+  # sex, age and ethnic form read by the attribute reader, not by a controls reader
+  CONTROLS_READER=${CONTROLS_READER-}
+  ATTRIBUTES=${ATTRIBUTES-1}
 else
   DATA=${DATA:-data/rig256}
   OUT=${OUT:-weights}
 fi
+PREDICTOR_STEPS=${PREDICTOR_STEPS:-4500}
 N=${N:-16000}
 MINUTES=${MINUTES:-56}
 mkdir -p var/train
@@ -65,7 +72,14 @@ OMP_NUM_THREADS=2 $FACEFIT train imitator --config lite --data "$DATA" --out "$O
 # 50 minutes (the render mIoU was still rising at 6,400 steps on one thread). With INIT_FROM
 # the extractor is kept as it is in $OUT: it knows the rig's label classes, not its controls,
 # and fine-tuning it for rig 2.2 cost the fits identity on photos (docs/benchmarks.md).
-if [[ -z "${INIT_FROM:-}" ]]; then
+# Rig 3's extractor starts from rig 2.2's (EXTRACTOR_INIT): the same eleven label classes on
+# the same photos, so it learns the new head's renders in 5,000 steps at half the rate (46
+# minutes on one core) and keeps what it knows of photos.
+if [[ -n "${EXTRACTOR_INIT:-}" ]]; then
+  OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
+    --init "$EXTRACTOR_INIT" --lr 1e-3 --steps 5000 --max-minutes "$MINUTES" --resume \
+    2> var/train/extractor.log
+elif [[ -z "${INIT_FROM:-}" ]]; then
   OMP_NUM_THREADS=2 $FACEFIT train extractor --config lite --renders "$DATA" --out "$OUT" \
     --steps 11000 --max-minutes "$MINUTES" --resume 2> var/train/extractor.log
 fi
@@ -74,7 +88,7 @@ fi
 # it, on both cores (about 0.7 s a step, 4,500 steps in 54 minutes on the slower of the
 # development machines).
 OMP_NUM_THREADS=2 $FACEFIT train predictor --config lite --data "$DATA" --out "$OUT" \
-  $(plan predictor-lite.pt 4500 1500 5e-4) --max-minutes "$MINUTES" --resume \
+  $(plan predictor-lite.pt "$PREDICTOR_STEPS" 1500 5e-4) --max-minutes "$MINUTES" --resume \
   2> var/train/predictor.log
 
 # The brow reader reads the aligned frame itself, so it needs no other network (about 2
@@ -93,7 +107,9 @@ fi
 # again at half the rate, then 4,000 more at a quarter of it, while the held-out error is
 # still falling. Each later run keeps its checkpoint in its own folder, so that a resume
 # continues the run it belongs to.
-if [[ -n "${INIT_FROM:-}" ]]; then
+if [[ -z "${CONTROLS_READER-1}" ]]; then
+  :  # this rig goes without one
+elif [[ -n "${INIT_FROM:-}" ]]; then
   OMP_NUM_THREADS=2 $FACEFIT train controls --config lite --data "$DATA" --out "$OUT" \
     $(plan controls-lite.pt 6000 2000 1e-3) --max-minutes "$MINUTES" --resume \
     2> var/train/controls.log
@@ -130,6 +146,12 @@ if (( ${#readers[@]} )); then
   pids+=($!)
 fi
 for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (set -e)
+
+# The attribute reader: linear heads over dlib's descriptor of the labelled shared photos
+# (about a minute), for a rig with MakeHuman's macro controls.
+if [[ -n "${ATTRIBUTES:-}" ]]; then
+  $FACEFIT train attributes --out "$OUT" 2> var/train/attributes.log
+fi
 
 echo "trained; now calibrate the fit for these networks:" >&2
 echo "  FACEFIT_WEIGHTS_DIR=$OUT OMP_NUM_THREADS=2 .venv/bin/facefit calibrate" >&2

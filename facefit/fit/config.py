@@ -36,6 +36,9 @@ class RigParts:
     beard_group: str | None  # the group a beard-like chin rules option 0 out of
     beard_density: str | None  # the control matched to the chin where it did
     default_margin_groups: tuple[str, ...] | None = None  # groups that hold option 0; None: all
+    # the face's shape solved from the photo's landmarks at the start (facefit.fit.shape):
+    # a rig whose landmarks are a known function of its controls
+    landmark_shape: bool = False
 
 
 # Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
@@ -59,6 +62,7 @@ HUMAN_PARTS = RigParts(
     beard_group="facial_hair",
     beard_density="facial_hair_density",
     default_margin_groups=("facial_hair",),
+    landmark_shape=True,
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
 RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.0": HUMAN_PARTS}
@@ -86,6 +90,7 @@ class FitConfig:
     color_matches: tuple[tuple[str, tuple[str, ...]], ...] = REFERENCE_PARTS.color_matches
     beard_group: str | None = REFERENCE_PARTS.beard_group
     beard_density: str | None = REFERENCE_PARTS.beard_density
+    landmark_shape: bool = REFERENCE_PARTS.landmark_shape
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True

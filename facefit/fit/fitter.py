@@ -3,14 +3,16 @@
     load      networks and calibration, once per process     facefit.fit.networks, calibration
     start     each control from the network that owns it      facefit.fit.start
               (a rig's sex/age/ethnic form from the photo's     facefit.fit.attributes
-              attributes, kept by the search)
+              attributes, its face shape from the landmarks,    facefit.fit.shape
+              both kept by the search)
     search    gradient steps until the threshold or budget    facefit.fit.search
     steps     post-search steps on real renders, each a       facefit.fit.outline, options,
               function from vectors to vectors                beard, colors
     result    real render, loss and pictures per photo        facefit.fit.result
 
-`fast` stops after the start (a search of 0 iterations, no steps); `patent`, the baseline of
-`facefit eval`, starts from the average face and checks the options only.
+`fast` stops after the start (a search of 0 iterations; of the steps, a clean chin shaven);
+`patent`, the baseline of `facefit eval`, starts from the average face and checks the options
+only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 
 from facefit.errors import FacefitError
 from facefit.fit.attributes import read_photos, reads_macros, with_macros
-from facefit.fit.beard import beard_chins, match_beard_density
+from facefit.fit.beard import beard_chins, match_beard_density, shave_clean_chins
 from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.colors import match_colors, photo_cheeks
 from facefit.fit.config import FitConfig, check_names, for_rig
@@ -38,6 +40,7 @@ from facefit.fit.real_rig import RealRig
 from facefit.fit.result import FitResult, fit_block, fit_result
 from facefit.fit.runner_ups import OptionEvidence, runner_ups
 from facefit.fit.search import OnStep, PhotoTargets, SearchResult, search
+from facefit.fit.shape import shape_controls, shape_from_landmarks
 from facefit.fit.start import start_vectors
 from facefit.settings import CoreSettings
 
@@ -116,12 +119,12 @@ class Fitter:
         decided = () if cfg.mode == "patent" else tuple(plan.group_owners)
         budget = 0 if cfg.mode == "fast" else cfg.max_iters
         step_scale = plan.step_tensor(self.device) if cfg.mode == "full" else None
-        if reads_macros(cfg, self.networks, self.spec):
-            readings = read_photos(self.networks.attributes, photos_faces)
-            start, macros = with_macros(start, readings, self.spec)
-            if step_scale is not None:  # read from the photo: the search leaves them
-                step_scale = step_scale.clone()
-                step_scale[macros] = 0.0
+        start, kept = self._read_from_photo(start, photos_faces, targets, cfg)
+        if kept and cfg.mode == "full":  # read from the photo itself: the search leaves them
+            if step_scale is None:
+                step_scale = torch.ones(self.spec.continuous_size, device=self.device)
+            step_scale = step_scale.clone()
+            step_scale[kept] = 0.0
         found = search(
             self.networks.imitator, self.networks.extractor, targets, start, self.layout,
             self.labels, replace(cfg, max_iters=budget), self.networks.extractor_size,
@@ -129,7 +132,8 @@ class Fitter:
             step_scale=step_scale,
         )  # fmt: skip
         full = cfg.mode == "full"
-        chins = beard_chins(faces, cfg) if full else [None] * len(faces)
+        # the patent's baseline goes without the chin; `fast` is shaven by it too
+        chins = beard_chins(faces, cfg) if cfg.mode != "patent" else [None] * len(faces)
         cheeks = photo_cheeks(faces) if full else None
         vectors = found.vectors.detach().clone()
         for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks):
@@ -137,6 +141,20 @@ class Fitter:
         results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
         self.rig.forget()  # the next photos share no render
         return results
+
+    def _read_from_photo(self, start, photos_faces, targets, cfg) -> tuple[torch.Tensor, list]:
+        """`start` with the controls read from the photo itself rather than by the networks
+        trained on renders, and their indices: a rig's sex, age and ethnic form (the
+        attribute reader) and its face shape (solved from the landmarks)."""
+        kept: list[int] = []
+        if reads_macros(cfg, self.networks, self.spec):
+            readings = read_photos(self.networks.attributes, photos_faces)
+            start, macros = with_macros(start, readings, self.spec)
+            kept += macros
+        if cfg.landmark_shape and cfg.mode != "patent":
+            start = shape_from_landmarks(start, targets.landmarks, self.spec)
+            kept += shape_controls(self.spec)
+        return start, kept
 
     def _steps(
         self,
@@ -151,10 +169,14 @@ class Fitter:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
         those that draw options tell `evidence` how each did. `cheeks` (B, 3): the photos'
         cheek Lab, which the skin's colour is matched to."""
-        if cfg.mode == "fast":  # the predictor's answer as is
-            return []
         rig, spec = self.rig, self.spec
-        bearded = [chin is not None for chin in chins]
+
+        def shave(v):  # no beard where the photo's chin is clean
+            return shave_clean_chins(v, chins, spec, cfg)
+
+        if cfg.mode == "fast":  # the predictor's answer, a clean chin shaven
+            return [shave]
+        bearded = [chin is not None for chin in chins] if cfg.mode == "full" else None
 
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
@@ -170,6 +192,7 @@ class Fitter:
             lambda v: choose_outlines(
                 v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence
             ),
+            shave,
             options(decided + outlined),
             # last, on the final options: a beard or a bald head changes what the chin, the
             # skin and the hair regions show

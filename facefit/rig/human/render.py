@@ -32,6 +32,10 @@ BEARD_STYLES = {name: i for i, name in enumerate(controls.FACIAL_HAIR)}
 SCALP_UNDER_HAIR = 0.85
 # cm along their normals: brow cards cross the skin between its vertices, lashes the lids
 LIFTED = {"brows": 0.12, "lashes": 0.03}
+# Surfaces seen from outside only: their back faces are culled, a sixth of a render's time,
+# and the mouth's inside no longer shows through the lip corners of a widened mouth. The
+# cards (hair, brows, lashes) are seen from both sides.
+CLOSED_SURFACES = ("skin", "eyes")
 
 
 @dataclass
@@ -300,7 +304,10 @@ class HumanRenderer(Renderer):
         for mesh, data in drawn:
             vao, dyn = self._vao(mesh)
             dyn.write(data.tobytes())
+            if mesh.material in CLOSED_SURFACES:
+                ctx.enable(ctx.CULL_FACE)
             vao.render()
+            ctx.disable(ctx.CULL_FACE)
         ctx.disable(ctx.DEPTH_TEST)
         self._edge_filter()
         image = self._read_color()

@@ -1,0 +1,110 @@
+"""Rig 3's 68 landmarks as a function of its shape controls, without rendering.
+
+The head is the rest mesh plus a weighted sum of MakeHuman targets (`morph.MorphModel`); the
+landmarks are fixed vertices of it, framed at the eyes and projected, as the renderer does.
+So each face control moves the landmarks along one direction on each side of 0.5 (its low
+and its high targets), which is what lets a photo's landmarks be solved for the shape
+(`facefit.fit.shape`). Only the vertices the landmarks and the eye framing read are morphed:
+a few hundred of the head's 5,189.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from facefit.rig import camera
+from facefit.rig.human import controls
+from facefit.rig.human.asset import load_asset
+from facefit.rig.human.morph import MorphModel
+from facefit.rig.human.render import CM_PER_UNIT, EYES_AT, FRAME_SCALE
+
+BODY_WEIGHT = "body_weight"  # the one macro whose form the landmarks read (the others are set
+# from the photo's attributes, `facefit.fit.attributes`)
+
+
+@dataclass(frozen=True)
+class Pole:
+    """One unknown of the shape solve: a control pushed from 0.5 towards 0 or 1 (0 to 1)."""
+
+    control: str
+    high: bool  # towards 1 (else towards 0)
+
+
+class LandmarkModel:
+    """Landmarks (68, 2) in [0, 1] of the render frame for any control values of rig 3."""
+
+    def __init__(self) -> None:
+        asset = load_asset()
+        self.morph = MorphModel(asset)
+        self.eyes = asset.proxies["eyes"]
+        self.landmark = asset.extras["lm_vertex"].astype(np.int64)
+        scale_ends = self.eyes.scale[:, :2].astype(np.int64).ravel()
+        need = np.unique(np.concatenate([self.landmark, self.eyes.bind_idx.ravel(), scale_ends]))
+        self._need = need
+        self._rows = len(asset.rest)
+        targets = len(self.morph.names)
+        self._basis = self.morph.basis.reshape(targets, -1, 3)[:, need].reshape(targets, -1)
+        self._rest = self.morph.rest[need]
+        self.poles = tuple(
+            Pole(name, high)
+            for name in [BODY_WEIGHT] + [m.name for m in controls.MORPHS]
+            for high in (False, True)
+        )
+
+    def landmarks(self, values: dict[str, float]) -> np.ndarray:
+        """(68, 2) float64 landmarks in [0, 1] of the render frame."""
+        return self._project(self.morph.weights(values)[None])[0]
+
+    def pole_directions(self, values: dict[str, float]) -> np.ndarray:
+        """(P, T) how each pole moves the targets' weights, from `values` with every face
+        control at 0.5 (the macros as given): a pole's landmarks are linear in it before the
+        projection."""
+        average = dict(values) | {m.name: 0.5 for m in controls.MORPHS}
+        out = np.zeros((len(self.poles), len(self.morph.names)), np.float64)
+        for p, pole in enumerate(self.poles):
+            moved = average | {pole.control: 1.0 if pole.high else 0.0}
+            neutral = average | {pole.control: 0.5}
+            out[p] = self.morph.weights(moved) - self.morph.weights(neutral)
+        return out
+
+    def _project(self, weights: np.ndarray) -> np.ndarray:
+        """(K, T) target weights -> (K, 68, 2) landmarks in [0, 1]."""
+        moved = self._rest + (weights @ self._basis).reshape(len(weights), -1, 3)
+        base = np.zeros((self._rows, 3), np.float64)
+        out = np.empty((len(weights), len(self.landmark), 2), np.float64)
+        for k, points in enumerate(moved):
+            base[self._need] = points
+            centre = self.eyes.place(base).mean(axis=0)
+            framed = (base[self.landmark] - centre) * (CM_PER_UNIT * FRAME_SCALE) + EYES_AT
+            out[k] = camera.project(framed, 1)
+        return out
+
+    def jacobian(
+        self, values: dict[str, float], directions: np.ndarray, step: float = 0.25
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks at `values` (136,) and their derivative (136, P) along `directions`
+        (P, T), by a forward difference of `step` of a pole (the projection is all that
+        bends them)."""
+        w0 = self.morph.weights(values).astype(np.float64)
+        stacked = np.concatenate([w0[None], w0[None] + step * directions])
+        points = self._project(stacked).reshape(len(stacked), -1)
+        return points[0], (points[1:] - points[0]).T / step
+
+
+@cache
+def landmark_model() -> LandmarkModel:
+    """The process's one model (its basis is a few MB, built once)."""
+    return LandmarkModel()
+
+
+def control_values(poles: Sequence[Pole], x: np.ndarray) -> dict[str, float]:
+    """Each pole's control from the amounts `x` (P,): 0.5 moved by half the net amount."""
+    out: dict[str, float] = {}
+    for pole, amount in zip(poles, x, strict=True):
+        sign = 0.5 if pole.high else -0.5
+        out[pole.control] = out.get(pole.control, 0.5) + sign * float(amount)
+    return out
