@@ -27,6 +27,9 @@ from scipy.optimize import lsq_linear
 # smiling photo's open lips would only widen it), the jaw line (0-16) at half (dlib places
 # it on the visible contour, the rig on fixed vertices).
 LANDMARK_WEIGHTS = np.array([0.5] * 17 + [1.0] * 43 + [0.0] * 8)
+# a pole that moves the landmarks less than this (times the prior's root) stays at 0: the
+# prior would hold it there anyway, and the solve runs on the poles the landmarks can see
+VISIBLE = 0.1
 PRIOR = 1e-4  # chosen by cross-validation over the training folds' people (docs/decisions.md)
 
 
@@ -50,17 +53,23 @@ def solve_poles(
 ) -> np.ndarray:
     """The poles' amounts (P,) that best explain `residual` (136,) of the landmarks `points`
     (68, 2); `free` (P,) bool: the poles that may move (the others stay at 0)."""
-    poles = J.shape[1]
     weight = np.repeat(LANDMARK_WEIGHTS, 2)
-    similarity = _similarity_columns(points)
-    top = np.concatenate([J, similarity], axis=1) * weight[:, None]
+    seen = np.linalg.norm(J * weight[:, None], axis=0) > VISIBLE * np.sqrt(prior)
+    if free is not None:
+        seen &= free
+    x = np.zeros(J.shape[1])
+    if not seen.any():
+        return x
+    columns = J[:, seen]
+    poles = columns.shape[1]
+    top = np.concatenate([columns, _similarity_columns(points)], axis=1) * weight[:, None]
     regular = np.concatenate([np.eye(poles), np.zeros((poles, 4))], axis=1) * np.sqrt(prior)
     a = np.concatenate([top, regular])
     b = np.concatenate([residual * weight, np.zeros(poles)])
-    upper = np.ones(poles) if free is None else free.astype(np.float64)
     lower = np.concatenate([np.zeros(poles), np.full(4, -np.inf)])
-    upper = np.concatenate([upper + 1e-12, np.full(4, np.inf)])
-    return lsq_linear(a, b, bounds=(lower, upper), method="bvls").x[:poles]
+    upper = np.concatenate([np.ones(poles), np.full(4, np.inf)])
+    x[seen] = lsq_linear(a, b, bounds=(lower, upper), method="bvls").x[:poles]
+    return x
 
 
 def shape_from_landmarks(

@@ -40,19 +40,34 @@ class LandmarkModel:
     def __init__(self) -> None:
         asset = load_asset()
         self.morph = MorphModel(asset)
-        self.eyes = asset.proxies["eyes"]
-        self.landmark = asset.extras["lm_vertex"].astype(np.int64)
-        scale_ends = self.eyes.scale[:, :2].astype(np.int64).ravel()
-        need = np.unique(np.concatenate([self.landmark, self.eyes.bind_idx.ravel(), scale_ends]))
-        self._need = need
-        self._rows = len(asset.rest)
+        eyes = asset.proxies["eyes"]
+        landmark = asset.extras["lm_vertex"].astype(np.int64)
+        ends = eyes.scale[:, :2].astype(np.int64)  # (3 axes, 2): the vertices sizing the eyes
+        need = np.unique(np.concatenate([landmark, eyes.bind_idx.ravel(), ends.ravel()]))
+        at = {int(v): i for i, v in enumerate(need)}  # vertex -> row of the morphed subset
+        self._landmark = np.array([at[int(v)] for v in landmark])
+        self._ends = np.vectorize(lambda v: at[int(v)])(ends)
+        self._eye_span = eyes.scale[:, 2].astype(np.float64)
+        # the eyes' centre, where the renderer frames the head, is linear in the vertices
+        # it binds to plus their mean offset times the eyes' size (`Proxy.place`)
+        self._centre = np.zeros(len(need))
+        np.add.at(self._centre, np.vectorize(lambda v: at[int(v)])(eyes.bind_idx).ravel(),
+                  eyes.bind_w.ravel() / len(eyes.bind_w))  # fmt: skip
+        self._offset = eyes.bind_d.mean(axis=0).astype(np.float64)
         targets = len(self.morph.names)
         self._basis = self.morph.basis.reshape(targets, -1, 3)[:, need].reshape(targets, -1)
-        self._rest = self.morph.rest[need]
+        self._rest = self.morph.rest[need].astype(np.float64)
         self.poles = tuple(
             Pole(name, high)
             for name in [BODY_WEIGHT] + [m.name for m in controls.MORPHS]
             for high in (False, True)
+        )
+        # a face control's targets do not depend on the macros: its poles' directions are
+        # computed once (the body weight's, mixed with sex and age, per call)
+        names = [name for name, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
+        average = dict.fromkeys(names, 0.5)
+        self._face_directions = np.stack(
+            [self._direction(average, pole) for pole in self.poles if pole.control != BODY_WEIGHT]
         )
 
     def landmarks(self, values: dict[str, float]) -> np.ndarray:
@@ -64,24 +79,24 @@ class LandmarkModel:
         control at 0.5 (the macros as given): a pole's landmarks are linear in it before the
         projection."""
         average = dict(values) | {m.name: 0.5 for m in controls.MORPHS}
-        out = np.zeros((len(self.poles), len(self.morph.names)), np.float64)
-        for p, pole in enumerate(self.poles):
-            moved = average | {pole.control: 1.0 if pole.high else 0.0}
-            neutral = average | {pole.control: 0.5}
-            out[p] = self.morph.weights(moved) - self.morph.weights(neutral)
-        return out
+        weight = [self._direction(average, p) for p in self.poles if p.control == BODY_WEIGHT]
+        return np.concatenate([np.stack(weight), self._face_directions])
+
+    def _direction(self, average: dict[str, float], pole: Pole) -> np.ndarray:
+        moved = average | {pole.control: 1.0 if pole.high else 0.0}
+        neutral = average | {pole.control: 0.5}
+        return self.morph.weights(moved).astype(np.float64) - self.morph.weights(neutral)
 
     def _project(self, weights: np.ndarray) -> np.ndarray:
-        """(K, T) target weights -> (K, 68, 2) landmarks in [0, 1]."""
+        """(K, T) target weights -> (K, 68, 2) landmarks in [0, 1], as the renderer frames
+        and projects them."""
         moved = self._rest + (weights @ self._basis).reshape(len(weights), -1, 3)
-        base = np.zeros((self._rows, 3), np.float64)
-        out = np.empty((len(weights), len(self.landmark), 2), np.float64)
-        for k, points in enumerate(moved):
-            base[self._need] = points
-            centre = self.eyes.place(base).mean(axis=0)
-            framed = (base[self.landmark] - centre) * (CM_PER_UNIT * FRAME_SCALE) + EYES_AT
-            out[k] = camera.project(framed, 1)
-        return out
+        axes = np.arange(3)
+        size = np.abs(moved[:, self._ends[:, 0], axes] - moved[:, self._ends[:, 1], axes])
+        centre = np.einsum("n,knc->kc", self._centre, moved) + self._offset * size / self._eye_span
+        framed = (moved[:, self._landmark] - centre[:, None]) * (CM_PER_UNIT * FRAME_SCALE)
+        flat = camera.project((framed + EYES_AT).reshape(-1, 3), 1).astype(np.float64)
+        return flat.reshape(len(weights), -1, 2)
 
     def jacobian(
         self, values: dict[str, float], directions: np.ndarray, step: float = 0.25
