@@ -5,7 +5,9 @@
 # 7 h 10 min (sampling 3 to 6 minutes, imitator at most 55, extractor 50, predictor 55, brow
 # reader 45, controls reader 50 + 50 + 30, the eye reader 60 on one core beside the mouth and
 # ear readers one after the other, 35 + 45, on the other), each other network on both cores
-# in turn.
+# in turn. Rig 3 at most 4 h 20 min: sampling 5 minutes, imitator 55, extractor 53 (from rig
+# 2.2's), predictor 56, brow reader 56, the attribute reader a minute; no controls or close
+# readers (its shape comes from the photo's landmarks).
 #
 #   tools/train_all.sh                 # the reference rig (rig 2.2) into weights/
 #   FACEFIT_RIG=human tools/train_all.sh  # rig 3 into weights/human/ (its data: data/human256)

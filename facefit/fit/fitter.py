@@ -10,7 +10,7 @@
               function from vectors to vectors                beard, colors
     result    real render, loss and pictures per photo        facefit.fit.result
 
-`fast` stops after the start (a search of 0 iterations; of the steps, a clean chin shaven);
+`fast` stops after the start (a search of 0 iterations, no steps; its beard is the chin's);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -115,7 +115,12 @@ class Fitter:
         images, targets = self.targets_of(faces)
         plan = self.calibration.start
         evidence = OptionEvidence(len(faces))  # what each stage learns of the options
-        start = start_vectors(self.networks, plan, self.spec, images, targets, cfg, evidence)
+        # the patent's baseline goes without the chin
+        chins = beard_chins(faces, cfg) if cfg.mode != "patent" else [None] * len(faces)
+        bearded = [chin is not None for chin in chins]
+        start = start_vectors(
+            self.networks, plan, self.spec, images, targets, cfg, evidence, bearded
+        )
         decided = () if cfg.mode == "patent" else tuple(plan.group_owners)
         budget = 0 if cfg.mode == "fast" else cfg.max_iters
         step_scale = plan.step_tensor(self.device) if cfg.mode == "full" else None
@@ -132,8 +137,6 @@ class Fitter:
             step_scale=step_scale,
         )  # fmt: skip
         full = cfg.mode == "full"
-        # the patent's baseline goes without the chin; `fast` is shaven by it too
-        chins = beard_chins(faces, cfg) if cfg.mode != "patent" else [None] * len(faces)
         cheeks = photo_cheeks(faces) if full else None
         vectors = found.vectors.detach().clone()
         for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks):
@@ -169,13 +172,13 @@ class Fitter:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
         those that draw options tell `evidence` how each did. `cheeks` (B, 3): the photos'
         cheek Lab, which the skin's colour is matched to."""
+        if cfg.mode == "fast":  # the start as is (its beard from the chin)
+            return []
         rig, spec = self.rig, self.spec
 
         def shave(v):  # no beard where the photo's chin is clean
             return shave_clean_chins(v, chins, spec, cfg)
 
-        if cfg.mode == "fast":  # the predictor's answer, a clean chin shaven
-            return [shave]
         bearded = [chin is not None for chin in chins] if cfg.mode == "full" else None
 
         def options(decided: tuple[str, ...]):

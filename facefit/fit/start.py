@@ -35,9 +35,11 @@ def start_vectors(
     targets: PhotoTargets,
     cfg: FitConfig,
     evidence: OptionEvidence | None = None,
+    bearded: list[bool] | None = None,
 ) -> torch.Tensor:
     """(B, D) start vectors of aligned photos `images` (B, 3, S, S) in [0, 1]; `evidence` is
-    told a detail reader's reading of each group it owns."""
+    told a detail reader's reading of each group it owns; `bearded`: whether each photo's
+    chin reads as a beard (`facefit.fit.beard`), which decides `fast`'s beard."""
     batch = images.shape[0]
     mean = torch.as_tensor(spec.mean_vector(), device=images.device).expand(batch, -1)
     if cfg.mode == "patent":
@@ -53,7 +55,9 @@ def start_vectors(
     if cfg.mode == "full":
         vectors = with_readings(vectors, networks, plan, spec, images)
     if cfg.mode == "fast":
-        vectors = default_unless_confident(vectors, ParamLayout.from_spec(spec), cfg)
+        vectors = default_unless_confident(
+            vectors, ParamLayout.from_spec(spec), cfg, bearded=bearded
+        )
     return with_group_readings(vectors, networks, plan, spec, images, evidence)
 
 
@@ -106,11 +110,20 @@ def default_unless_confident(
     layout: ParamLayout,
     cfg: FitConfig,
     min_confidence: float = FAST_MIN_CONFIDENCE,
+    bearded: list[bool] | None = None,
 ) -> torch.Tensor:
     """`vectors` with option 0 wherever the choice is less sure than `min_confidence`, in the
-    groups that hold their default (`fast`'s counterpart of full's real-render margin)."""
+    groups that hold their default (`fast`'s counterpart of full's real-render margin). Where
+    `bearded` is given the chin decides the beard group instead: a clean chin no beard, a
+    bearded one the likeliest beard."""
     vectors = vectors.clone()
     for group, start, stop in layout.discrete_slices:
+        if group == cfg.beard_group and bearded is not None:
+            chin = torch.as_tensor(bearded, device=vectors.device)
+            beard = 1 + vectors[:, start + 1 : stop].argmax(dim=1)
+            choice = torch.where(chin, beard, torch.zeros_like(beard))
+            vectors[:, start:stop] = F.one_hot(choice, stop - start).to(vectors.dtype)
+            continue
         if not cfg.holds_default(group):
             continue
         unsure = vectors[:, start:stop].max(dim=1).values < min_confidence

@@ -200,3 +200,16 @@ def test_fast_keeps_the_default_option_unless_the_predictor_is_sure():
         default_unless_confident(guess, layout, hair_only)[:, begin:stop], guess[:, begin:stop]
     )
     assert torch.equal(default_unless_confident(guess, layout, cfg, min_confidence=0.0), guess)
+
+
+def test_in_fast_the_chin_decides_the_beard():
+    """A bearded chin gets the predictor's likeliest beard however unsure it was, a clean
+    chin none however sure."""
+    spec = load_spec()
+    layout = ParamLayout.from_spec(spec)
+    begin, stop = {g: (b, e) for g, b, e in layout.discrete_slices}["facial_hair"]
+    guess = torch.as_tensor(spec.mean_vector()).repeat(2, 1)
+    guess[:, begin:stop] = torch.tensor([[0.6, 0.1, 0.3, 0.0, 0.0], [0.0, 0.99, 0.01, 0.0, 0.0]])
+    out = default_unless_confident(guess, layout, FitConfig(mode="fast"), bearded=[True, False])
+    assert out[0, begin:stop].tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert out[1, begin:stop].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]

@@ -109,17 +109,9 @@ def test_the_options_check_keeps_the_default_option_when_the_game_render_prefers
     assert real_loss(fitter, vectors[0], targets) == pytest.approx(losses[0])
 
 
-def test_fast_runs_no_post_search_step_but_the_shave(fitter):
-    """`fast` is the predictor's answer with a clean chin shaven (the result renders it once,
-    to score it)."""
-    spec = fitter.spec
-    block = spec.discrete_slices["facial_hair"]
-    beard = with_option(torch.as_tensor(spec.mean_vector()), block.start, block.stop, 2)
-    fast = replace(fitter.config, mode="fast")
-    [shave] = fitter._steps(fast, None, None, [None], ())
-    assert int(shave(beard[None])[0, block].argmax()) == 0
-    [keep] = fitter._steps(fast, None, None, [-30.0], ())
-    assert torch.equal(keep(beard[None]), beard[None])
+def test_fast_runs_no_post_search_step(fitter):
+    """`fast` is the start as is (the result renders it once, to score it)."""
+    assert fitter._steps(replace(fitter.config, mode="fast"), None, None, [None], ()) == []
 
 
 def parsed_as_drawn(fitter, style: str) -> SimpleNamespace:
