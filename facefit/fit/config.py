@@ -50,14 +50,15 @@ REFERENCE_PARTS = RigParts(
 )
 # Rig 3: the skin's three controls matched to the photo's cheeks, before the lips, whose
 # colour follows the skin's; the hair's grey too (the predictor gives most people a fifth;
-# docs/decisions.md). Only "no beard" is a default worth holding: hairstyle 0 is bald,
-# brow 0 one style of twelve.
+# docs/decisions.md); the eyes' colour. Only "no beard" is a default worth holding:
+# hairstyle 0 is bald, brow 0 one style of twelve.
 HUMAN_PARTS = RigParts(
     silhouette_groups=(("hairstyle", "hair"),),
     color_matches=(
         ("skin", ("skin_tone", "skin_undertone", "skin_saturation")),
         ("hair", ("hair_color", "hair_redness", "hair_grey")),
         ("lips", ("lip_color",)),
+        ("eyes", ("eye_color",)),
     ),
     beard_group="facial_hair",
     beard_density="facial_hair_density",

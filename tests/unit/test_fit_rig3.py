@@ -122,16 +122,17 @@ def test_the_skin_match_reaches_a_rig_faces_cheeks_between_grid_steps(fitter):
         match_colors(start, None, fitter.rig, spec, cfg)
 
 
-def test_hair_and_lip_colours_are_matched_on_rig_3(fitter):
-    """Photos whose hair and lips have the colours rig 3 draws for grid values get them back."""
+def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
+    """Photos whose hair, lips and eyes have the colours rig 3 draws for grid values get
+    them back."""
     spec, labels = fitter.spec, fitter.labels
     cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:])
-    values = {"hair_color": 0.875, "hair_redness": 0.25, "lip_color": 0.875}
+    values = {"hair_color": 0.875, "hair_redness": 0.25, "lip_color": 0.875, "eye_color": 0.125}
     truth = spec.encode({"continuous": values, "discrete": {"hairstyle": "short02"}})
     drawn = fitter.rig.probe.render(truth)
     probs = torch.zeros(1, len(labels), *drawn.labels.shape)
     colors = {}
-    for region in ("hair", "lips"):
+    for region in ("hair", "lips", "eyes"):
         mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
         probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
         colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
