@@ -5,7 +5,9 @@ of the photo's parse (the average face without a predictor). In `full`, each con
 control is then blended with the controls reader's reading by its share, and a detail
 reader's reading replaces both where it owns the control (`facefit.fit.ownership`). A
 detail reader of a group sets that group's option, in `fast` and `full`. `fast` keeps option
-0 of a group unless the predictor is sure of another.
+0 of a group unless the predictor is sure of another, and takes its beard from the chin.
+What is read from the photo itself then replaces the networks' reading (the fitter's
+`_read_from_photo`: rig 3's macros and face shape).
 """
 
 from __future__ import annotations
