@@ -78,7 +78,8 @@ def _connection(
     return connection
 
 
-def _abort(connection: http.client.HTTPConnection) -> None:
+def _abort(connection: http.client.HTTPConnection, fired: threading.Event) -> None:
+    fired.set()  # before the shutdown: the attempt's thread reads it when its socket ends
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):  # closed already
@@ -100,7 +101,8 @@ def post(
     connection = _connection(destination, policy, timeouts)
     # A receiver that sends its answer a byte at a time stays under any per-read timeout;
     # this timer ends the attempt at the total limit whatever it is waiting for.
-    watchdog = threading.Timer(timeouts.total, _abort, args=(connection,))
+    fired = threading.Event()
+    watchdog = threading.Timer(timeouts.total, _abort, args=(connection, fired))
     watchdog.start()
     try:
         connection.request(
@@ -119,7 +121,7 @@ def post(
     except CallbackUrlError as exc:
         result = AttemptResult(error=f"{exc.code}: {exc.message}")
     except (OSError, http.client.HTTPException) as exc:
-        timed_out = not watchdog.is_alive() or isinstance(exc, TimeoutError)
+        timed_out = fired.is_set() or isinstance(exc, TimeoutError)
         what = "timed out" if timed_out else f"{type(exc).__name__}: {exc}"
         result = AttemptResult(error=what[:500])
     finally:
