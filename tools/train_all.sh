@@ -19,7 +19,8 @@
 #
 # MINUTES bounds each training run (default 56); the step counts fit it.
 #
-# After a rig revision that changes a few controls, INIT_FROM fine-tunes each network from
+# After a rig revision that changes, adds or drops a few controls or options (the weights are
+# carried over by name, facefit/train/grow.py), INIT_FROM fine-tunes each network from
 # that folder's file at a lower learning rate and for fewer steps (about 1 h 30 min in all)
 # and keeps the extractor, as rig 2.2's networks were tuned from rig 2.1's (the old rig's
 # shards and checkpoints must go first: sampling refuses a folder of another rig, and a
@@ -27,6 +28,11 @@
 #
 #   cp -r weights var/weights-before && rm -rf data/rig256 var/checkpoints
 #   INIT_FROM=var/weights-before tools/train_all.sh
+#
+# Rig 3 the same way (3.0 -> 3.1, its framing, took about 50 minutes on both cores):
+#
+#   cp -r weights/human var/weights-before && rm -rf data/human256 var/checkpoints
+#   FACEFIT_RIG=human INIT_FROM=var/weights-before tools/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FACEFIT=".venv/bin/facefit"
@@ -36,7 +42,8 @@ if [[ "${FACEFIT_RIG:-reference}" == human ]]; then
   DATA=${DATA:-data/human256}
   OUT=${OUT:-weights/human}
   CLOSE_READERS=${CLOSE_READERS-}
-  EXTRACTOR_INIT=${EXTRACTOR_INIT-weights/extractor-lite.pt}
+  # from rig 2.2's extractor; a rig-3 revision (INIT_FROM) keeps rig 3's, as rig 2.2's does
+  if [[ -z "${INIT_FROM:-}" ]]; then EXTRACTOR_INIT=${EXTRACTOR_INIT-weights/extractor-lite.pt}; fi
   PREDICTOR_STEPS=${PREDICTOR_STEPS:-3000}  # 56 minutes on one core beside other work
   # rig 3's face shape is solved from the photo's landmarks (facefit.fit.shape) and its
   # sex, age and ethnic form read by the attribute reader, not by a controls reader

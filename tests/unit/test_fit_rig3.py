@@ -1,4 +1,4 @@
-"""The fit on rig 3 (`facefit-human/3.0`, `FACEFIT_RIG=human`): its own rig parts, renderer
+"""The fit on rig 3 (`facefit-human/3.1`, `FACEFIT_RIG=human`): its own rig parts, renderer
 and weights folder, and the post-search steps on its renders.
 
 Tiny untrained networks for rig 3 run every stage; the steps that act on rig parts (outline,

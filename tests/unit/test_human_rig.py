@@ -1,4 +1,4 @@
-"""Rig 3 (`facefit-human/3.0`): spec, asset, renders, labels, landmarks, shards, selection."""
+"""Rig 3 (`facefit-human/3.1`): spec, asset, renders, labels, landmarks, shards, selection."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_spec_has_the_issues_controls_and_the_reference_labels(spec):
     assert groups["facial_hair"] == ("none", "stubble", "moustache", "goatee", "full_beard")
     assert len(groups["eyebrow_style"]) == 12
     assert spec.labels == load_spec().labels
-    assert spec.rig_id == "facefit-human/3.0"
+    assert spec.rig_id == "facefit-human/3.1"
     for control in spec.continuous:
         assert "0" in control.doc and "1" in control.doc, control.name
 
@@ -53,6 +53,18 @@ def test_every_morph_target_is_in_the_asset():
         proxy = controls.HAIRSTYLE_PROXY.get(style, style)
         assert style in ("bald", "buzz") or f"hair/{proxy}" in asset.proxies
     assert asset.extras["lm_vertex"].shape == (68,)
+
+
+def test_long_curls_keep_the_long_outline_and_draw_coils_instead_of_strands(spec, renderer):
+    def hair(style):
+        out = renderer.render(spec.encode({"discrete": {"hairstyle": style}}))
+        return out.labels == LABEL["hair"], out.image.astype(int)
+
+    (straight, straight_image), (curly, curly_image) = hair("long01"), hair("long_curly")
+    overlap = (straight & curly).sum() / (straight | curly).sum()
+    assert overlap > 0.85  # the same proxy, frayed at its edges
+    both = straight & curly
+    assert np.abs(curly_image[both] - straight_image[both]).mean() > 8
 
 
 def test_render_is_deterministic_and_shaped(spec, renderer):
@@ -149,13 +161,13 @@ def test_the_reference_rig_stays_the_default(monkeypatch, capsys):
     assert main(["rig", "spec"]) == 0
     assert json.loads(capsys.readouterr().out)["rig"] == "facefit-reference/2.2"
     assert main(["rig", "spec", "--rig", "human"]) == 0
-    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.0"
+    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.1"
     assert load_spec().rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "human")
     # trainers and weight loaders follow the environment; rig 2.2's renderer stays itself
     from facefit.nets.weights import current_rig_id
 
-    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.0"
+    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.1"
     assert Renderer(size=64).spec.rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "other")
     with pytest.raises(SpecError, match="unknown rig"):
@@ -166,7 +178,7 @@ def test_cli_renders_the_human_rig(tmp_path, capsys):
     from facefit.cli import main
 
     params = tmp_path / "p.json"
-    params.write_text(json.dumps({"rig": "facefit-human/3.0", "continuous": {"sex": 1.0},
+    params.write_text(json.dumps({"rig": "facefit-human/3.1", "continuous": {"sex": 1.0},
                                   "discrete": {"hairstyle": "afro01"}}))  # fmt: skip
     lm = tmp_path / "lm.json"
     args = ["rig", "render", str(params), "--rig", "human", "--out", str(tmp_path / "f.png"),

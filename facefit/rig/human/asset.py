@@ -30,13 +30,14 @@ class Proxy:
     uv: np.ndarray  # (R, 2) float32
     tris: np.ndarray  # (T, 3) int: render vertices
 
-    def place(self, base: np.ndarray) -> np.ndarray:
-        """Proxy vertex positions (P, 3) on the morphed base vertices (N, 3)."""
+    def place(self, base: np.ndarray, lift: float = 1.0) -> np.ndarray:
+        """Proxy vertex positions (P, 3) on the morphed base vertices (N, 3); `lift` scales
+        each vertex's offset from the surface it is bound to (hair volume)."""
         axes = np.arange(3)
         a, b = self.scale[:, 0].astype(int), self.scale[:, 1].astype(int)
         size = np.abs(base[a, axes] - base[b, axes]) / self.scale[:, 2]
         pts = np.einsum("pk,pkc->pc", self.bind_w, base[self.bind_idx])
-        return pts + self.bind_d * size
+        return pts + self.bind_d * (size * lift)
 
 
 @dataclass(frozen=True)

@@ -225,9 +225,10 @@ COLOURS = (
 )  # fmt: skip
 
 HAIRSTYLES = ("bald", "buzz", "short01", "short02", "short03", "short04", "receding", "bob01",
-              "bob02", "long01", "ponytail01", "braid01", "afro01")  # fmt: skip
-# own variants: a proxy drawn with a different hairline
-HAIRSTYLE_PROXY = {"receding": "short02"}
+              "bob02", "long01", "long_curly", "ponytail01", "braid01", "afro01")  # fmt: skip
+# own variants: a proxy drawn with a different hairline, or curled
+HAIRSTYLE_PROXY = {"receding": "short02", "long_curly": "long01"}
+CURLED = ("long_curly", "afro01")  # shaded as coils, not strands
 EYEBROW_STYLES = tuple(f"eyebrow{i:03d}" for i in range(1, 13))
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "full_beard")
 LABELS = ("background", "skin", "hair", "left_brow", "right_brow", "left_eye", "right_eye",

@@ -1,7 +1,8 @@
 """Rig 3's 68 landmarks as a function of its shape controls, without rendering.
 
 The head is the rest mesh plus a weighted sum of MakeHuman targets (`morph.MorphModel`); the
-landmarks are fixed vertices of it, framed at the eyes and projected, as the renderer does.
+landmarks are fixed vertices of it, framed at the eyes, projected and framed as a photo is
+aligned (`framing`), as the renderer does.
 So each face control moves the landmarks along one direction on each side of 0.5 (its low
 and its high targets), which is what lets a photo's landmarks be solved for the shape
 (`facefit.fit.shape`). Only the vertices the landmarks and the eye framing read are morphed:
@@ -17,7 +18,7 @@ from functools import cache
 import numpy as np
 
 from facefit.rig import camera
-from facefit.rig.human import controls
+from facefit.rig.human import controls, framing
 from facefit.rig.human.asset import load_asset
 from facefit.rig.human.morph import MorphModel
 from facefit.rig.human.render import CM_PER_UNIT, EYES_AT, FRAME_SCALE
@@ -71,8 +72,9 @@ class LandmarkModel:
         )
 
     def landmarks(self, values: dict[str, float]) -> np.ndarray:
-        """(68, 2) float64 landmarks in [0, 1] of the render frame."""
-        return self._project(self.morph.weights(values)[None])[0]
+        """(68, 2) float64 landmarks in [0, 1] of the render frame, framed as drawn."""
+        unframed = self._project(self.morph.weights(values)[None])[0]
+        return framing.framed(unframed, framing.frame_transform(unframed))
 
     def pole_directions(self, values: dict[str, float]) -> np.ndarray:
         """(P, T) how each pole moves the targets' weights, from `values` with every face
@@ -88,8 +90,8 @@ class LandmarkModel:
         return self.morph.weights(moved).astype(np.float64) - self.morph.weights(neutral)
 
     def _project(self, weights: np.ndarray) -> np.ndarray:
-        """(K, T) target weights -> (K, 68, 2) landmarks in [0, 1], as the renderer frames
-        and projects them."""
+        """(K, T) target weights -> (K, 68, 2) landmarks in [0, 1], as the renderer projects
+        them before `framing`'s similarity (which the shape solve leaves free anyway)."""
         moved = self._rest + (weights @ self._basis).reshape(len(weights), -1, 3)
         axes = np.arange(3)
         size = np.abs(moved[:, self._ends[:, 0], axes] - moved[:, self._ends[:, 1], axes])

@@ -13,7 +13,8 @@ import numpy as np
 from facefit.rig.human import controls
 from facefit.rig.spec import RigSpec
 
-FEMALE_HAIR = ("bob01", "bob02", "long01", "ponytail01", "braid01", "short01", "short03")
+FEMALE_HAIR = ("bob01", "bob02", "long01", "long_curly", "ponytail01", "braid01", "short01",
+               "short03")  # fmt: skip
 MALE_HAIR = ("bald", "buzz", "short02", "short03", "short04", "receding", "short01")
 # per dominant ethnic form: skin tone range, eye colour range, hair colour range
 ETHNIC = {

@@ -5,7 +5,8 @@ framebuffer, the edge filter and the read-back; this class replaces what is draw
 head is morphed on the CPU (one matrix product over the active targets), the proxies
 (eyes, lashes, brows, hair) are placed on the morphed mesh, and the whole head is moved so
 that the eyes sit at a fixed point in front of the camera: the macro targets change body
-height, so a fixed camera would lose the face.
+height, so a fixed camera would lose the face. The picture is then framed as a photo is
+aligned, its landmarks carried onto the reference face's by a similarity (`framing`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from facefit.rig import camera
-from facefit.rig.human import colors, controls, shaders
+from facefit.rig.human import colors, controls, framing, shaders
 from facefit.rig.human.asset import HumanAsset, Proxy, load_asset
 from facefit.rig.human.morph import MorphModel
 from facefit.rig.human.spec import human_spec
@@ -25,8 +26,8 @@ from facefit.rig.spec import RigSpec
 
 CM_PER_UNIT = 10.0  # MakeHuman units are decimetres
 EYES_AT = np.array([0.0, 0.35, 8.0])  # cm: where the eyeball centres' midpoint is drawn
-# the average head is drawn 9 % larger than life so that its landmarks land where the
-# reference rig's do (`facefit/rig/reference.json`): aligned crops of both rigs then agree
+# the average head is drawn 9 % larger than life so that its landmarks land near the
+# reference face's before `framing` carries them onto it: the frame's similarity stays small
 FRAME_SCALE = 1.09
 BEARD_STYLES = {name: i for i, name in enumerate(controls.FACIAL_HAIR)}
 SCALP_UNDER_HAIR = 0.85
@@ -107,12 +108,14 @@ class HumanRenderer(Renderer):
         self._ctx = None
         self.asset: HumanAsset = load_asset()
         self.morph = MorphModel(self.asset)
+        self._landmark_vertex = self.asset.extras["lm_vertex"].astype(np.int64)
         mean = self.spec.mean_vector()
         self._mean_points = self._points(self._values(mean))
         self._meshes: dict[str, _Mesh] = {}
         self._shape = [n for n, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
-        # The last pose: its shape controls, morphed points and each drawn mesh's vertex data
-        self._pose: tuple[tuple, dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
+        # The last pose: its shape controls, morphed points, each drawn mesh's vertex data and
+        # the frame's similarity (`framing`)
+        self._pose: tuple[tuple, dict, dict, np.ndarray] | None = None
 
     # --- geometry -----------------------------------------------------------------------
     def _values(self, vec: np.ndarray) -> dict[str, float]:
@@ -126,15 +129,18 @@ class HumanRenderer(Renderer):
         k = CM_PER_UNIT * FRAME_SCALE
         return {"skin": (base - centre) * k + EYES_AT, "eyes": (eyes - centre) * k + EYES_AT}
 
-    def _posed(self, values: dict[str, float]) -> tuple[dict, dict]:
-        """(morphed points, vertex data by mesh) of these shape controls, reused while they
+    def _posed(self, values: dict[str, float]) -> tuple[dict, dict, np.ndarray]:
+        """(morphed points, vertex data by mesh, frame transform) of these shape controls,
+        reused while they
         are unchanged: a fit redraws one shape many times with only colours or a discrete
         option changed (colour matching, outlines, option checks), and the morph and the
         normals are a third of a small render's time."""
         shape = tuple(values[name] for name in self._shape)
         if self._pose is None or self._pose[0] != shape:
-            self._pose = (shape, self._points(values), {})
-        return self._pose[1], self._pose[2]
+            points = self._points(values)
+            unframed = camera.project(points["skin"][self._landmark_vertex], 1)
+            self._pose = (shape, points, {}, framing.frame_transform(unframed))
+        return self._pose[1:]
 
     def _mesh_data(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
         """(R, 6) float32 positions and normals of a drawn mesh's render vertices."""
@@ -215,8 +221,7 @@ class HumanRenderer(Renderer):
             prog = self._ctx.program(
                 vertex_shader=shaders.VERTEX, fragment_shader=shaders.fragment(material)
             )
-            fixed = {"u_vp": camera.view_projection().T.copy(), "u_cam": camera.eye_position()}
-            self._set_program_uniforms(fixed, [prog])
+            self._set_program_uniforms({"u_cam": camera.eye_position()}, [prog])
             self._progs[material] = prog
         return self._progs[material]
 
@@ -246,6 +251,7 @@ class HumanRenderer(Renderer):
         uniforms["u_brow_density"] = values["brow_density"]
         uniforms["u_scalp"] = {"bald": 0.0, "buzz": 0.75}.get(style, SCALP_UNDER_HAIR)
         uniforms["u_hairline"] = 0.45 if style == "receding" else 0.0
+        uniforms["u_curled"] = float(style in controls.CURLED)
         uniforms["u_beard"] = BEARD_STYLES[choice["facial_hair"]]
         uniforms["u_beard_density"] = values["facial_hair_density"]
         return uniforms
@@ -262,41 +268,46 @@ class HumanRenderer(Renderer):
         return hair + ["skin", "eyes", "eyelashes", f"eyebrows/{choice['eyebrow_style']}"]
 
     def _drawn_data(self, values: dict[str, float], choice: dict[str, str]):
-        """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order)."""
-        points, posed = self._posed(values)
+        """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order, frame transform)."""
+        points, posed, frame = self._posed(values)
         drawn = []
         for key in self._drawn(choice):
             if key not in posed:
                 posed[key] = self._mesh_data(points, key)
             drawn.append((self._mesh(key), posed[key]))
-        return points, drawn
+        return points, drawn, frame
 
     def posed_meshes(self, vec: np.ndarray) -> list[PosedMesh]:
-        """The meshes `render` draws for `vec`, posed on the CPU (no GL context is made)."""
+        """The meshes `render` draws for `vec`, posed on the CPU (no GL context is made) and
+        moved in space so that a frontal view frames them as the render does."""
         vec = self.spec.validate_vector(vec)
         choice = self.spec.decode(vec)["discrete"]
-        _, drawn = self._drawn_data(self._values(vec), choice)
-        return [
-            PosedMesh(
-                m.material,
-                m.source,
-                d[:, :3].copy(),
-                d[:, 3:].copy(),
-                m.tris,
-                m.static[:, 5:9],
-                m.static[:, 9:13],
-            )
-            for m, d in drawn
-        ]
+        points, drawn, frame = self._drawn_data(self._values(vec), choice)
+        depth = float(points["skin"][self._landmark_vertex, 2].mean())
+        meshes = []
+        for m, d in drawn:
+            positions, normals = framing.framed_in_space(d[:, :3], d[:, 3:], frame, depth)
+            a, b = m.static[:, 5:9], m.static[:, 9:13]
+            meshes.append(PosedMesh(m.material, m.source, positions, normals, m.tris, a, b))
+        return meshes
+
+    def _edge_filter(self) -> None:
+        """The base filter over the whole frame, with no read-back: rig 3's head and
+        shoulders span the frame's width, so finding the drawn box would cost more than
+        filtering the margin does (the filter leaves a pixel inside plain background as it is)."""
+        self._out_fbo.use()
+        self._scene_color.use(location=0)
+        self._post_vao.render(mode=self._ctx.TRIANGLES, vertices=3)
 
     def _render(self, vec: np.ndarray) -> RigRender:
         values = self._values(vec)
         choice = self.spec.decode(vec)["discrete"]
         ctx = self._ctx
-        points, drawn = self._drawn_data(values, choice)
+        points, drawn, frame = self._drawn_data(values, choice)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
-        self._set_program_uniforms(self._uniforms(values, choice))
+        vp = framing.clip_matrix(frame) @ camera.view_projection()
+        self._set_program_uniforms({**self._uniforms(values, choice), "u_vp": vp.T.copy()})
         self._label_only.clear(0.0, 0.0, 0.0, 0.0)
         self._color_only.clear(*BACKGROUND, 0.0)
         ctx.enable(ctx.DEPTH_TEST)
@@ -312,10 +323,6 @@ class HumanRenderer(Renderer):
         self._edge_filter()
         image = self._read_color()
         labels = self._read_labels()
-        return RigRender(image=image, labels=labels, landmarks68=self._landmarks(points))
-
-    def _landmarks(self, points: dict[str, np.ndarray]) -> np.ndarray:
-        idx = self.asset.extras.get("lm_vertex")
-        if idx is None:
-            return np.full((68, 2), np.nan, np.float32)
-        return camera.project(points["skin"][idx.astype(np.int64)], self.size)
+        unframed = camera.project(points["skin"][self._landmark_vertex], 1)
+        landmarks = framing.framed(unframed, frame) * self.size
+        return RigRender(image=image, labels=labels, landmarks68=landmarks.astype(np.float32))

@@ -56,6 +56,7 @@ uniform vec3 u_iris;
 uniform float u_brow_density;
 uniform float u_scalp;       // 0 bald, >0 scalp tinted with hair (buzz, under a hairstyle)
 uniform float u_hairline;    // cm: raises the scalp's front edge (receding)
+uniform float u_curled;      // 1: the hair is drawn as coils (controls.CURLED)
 uniform int u_beard;
 uniform float u_beard_density;
 uniform float u_age;
@@ -165,8 +166,31 @@ col = light(n, u_brow * (0.8 + 0.4 * hairs), 0.02, 10.0, 0.4);
 label = v_a.z < 0.0 ? 3u : 4u;
 """
 
-# hair: strands run along the cards' v texture axis; Kajiya-Kay highlight along them
+# hair: strands run along the cards' v texture axis; Kajiya-Kay highlight along them. Curled
+# hair (u_curled: the afro, long curls) has no strand direction to show: matte coils of three noise
+# octaves on the head's rest position, mapped from the three axes by the normal, and a
+# fuzzy outline where the surface turns away.
 _HAIR = """
+if (u_curled > 0.5) {
+    vec3 w = abs(n) / (abs(n.x) + abs(n.y) + abs(n.z));
+    float coil = 0.0;
+    float amp = 0.55;
+    float freq = 5.0;
+    for (int k = 0; k < 3; k++) {
+        coil += amp * (w.z * vnoise(v_rest.xy * freq + 3.1 * float(k))
+                     + w.x * vnoise(v_rest.zy * freq + 5.7 * float(k))
+                     + w.y * vnoise(v_rest.xz * freq + 1.3 * float(k)));
+        amp *= 0.55;
+        freq *= 2.3;
+    }
+    coil /= 0.55 + 0.3025 + 0.166;
+    vec3 v = normalize(u_cam - v_pos);
+    float rim = 1.0 - abs(dot(n, v));
+    if (rim > 0.6 && coil < 2.0 * (rim - 0.6) + 0.2) discard;
+    float lit = smoothstep(0.3, 0.7, coil);  // coil tops catch the light, the gaps do not
+    vec3 base = u_hair * (0.25 + 1.1 * lit);
+    col = light(n, base, 0.03, 6.0, 0.5) * (0.45 + 0.55 * lit) * (0.75 + 0.25 * v_a.x);
+} else {
 vec3 dpx = dFdx(v_pos);
 vec3 dpy = dFdy(v_pos);
 vec2 dux = dFdx(v_uv);
@@ -182,6 +206,7 @@ vec3 h = normalize(l1 + v);
 float th = dot(t, h);
 float kk = pow(sqrt(max(1.0 - th * th, 0.0)), 80.0);
 col = light(n, base, 0.0, 1.0, 0.3) * (0.75 + 0.25 * v_a.x) + kk * 0.25 * mix(vec3(1.0), u_hair, 0.6) * strand;
+}
 label = 2u;
 """
 
