@@ -39,6 +39,11 @@ class RigParts:
     # the face's shape solved from the photo's landmarks at the start (facefit.fit.shape):
     # a rig whose landmarks are a known function of its controls
     landmark_shape: bool = False
+    # (outlined group, control) pairs: the control sets how far the group's outline reaches
+    # (hair volume), and the outline step draws every option at a few of its values
+    silhouette_extents: tuple[tuple[str, str], ...] = ()
+    # `fast` chooses the outlined groups too, each option drawn once on the average face
+    fast_outlines: bool = False
 
 
 # Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
@@ -51,7 +56,9 @@ REFERENCE_PARTS = RigParts(
 # Rig 3: the skin's three controls matched to the photo's cheeks, before the lips, whose
 # colour follows the skin's; the hair's grey too (the predictor gives most people a fifth;
 # docs/decisions.md); the eyes' colour. Only "no beard" is a default worth holding:
-# hairstyle 0 is bald, brow 0 one style of twelve.
+# hairstyle 0 is bald, brow 0 one style of twelve. The hair's outline is drawn at three
+# volumes; `fast` chooses outlines too, its predictor reading photos' hair poorly (bald or
+# receding for 93 of 134 London photos; rig 2.2's reads it well and keeps its answer).
 HUMAN_PARTS = RigParts(
     silhouette_groups=(("hairstyle", "hair"),),
     color_matches=(
@@ -64,6 +71,8 @@ HUMAN_PARTS = RigParts(
     beard_density="facial_hair_density",
     default_margin_groups=("facial_hair",),
     landmark_shape=True,
+    silhouette_extents=(("hairstyle", "hair_volume"),),
+    fast_outlines=True,
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
 RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.1": HUMAN_PARTS}
@@ -74,7 +83,7 @@ class FitConfig:
     """The mode, the search's budget and schedule, the loss weights and the rig parts the
     post-search steps act on."""
 
-    mode: str = "full"  # full: start + search + steps; fast: the start alone; patent: eval
+    mode: str = "full"  # full: start + search + steps; fast: start + outlines; patent: eval
     max_iters: int = 4  # search updates at most (weights/calibration.json sets it)
     threshold: float = 0.995  # stop once similarity >= this (patent claim 2; calibrated)
     lr: float = 0.15  # peak Adam step on the unconstrained parameters
@@ -92,6 +101,8 @@ class FitConfig:
     beard_group: str | None = REFERENCE_PARTS.beard_group
     beard_density: str | None = REFERENCE_PARTS.beard_density
     landmark_shape: bool = REFERENCE_PARTS.landmark_shape
+    silhouette_extents: tuple[tuple[str, str], ...] = REFERENCE_PARTS.silhouette_extents
+    fast_outlines: bool = REFERENCE_PARTS.fast_outlines
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True
@@ -142,6 +153,8 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("default_margin_groups", "group", set(cfg.default_margin_groups or ())),
         ("silhouette_groups", "group", {g for g, _ in cfg.silhouette_groups}),
         ("silhouette_groups", "class", {label for _, label in cfg.silhouette_groups}),
+        ("silhouette_extents", "group", {g for g, _ in cfg.silhouette_extents}),
+        ("silhouette_extents", "control", {c for _, c in cfg.silhouette_extents}),
         ("color_matches", "region", {region for region, _ in cfg.color_matches}),
         ("color_matches", "control", {c for _, cs in cfg.color_matches for c in cs}),
         ("beard_group", "group", {cfg.beard_group} - {None}),
@@ -186,6 +199,9 @@ def _without_missing_parts(cfg: FitConfig, spec) -> FitConfig:
         silhouette_groups=tuple(
             (g, label) for g, label in cfg.silhouette_groups if g in groups and label in classes
         ),
+        silhouette_extents=tuple(
+            (g, c) for g, c in cfg.silhouette_extents if g in groups and c in controls
+        ),
         color_matches=tuple(
             (region, kept)
             for region, cs in cfg.color_matches
@@ -194,7 +210,12 @@ def _without_missing_parts(cfg: FitConfig, spec) -> FitConfig:
         beard_group=cfg.beard_group if cfg.beard_group in groups else None,
         beard_density=cfg.beard_density if cfg.beard_density in controls else None,
     )
-    for field_name in ("default_margin_groups", "silhouette_groups", "color_matches"):
+    for field_name in (
+        "default_margin_groups",
+        "silhouette_groups",
+        "silhouette_extents",
+        "color_matches",
+    ):
         if getattr(adapted, field_name) != getattr(cfg, field_name):
             logger.warning(
                 "this rig lacks parts %s names: using %r", field_name, getattr(adapted, field_name)

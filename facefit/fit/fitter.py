@@ -10,7 +10,8 @@
               function from vectors to vectors                beard, colors
     result    real render, loss and pictures per photo        facefit.fit.result
 
-`fast` stops after the start (a search of 0 iterations, no steps; its beard is the chin's);
+`fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
+its hairstyle the outline's on the average face);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -172,9 +173,16 @@ class Fitter:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
         those that draw options tell `evidence` how each did. `cheeks` (B, 3): the photos'
         cheek Lab, which the skin's colour is matched to."""
-        if cfg.mode == "fast":  # the start as is (its beard from the chin)
-            return []
         rig, spec = self.rig, self.spec
+
+        def outlines(on_average_face: bool):
+            return lambda v: choose_outlines(
+                v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence,
+                extents=cfg.silhouette_extents, on_average_face=on_average_face,
+            )  # fmt: skip
+
+        if cfg.mode == "fast":  # the start (its beard from the chin), outlines on the average face
+            return [outlines(on_average_face=True)] if cfg.fast_outlines else []
 
         def shave(v):  # no beard where the photo's chin is clean
             return shave_clean_chins(v, chins, spec, cfg)
@@ -192,9 +200,7 @@ class Fitter:
         outlined = tuple(group for group, _ in cfg.silhouette_groups)
         return [
             # after the search, so that the shape it fitted is the same whichever outline wins
-            lambda v: choose_outlines(
-                v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence
-            ),
+            outlines(on_average_face=False),
             shave,
             options(decided + outlined),
             # last, on the final options: a beard or a bald head changes what the chin, the

@@ -74,6 +74,8 @@ class RealRig:
         self._renderer = make_renderer(REFERENCE_SIZE)
         # outlines and colours are compared at the extractor's side: drawing them there is cheaper
         self.probe = make_renderer(extractor.cfg.size)
+        # class masks of the average face by option, drawn once (`fast`'s outlines)
+        self.average_outlines: dict[tuple, np.ndarray] = {}
         for renderer in (self._renderer, self.probe):
             if renderer.spec.rig_id != spec.rig_id:  # FACEFIT_RIG changed under a loaded spec
                 raise SpecError(

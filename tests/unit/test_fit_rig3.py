@@ -161,6 +161,32 @@ def test_rig_3s_hairstyles_are_chosen_by_their_outline(fitter):
         assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
 
 
+@pytest.mark.parametrize("on_average_face", [False, True])
+def test_rig_3s_hair_volume_is_chosen_with_the_outline(fitter, on_average_face):
+    """Short hair with volume is not mistaken for another style: each option is drawn flat
+    and full (on the searched face in `full`, once on the average face in `fast`), and the
+    full short crop wins with its volume."""
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.networks.extractor_size
+    k = names_of(spec).index("hair_volume")
+    for volume in (0.0, 1.0):
+        truth = spec.encode({"discrete": {"hairstyle": "short01"}})
+        truth[k] = volume
+        drawn = fitter.rig.render(truth)
+        one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+        probs = F.interpolate(
+            one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area"
+        )
+        searched = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+        chosen = choose_outlines(
+            searched, SimpleNamespace(probs=probs), fitter.rig, spec,
+            HUMAN_PARTS.silhouette_groups, extents=HUMAN_PARTS.silhouette_extents,
+            on_average_face=on_average_face,
+        )  # fmt: skip
+        assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == "short01"
+        assert float(chosen[0, k]) == volume
+
+
 def test_rig_3s_beard_density_is_matched_to_the_chin(fitter):
     spec = fitter.spec
     k = names_of(spec).index("facial_hair_density")

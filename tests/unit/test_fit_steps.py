@@ -114,6 +114,20 @@ def test_fast_runs_no_post_search_step(fitter):
     assert fitter._steps(replace(fitter.config, mode="fast"), None, None, [None], ()) == []
 
 
+def test_fast_outlines_are_drawn_once_on_the_average_face(fitter):
+    """Where a rig asks for them (`fast_outlines`), `fast` is the start with its hairstyle
+    chosen by outline, each option drawn once on the average face: the second photo's choice
+    draws nothing."""
+    cfg = replace(fitter.config, mode="fast", fast_outlines=True)
+    (step,) = fitter._steps(cfg, None, parsed_as_drawn(fitter, "long_straight"), [None], ())
+    start = torch.as_tensor(fitter.spec.mean_vector())[None]
+    chosen = fitter.spec.decode(step(start)[0].numpy())["discrete"]["hairstyle"]
+    assert chosen == "long_straight"
+    drawn = len(fitter.rig.average_outlines)
+    step(start)
+    assert len(fitter.rig.average_outlines) == drawn
+
+
 def parsed_as_drawn(fitter, style: str) -> SimpleNamespace:
     """Targets of a photo parsed exactly as the rig draws the average face with `style`."""
     spec, labels = fitter.spec, fitter.labels

@@ -220,6 +220,8 @@ COLOURS = (
     ("hair_color", "hair", "0 = black, 0.25 dark brown, 0.5 brown, 0.75 dark blond, 1 = light blond"),
     ("hair_redness", "hair", "0 = ash (no red), 0.5 = natural, 1 = red/copper"),
     ("hair_grey", "hair", "0 = no grey, 1 = fully grey/white"),
+    ("hair_volume", "hair", "0 = hair as MakeHuman models it, close to the head; 1 = standing "
+                            "off the head 1.8 times as far (volume at the crown and sides)"),
     ("facial_hair_density", "facial_hair", "0 = sparse facial hair, 1 = dense (style from the "
                                            "facial_hair group)"),
 )  # fmt: skip

@@ -37,6 +37,9 @@ LIFTED = {"brows": 0.12, "lashes": 0.03}
 # and the mouth's inside no longer shows through the lip corners of a widened mouth. The
 # cards (hair, brows, lashes) are seen from both sides.
 CLOSED_SURFACES = ("skin", "eyes")
+# hair_volume 1 stands each hair vertex off the head this much further than modelled (x1.8):
+# real hair has more volume at the crown than MakeHuman's proxies
+HAIR_LIFT = 0.8
 
 
 @dataclass
@@ -113,6 +116,7 @@ class HumanRenderer(Renderer):
         self._mean_points = self._points(self._values(mean))
         self._meshes: dict[str, _Mesh] = {}
         self._shape = [n for n, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
+        self._shape.append("hair_volume")  # moves the hair's vertices too
         # The last pose: its shape controls, morphed points, each drawn mesh's vertex data and
         # the frame's similarity (`framing`)
         self._pose: tuple[tuple, dict, dict, np.ndarray] | None = None
@@ -130,11 +134,10 @@ class HumanRenderer(Renderer):
         return {"skin": (base - centre) * k + EYES_AT, "eyes": (eyes - centre) * k + EYES_AT}
 
     def _posed(self, values: dict[str, float]) -> tuple[dict, dict, np.ndarray]:
-        """(morphed points, vertex data by mesh, frame transform) of these shape controls,
-        reused while they
-        are unchanged: a fit redraws one shape many times with only colours or a discrete
-        option changed (colour matching, outlines, option checks), and the morph and the
-        normals are a third of a small render's time."""
+        """(morphed points, vertex data by mesh, frame transform) of these shape controls
+        and hair volume, reused while they are unchanged: a fit redraws one shape many times
+        with only colours or a discrete option changed (colour matching, outlines, option
+        checks), and the morph and the normals are a third of a small render's time."""
         shape = tuple(values[name] for name in self._shape)
         if self._pose is None or self._pose[0] != shape:
             points = self._points(values)
@@ -142,10 +145,14 @@ class HumanRenderer(Renderer):
             self._pose = (shape, points, {}, framing.frame_transform(unframed))
         return self._pose[1:]
 
-    def _mesh_data(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
-        """(R, 6) float32 positions and normals of a drawn mesh's render vertices."""
+    def _mesh_data(self, points: dict[str, np.ndarray], key: str, lift: float) -> np.ndarray:
+        """(R, 6) float32 positions and normals of a drawn mesh's render vertices; `lift`
+        scales a hair proxy's offsets from the head (`hair_volume`)."""
         mesh = self._mesh(key)
-        pts = points["skin"] if key == "skin" else self._proxy_points(points, key)
+        if key == "skin":
+            pts = points["skin"]
+        else:
+            pts = self._proxy_points(points, key, lift if mesh.material == "hair" else 1.0)
         data = np.empty((len(mesh.vertex), 6), np.float32)
         data[:, 3:] = _normals(pts, mesh)
         data[:, :3] = pts[mesh.vertex]
@@ -153,9 +160,11 @@ class HumanRenderer(Renderer):
             data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
         return data
 
-    def _proxy_points(self, points: dict[str, np.ndarray], key: str) -> np.ndarray:
+    def _proxy_points(
+        self, points: dict[str, np.ndarray], key: str, lift: float = 1.0
+    ) -> np.ndarray:
         if key not in points:
-            points[key] = self.asset.proxies[key].place(points["skin"])
+            points[key] = self.asset.proxies[key].place(points["skin"], lift)
         return points[key]
 
     def _mesh(self, key: str) -> _Mesh:
@@ -270,10 +279,11 @@ class HumanRenderer(Renderer):
     def _drawn_data(self, values: dict[str, float], choice: dict[str, str]):
         """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order, frame transform)."""
         points, posed, frame = self._posed(values)
+        lift = 1.0 + HAIR_LIFT * values["hair_volume"]
         drawn = []
         for key in self._drawn(choice):
             if key not in posed:
-                posed[key] = self._mesh_data(points, key)
+                posed[key] = self._mesh_data(points, key, lift)
             drawn.append((self._mesh(key), posed[key]))
         return points, drawn, frame
 

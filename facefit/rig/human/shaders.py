@@ -188,8 +188,9 @@ if (u_curled > 0.5) {
     float rim = 1.0 - abs(dot(n, v));
     if (rim > 0.6 && coil < 2.0 * (rim - 0.6) + 0.2) discard;
     float lit = smoothstep(0.3, 0.7, coil);  // coil tops catch the light, the gaps do not
-    vec3 base = u_hair * (0.25 + 1.1 * lit);
-    col = light(n, base, 0.03, 6.0, 0.5) * (0.45 + 0.55 * lit) * (0.75 + 0.25 * v_a.x);
+    vec3 base = u_hair * (0.55 + 0.6 * lit);
+    // soft contrast and no white specular: speckled dark coils read as grey hair
+    col = light(n, base, 0.0, 1.0, 0.5) * (0.7 + 0.3 * lit) * (0.75 + 0.25 * v_a.x);
 } else {
 vec3 dpx = dFdx(v_pos);
 vec3 dpy = dFdy(v_pos);
