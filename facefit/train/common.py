@@ -218,14 +218,14 @@ def start_from(model: torch.nn.Module, path: Path, network: str | None) -> None:
     if network is None:
         raise ValueError("starting from a weights file needs the network's name")
     stored = load_weights(path, network=network, expected_rig=None)
-    if "spec" in stored.layout:  # a revision of the rig may have added controls or options
+    old_spec = stored.layout.get("spec") or {}
+    if "continuous" in old_spec:  # a revision of the rig may have added controls or options
         from dataclasses import replace
 
         from facefit.rig.spec import load_spec
         from facefit.train.grow import regrow
 
-        state = regrow(stored.state_dict, model.state_dict(), stored.layout["spec"],
-                       load_spec().to_json())  # fmt: skip
+        state = regrow(stored.state_dict, model.state_dict(), old_spec, load_spec().to_json())
         stored = replace(stored, state_dict=state)
     load_state(model, stored, path)
     logger.info("starting from %s (trained for rig %s)", path, stored.rig)
