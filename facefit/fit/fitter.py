@@ -189,10 +189,12 @@ class Fitter:
 
         bearded = [chin is not None for chin in chins] if cfg.mode == "full" else None
 
+        density = spec.continuous_index[cfg.beard_density] if cfg.beard_density else None
+
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
                 v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
-                evidence,
+                evidence, density,
             )  # fmt: skip
 
         if cfg.mode == "patent":

@@ -4,8 +4,8 @@ Per group, the runner-up is drawn where the search's soft choice was close, and 
 beard, the default hairstyle) wherever something else was chosen in a group that holds its
 default: an option the real render does not prefer over the default by
 `FitConfig.default_margin` is not kept. Where the photo's chin reads as a beard
-(`facefit.fit.beard`), option 0 of the beard group is ruled out instead: where the search
-chose it, every other option is drawn and the best one kept. Where it reads clean, the
+(`facefit.fit.beard`), option 0 of the beard group is ruled out instead, and every beard is
+drawn at one density and the best one kept. Where it reads clean, the
 character stays clean-shaven: the beard group is not checked.
 """
 
@@ -23,6 +23,9 @@ from facefit.fit.search import PhotoTargets
 
 # Groups whose top-2 soft weights differ by less than this have their runner-up drawn too.
 RUNNER_UP_MARGIN = 0.2
+# The beard density every beard is drawn at when a bearded chin has them compared: light
+# enough that stubble reads as stubble (the chin's own density is matched afterwards).
+BEARD_COMPARED_AT = 0.5
 
 
 def check_options(
@@ -35,12 +38,15 @@ def check_options(
     decided: tuple[str, ...] = (),
     bearded: list[bool] | None = None,
     evidence: OptionEvidence | None = None,
+    density: int | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each group's option the real render supports best.
 
     `probabilities`: the search's soft choice per group (B, K). The groups in `decided` (a
     detail reader's or an outline's) keep their option. `evidence` is told each drawn
     option's loss as it was compared (the default's with its margin, where it challenged).
+    `density`: the index of the beard density control, set to `BEARD_COMPARED_AT` where a
+    bearded chin has every beard compared.
     """
     vectors = vectors.clone()
     renders = [rig.render(v) for v in vectors]
@@ -63,11 +69,17 @@ def check_options(
             to_beat = real_loss[i]
             none_ruled_out = bearded is not None and bearded[i] and group == cfg.beard_group
             if none_ruled_out:
-                # the chin rules out "none": a beard the search chose stands as checked
-                # above, none chosen gives way to the best of the others
-                options = [o for o in options if o != 0]
-                if current == 0:
-                    options, to_beat = list(range(1, stop - start)), math.inf
+                # the chin rules out "none": every beard is drawn, all at one density (the
+                # search's is often the densest, where stubble is a dark shadow and loses to
+                # a moustache); the chin sets the density of the one kept afterwards
+                options = [o for o in range(1, stop - start) if o != current]
+                to_beat = math.inf
+                if density is not None:
+                    vectors[i, density] = BEARD_COMPARED_AT
+                if current != 0:
+                    render = rig.render(vectors[i])
+                    to_beat = rig.loss(vectors[i][None], [render], one_face(targets, i), cfg)[0]
+                    real_loss[i] = to_beat
             if evidence is not None and not (none_ruled_out and current == 0):
                 evidence.drawn(i, group, current, real_loss[i])
             for option in options:
