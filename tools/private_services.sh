@@ -58,7 +58,14 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 "${as_postgres[@]}" "$PG_BIN/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --no-sync >/dev/null
-"$dir/pg-start"
+# A fresh cluster once failed to start for a reason its log no longer held (the directory is
+# removed on exit): show the log, then try once more.
+if ! "$dir/pg-start"; then
+  echo "private_services: PostgreSQL did not start; its log:" >&2
+  tail -n 20 "$dir/pg.log" >&2 || true
+  sleep 2
+  "$dir/pg-start"
+fi
 "$dir/redis-start"
 for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
