@@ -15,8 +15,6 @@ from facefit.align.transform import LANDMARK_WEIGHTS, apply_transform, fit_simil
 from facefit.rig import camera
 from facefit.rig.reference import reference_landmarks68
 
-IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-
 
 def frame_transform(landmarks: np.ndarray) -> np.ndarray:
     """(2, 3) similarity carrying `landmarks` (68, 2) onto the reference face's."""
@@ -29,16 +27,22 @@ def framed(landmarks: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return apply_transform(np.asarray(landmarks, np.float64), transform)
 
 
+def _about_centre(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A `frame_transform` as (2, 2) linear part and (2,) shift about the frame's centre,
+    with y up (as in space and in normalised device coordinates), the shift in frame units."""
+    flip = np.diag([1.0, -1.0])
+    half = np.array([0.5, 0.5])
+    a, b = transform[:, :2], transform[:, 2]
+    return flip @ a @ flip, flip @ (a @ half + b - half)
+
+
 def clip_matrix(transform: np.ndarray) -> np.ndarray:
     """(4, 4) matrix that applies `transform` to clip-space positions: the rasterizer then
     draws the picture the similarity would warp the unframed render into."""
-    to_frame = np.diag([0.5, -0.5])  # normalised device x, y -> frame x, y (plus the half)
-    half = np.array([0.5, 0.5])
-    a, b = transform[:, :2], transform[:, 2]
-    from_frame = np.linalg.inv(to_frame)
+    a, shift = _about_centre(transform)
     out = np.eye(4)
-    out[:2, :2] = from_frame @ a @ to_frame
-    out[:2, 3] = from_frame @ (a @ half + b - half)  # times w: a shift after the divide
+    out[:2, :2] = a
+    out[:2, 3] = 2.0 * shift  # the frame spans 2 in device units; times w: after the divide
     return out
 
 
@@ -49,10 +53,7 @@ def framed_in_space(
     the similarity's scale and rotation about the camera's axis at `depth` (cm, the face's
     z), its shift at that depth. Exact for points at `depth`; a head's own depth moves the
     rest by a fraction of a pixel. For exports (glTF), where there is no picture to warp."""
-    flip = np.diag([1.0, -1.0])  # frame y runs down, space y up
-    half = np.array([0.5, 0.5])
-    a = flip @ transform[:, :2] @ flip
-    shift = flip @ (transform[:, :2] @ half + transform[:, 2] - half)
+    a, shift = _about_centre(transform)
     scale = float(np.sqrt(abs(np.linalg.det(a))))
     axis = np.array([0.0, camera.CAM_Y])
     out = np.array(points, np.float64, copy=True)
