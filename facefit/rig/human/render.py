@@ -116,10 +116,10 @@ class HumanRenderer(Renderer):
         self._mean_points = self._points(self._values(mean))
         self._meshes: dict[str, _Mesh] = {}
         self._shape = [n for n, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
-        self._shape.append("hair_volume")  # moves the hair's vertices too
-        # The last pose: its shape controls, morphed points, each drawn mesh's vertex data and
-        # the frame's similarity (`framing`)
-        self._pose: tuple[tuple, dict, dict, np.ndarray] | None = None
+        # The last pose: its shape controls, morphed points, each drawn mesh's vertex data (a
+        # hair mesh's by its volume), the frame's similarity (`framing`) and the landmarks
+        # it frames, in [0, 1]
+        self._pose: tuple[tuple, dict, dict, np.ndarray, np.ndarray] | None = None
 
     # --- geometry -----------------------------------------------------------------------
     def _values(self, vec: np.ndarray) -> dict[str, float]:
@@ -133,16 +133,18 @@ class HumanRenderer(Renderer):
         k = CM_PER_UNIT * FRAME_SCALE
         return {"skin": (base - centre) * k + EYES_AT, "eyes": (eyes - centre) * k + EYES_AT}
 
-    def _posed(self, values: dict[str, float]) -> tuple[dict, dict, np.ndarray]:
-        """(morphed points, vertex data by mesh, frame transform) of these shape controls
-        and hair volume, reused while they are unchanged: a fit redraws one shape many times
-        with only colours or a discrete option changed (colour matching, outlines, option
-        checks), and the morph and the normals are a third of a small render's time."""
+    def _posed(self, values: dict[str, float]) -> tuple[dict, dict, np.ndarray, np.ndarray]:
+        """(morphed points, vertex data by mesh, frame transform, framed landmarks) of these
+        shape controls, reused while they are unchanged: a fit redraws one shape many times
+        with only colours, a discrete option or the hair's volume changed (colour matching,
+        outlines, option checks), and the morph and the normals are a third of a small
+        render's time."""
         shape = tuple(values[name] for name in self._shape)
         if self._pose is None or self._pose[0] != shape:
             points = self._points(values)
             unframed = camera.project(points["skin"][self._landmark_vertex], 1)
-            self._pose = (shape, points, {}, framing.frame_transform(unframed))
+            frame = framing.frame_transform(unframed)
+            self._pose = (shape, points, {}, frame, framing.framed(unframed, frame))
         return self._pose[1:]
 
     def _mesh_data(self, points: dict[str, np.ndarray], key: str, lift: float) -> np.ndarray:
@@ -160,12 +162,11 @@ class HumanRenderer(Renderer):
             data[:, :3] += data[:, 3:] * LIFTED[mesh.material]
         return data
 
-    def _proxy_points(
-        self, points: dict[str, np.ndarray], key: str, lift: float = 1.0
-    ) -> np.ndarray:
-        if key not in points:
-            points[key] = self.asset.proxies[key].place(points["skin"], lift)
-        return points[key]
+    def _proxy_points(self, points: dict, key: str, lift: float = 1.0) -> np.ndarray:
+        slot = key if lift == 1.0 else (key, lift)  # a lifted hair beside the modelled one
+        if slot not in points:
+            points[slot] = self.asset.proxies[key].place(points["skin"], lift)
+        return points[slot]
 
     def _mesh(self, key: str) -> _Mesh:
         if key in self._meshes:
@@ -277,22 +278,25 @@ class HumanRenderer(Renderer):
         return hair + ["skin", "eyes", "eyelashes", f"eyebrows/{choice['eyebrow_style']}"]
 
     def _drawn_data(self, values: dict[str, float], choice: dict[str, str]):
-        """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order, frame transform)."""
-        points, posed, frame = self._posed(values)
+        """(morphed points, [(mesh, its (R, 6) vertex data)] in drawing order, frame transform,
+        framed landmarks)."""
+        points, posed, frame, landmarks = self._posed(values)
         lift = 1.0 + HAIR_LIFT * values["hair_volume"]
         drawn = []
         for key in self._drawn(choice):
-            if key not in posed:
-                posed[key] = self._mesh_data(points, key, lift)
-            drawn.append((self._mesh(key), posed[key]))
-        return points, drawn, frame
+            mesh = self._mesh(key)
+            slot = (key, lift) if mesh.material == "hair" else key
+            if slot not in posed:
+                posed[slot] = self._mesh_data(points, key, lift)
+            drawn.append((mesh, posed[slot]))
+        return points, drawn, frame, landmarks
 
     def posed_meshes(self, vec: np.ndarray) -> list[PosedMesh]:
         """The meshes `render` draws for `vec`, posed on the CPU (no GL context is made) and
         moved in space so that a frontal view frames them as the render does."""
         vec = self.spec.validate_vector(vec)
         choice = self.spec.decode(vec)["discrete"]
-        points, drawn, frame = self._drawn_data(self._values(vec), choice)
+        points, drawn, frame, _ = self._drawn_data(self._values(vec), choice)
         depth = float(points["skin"][self._landmark_vertex, 2].mean())
         meshes = []
         for m, d in drawn:
@@ -313,7 +317,7 @@ class HumanRenderer(Renderer):
         values = self._values(vec)
         choice = self.spec.decode(vec)["discrete"]
         ctx = self._ctx
-        points, drawn, frame = self._drawn_data(values, choice)
+        _, drawn, frame, landmarks = self._drawn_data(values, choice)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
         vp = framing.clip_matrix(frame) @ camera.view_projection()
@@ -333,6 +337,5 @@ class HumanRenderer(Renderer):
         self._edge_filter()
         image = self._read_color()
         labels = self._read_labels()
-        unframed = camera.project(points["skin"][self._landmark_vertex], 1)
-        landmarks = framing.framed(unframed, frame) * self.size
-        return RigRender(image=image, labels=labels, landmarks68=landmarks.astype(np.float32))
+        landmarks68 = (landmarks * self.size).astype(np.float32)
+        return RigRender(image=image, labels=labels, landmarks68=landmarks68)
