@@ -72,15 +72,10 @@ def check_options(
                 # the chin rules out "none": every beard is drawn, all at one density (the
                 # search's is often the densest, where stubble is a dark shadow and loses to
                 # a moustache); the chin sets the density of the one kept afterwards
-                options = [o for o in range(1, stop - start) if o != current]
-                to_beat = math.inf
+                options, to_beat = list(range(1, stop - start)), math.inf
                 if density is not None:
                     vectors[i, density] = BEARD_COMPARED_AT
-                if current != 0:
-                    render = rig.render(vectors[i])
-                    to_beat = rig.loss(vectors[i][None], [render], one_face(targets, i), cfg)[0]
-                    real_loss[i] = to_beat
-            if evidence is not None and not (none_ruled_out and current == 0):
+            elif evidence is not None:
                 evidence.drawn(i, group, current, real_loss[i])
             for option in options:
                 candidate = with_option(vectors[i], start, stop, option)
