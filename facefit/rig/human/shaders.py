@@ -167,9 +167,9 @@ label = v_a.z < 0.0 ? 3u : 4u;
 """
 
 # hair: strands run along the cards' v texture axis; Kajiya-Kay highlight along them. Curled
-# hair (u_curled: the afro, long curls) has no strand direction to show: matte coils of three noise
-# octaves on the head's rest position, mapped from the three axes by the normal, and a
-# fuzzy outline where the surface turns away.
+# hair (u_curled: the afro, long curls) has no strand direction to show: matte coils of
+# three noise octaves on the head's rest position, mapped from the three axes by the
+# normal, and a fuzzy outline where the surface turns away.
 _HAIR = """
 if (u_curled > 0.5) {
     vec3 w = abs(n) / (abs(n.x) + abs(n.y) + abs(n.z));
