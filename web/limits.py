@@ -60,6 +60,23 @@ def rate_limited(retry_after_s: float) -> ApiError:
     )
 
 
+_created: set[Path] = set()
+_creating = threading.Lock()
+
+
+def _create_private(path: Path) -> None:
+    """Create the counters' file private like the rest of var/ (its journal takes its mode).
+
+    Once per process and before its connections: closing any descriptor of a file drops every
+    POSIX lock this process holds on it, SQLite's included, so an open-and-close while another
+    thread is inside a transaction lets two writers in (seen as disk I/O errors).
+    """
+    with _creating:
+        if path.resolve() not in _created:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            _created.add(path.resolve())
+
+
 class LocalRateLimiter:
     """At most `limit` units of cost per `window` seconds per key (an event costs 1 unless
     said otherwise), counted in a SQLite file.
@@ -71,12 +88,11 @@ class LocalRateLimiter:
     def __init__(self, path: Path, window: float = 60.0, clock=time.time) -> None:
         self.path, self.window, self.clock = path, window, clock
         self._local = threading.local()
+        _create_private(path)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            # Private like the rest of var/, before SQLite opens it (its journal takes its mode).
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             # Counters, not records: a commit need not wait for the disk (no fsync per upload).
             # Every statement writes, so WAL's concurrent readers would gain nothing.
@@ -104,7 +120,8 @@ class LocalRateLimiter:
                 )
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         if count + cost > limit:
             raise rate_limited(self.window if oldest is None else oldest + self.window - now)

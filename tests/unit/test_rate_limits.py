@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+
 import pytest
 
 from web.errors import ApiError
@@ -35,3 +38,43 @@ def test_a_cost_over_the_whole_limit_is_refused_for_a_window(tmp_path):
     with pytest.raises(ApiError) as refused:
         limiter.hit("player", 3, cost=4)
     assert refused.value.headers["Retry-After"] == "60"
+
+
+def _hit_from_threads(path, start, results) -> None:
+    """One web process: four request threads, each taking three uploads at once."""
+    limiter = LocalRateLimiter(path)
+
+    def upload() -> None:
+        start.wait()
+        for _ in range(3):
+            try:
+                limiter.hit("game server", 5)
+                results.put("accepted")
+            except ApiError as refused:
+                results.put(refused.code)
+            except Exception as failed:  # noqa: BLE001 - the failure is the finding
+                results.put(repr(failed))
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_processes_and_their_threads_share_one_count_without_errors(tmp_path):
+    """Two processes of four threads on a new file, ten times: 5 accepted, the rest refused."""
+    context = multiprocessing.get_context("fork")  # the processes gunicorn forks
+    for round_ in range(10):
+        path = tmp_path / f"limits{round_}.sqlite3"
+        start, results = context.Barrier(8), context.Queue()
+        processes = [
+            context.Process(target=_hit_from_threads, args=(path, start, results)) for _ in range(2)
+        ]
+        for process in processes:
+            process.start()
+        answers = sorted(results.get(timeout=30) for _ in range(24))
+        for process in processes:
+            process.join()
+        assert answers == ["RATE_LIMITED"] * 19 + ["accepted"] * 5
+        assert path.stat().st_mode & 0o777 == 0o600
