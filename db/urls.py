@@ -7,6 +7,7 @@ and the queue live.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,15 +26,25 @@ def normalize_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def create_private_sqlite_file(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner only, unless it exists.
+
+    Done before SQLite opens it, since its journal, -wal and -shm files take the database's
+    mode, whichever process opens it first. An existing file is never opened: closing any
+    descriptor of a file drops every POSIX lock the process holds on it, SQLite's included,
+    which lets two writers in (disk I/O errors) if another thread is inside a transaction.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def database_url(value: str | None, var_dir: Path) -> str:
     """`DATABASE_URL` if set, else a SQLite file under `var/` (the embedded default)."""
     if value:
         return normalize_database_url(value)
     var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = (var_dir / "facefit.sqlite3").resolve()
-    # Created here, empty and private, so that SQLite (and its -wal and -shm files, which take
-    # the database's mode) never makes it readable to others, whichever process opens it first.
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    create_private_sqlite_file(path)
     return f"sqlite:///{path}"
 
 

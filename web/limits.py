@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import redis
 
+from db.urls import create_private_sqlite_file
 from web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -60,23 +60,6 @@ def rate_limited(retry_after_s: float) -> ApiError:
     )
 
 
-_created: set[Path] = set()
-_creating = threading.Lock()
-
-
-def _create_private(path: Path) -> None:
-    """Create the counters' file private like the rest of var/ (its journal takes its mode).
-
-    Once per process and before its connections: closing any descriptor of a file drops every
-    POSIX lock this process holds on it, SQLite's included, so an open-and-close while another
-    thread is inside a transaction lets two writers in (seen as disk I/O errors).
-    """
-    with _creating:
-        if path.resolve() not in _created:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            _created.add(path.resolve())
-
-
 class LocalRateLimiter:
     """At most `limit` units of cost per `window` seconds per key (an event costs 1 unless
     said otherwise), counted in a SQLite file.
@@ -88,7 +71,7 @@ class LocalRateLimiter:
     def __init__(self, path: Path, window: float = 60.0, clock=time.time) -> None:
         self.path, self.window, self.clock = path, window, clock
         self._local = threading.local()
-        _create_private(path)
+        create_private_sqlite_file(path)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
