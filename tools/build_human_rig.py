@@ -2,12 +2,15 @@
 
     .venv/bin/python tools/build_human_rig.py [--src ../shared/data/makehuman]
     .venv/bin/python tools/build_human_rig.py --landmarks   # second pass, needs the renderer
+    .venv/bin/python tools/build_human_rig.py --contours    # lids, jaw and brows again only
 
 The first pass reads the base mesh, the face and macro morph targets and the proxies (hair,
 eyebrows, eyes, eyelashes), keeps the head and neck (everything a frontal portrait shows),
 and stores the morphs as sparse float16 deltas. The second pass renders the average head,
-runs dlib's 68-point predictor on it, fixes each landmark to the nearest visible vertex and
-derives the label regions (nose, lips) from those landmarks. Nothing reads `--src` at run time.
+runs dlib's 68-point predictor on it, fixes each landmark to the nearest visible vertex (the
+lids', the jaw's and the brows' to those that follow dlib's points as their controls move)
+and derives the label regions (nose, lips) from those landmarks. Nothing reads `--src` at
+run time.
 """
 
 from __future__ import annotations
@@ -195,17 +198,44 @@ def landmark_pass() -> None:
     np.savez_compressed(OUT, **data)
 
 
+def contour_pass() -> None:
+    """Choose the lids', the jaw line's and the brows' landmark vertices again on the built
+    head (`landmark_build.contour_vertices`), the rest of the landmark pass kept."""
+    from facefit.rig.human.asset import load_asset
+    from facefit.rig.human.landmark_build import BROWS, EYELIDS, JAW, contour_vertices
+    from facefit.rig.human.render import HumanRenderer
+
+    data = dict(np.load(OUT).items())
+    for _ in range(2):  # the framing follows the landmarks: once more on the new ones
+        load_asset.cache_clear()
+        renderer = HumanRenderer(512)
+        contours = contour_vertices(
+            renderer, renderer.spec.encode({"discrete": {"hairstyle": "bald"}})
+        )
+        for part, indices in (("eyelids", EYELIDS), ("jaw", JAW), ("brows", BROWS)):
+            data["lm_vertex"][indices] = contours[part]
+        np.savez_compressed(OUT, **data)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=ROOT.parent / "shared/data/makehuman")
     parser.add_argument("--landmarks", action="store_true", help="only the landmark pass")
+    parser.add_argument(
+        "--contours",
+        action="store_true",
+        help="only the eyes' and jaw's landmarks, on the built head",
+    )
     args = parser.parse_args()
-    if not args.landmarks:
+    if args.contours:
+        contour_pass()
+    elif not args.landmarks:
         data = build(args.src)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(OUT, **data)
-    landmark_pass()
+    if not args.contours:
+        landmark_pass()
     log.info("wrote %s (%.1f MB)", OUT, OUT.stat().st_size / 1e6)
     print(json.dumps({"out": str(OUT.relative_to(ROOT)), "bytes": OUT.stat().st_size}))
 

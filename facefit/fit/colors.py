@@ -23,6 +23,7 @@ from facefit.fit.losses import COLOR_REGIONS
 from facefit.fit.real_rig import RealRig
 from facefit.fit.search import PhotoTargets
 from facefit.fit.skin_regions import cheek_lab
+from facefit.rig.human.people import greyest_hair
 
 COLOR_STEPS = 9  # values tried per control, evenly spaced in [0, 1]
 # The least share of the frame a colour region must cover in the photo's parse for its
@@ -40,6 +41,16 @@ REFINED_REGIONS = {"skin": 5}
 # tone is best read again once the undertone and saturation are near (a fair smiling
 # photo's cheeks came 7.6 from the character's after one sweep, 0.8 after two).
 REFINED_SWEEPS = 2
+# Controls whose sweep starts from a value rather than from the predictor's, and regions then
+# swept twice. Grey only where the photo's hair needs it: from the predictor's half grey, the
+# colour sweep blackened the hair to make up for it, a pair the grey sweep then kept, and
+# black-haired young women came out a quarter grey.
+SWEPT_FROM = {"hair_grey": 0.0}
+# Controls no higher than a bound read from another control of the face, in every mode: the
+# grey of the rig's people at the photo's age (photos' black hair under studio light measures
+# L* 24-37, the rig's black 13, so the sweep lightened dark hair with grey wherever it could,
+# and the predictor gives most people half grey).
+AT_MOST = {"hair_grey": ("age", greyest_hair)}
 
 
 def lab(rgb: np.ndarray) -> np.ndarray:
@@ -86,12 +97,17 @@ def match_colors(
             shown = (share >= MIN_REGION_SHARE[region]).cpu().numpy()
         refine = region in REFINED_REGIONS
         tried = REFINED_REGIONS.get(region, steps)
+        started = [names.index(c) for c in controls if c in SWEPT_FROM]
+        sweeps = REFINED_SWEEPS if refine or started else 1
         for i in np.flatnonzero(shown):
             distance = partial(region_distance, rig, region, classes, photo[i])
-            for _ in range(REFINED_SWEEPS if refine else 1):
+            for k in started:
+                vectors[i, k] = SWEPT_FROM[names[k]]
+            for _ in range(sweeps):
                 for control in controls:
                     k = names.index(control)
-                    vectors[i, k] = _best_value(vectors[i], k, distance, tried, refine)
+                    top = _sweep_top(vectors[i], names, control)
+                    vectors[i, k] = _best_value(vectors[i], k, distance, tried, refine, top)
     return vectors
 
 
@@ -110,10 +126,35 @@ def region_distance(
     return float(np.linalg.norm(lab(mean[None])[0] - photo))
 
 
-def _best_value(vector: torch.Tensor, k: int, distance, steps: int, refine: bool) -> float:
-    """The value of control `k` of `vector` (D,) whose render is closest by `distance`
-    (None where the region is not drawn: the control is left as it is)."""
-    values = np.linspace(0.0, 1.0, steps)
+def _sweep_top(vector: torch.Tensor, names: list[str], control: str) -> float:
+    """The highest value `control` may take in `vector` (`AT_MOST`), 1 unless bounded."""
+    if control not in AT_MOST or AT_MOST[control][0] not in names:
+        return 1.0
+    source, bound = AT_MOST[control]
+    return bound(float(vector[names.index(source)]))
+
+
+def within_bounds(vectors: torch.Tensor, spec) -> torch.Tensor:
+    """`vectors` (B, D) with each control of `AT_MOST` the rig has lowered to its bound."""
+    names = [c.name for c in spec.continuous]
+    vectors = vectors.clone()
+    for control in AT_MOST:
+        if control in names:
+            k = names.index(control)
+            for i in range(len(vectors)):
+                top = _sweep_top(vectors[i], names, control)
+                vectors[i, k] = min(float(vectors[i, k]), top)
+    return vectors
+
+
+def _best_value(
+    vector: torch.Tensor, k: int, distance, steps: int, refine: bool, top: float = 1.0
+) -> float:
+    """The value in [0, `top`] of control `k` of `vector` (D,) whose render is closest by
+    `distance` (None where the region is not drawn: the control is left as it is)."""
+    if top <= 0.0:
+        return 0.0
+    values = np.linspace(0.0, top, steps)
 
     def at(value: float):
         candidate = vector.clone()

@@ -75,7 +75,7 @@ HUMAN_PARTS = RigParts(
     fast_outlines=True,
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
-RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.1": HUMAN_PARTS}
+RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.2": HUMAN_PARTS}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from facefit.errors import FacefitError
 from facefit.fit.attributes import read_photos, reads_macros, with_macros
 from facefit.fit.beard import beard_chins, match_beard_density, shave_clean_chins
 from facefit.fit.calibration import Calibration, calibration_for, summary
-from facefit.fit.colors import match_colors, photo_cheeks
+from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
 from facefit.fit.config import FitConfig, check_names, for_rig
 from facefit.fit.intake import align_photos, aligned_targets
 from facefit.fit.networks import FitNetworks, load_networks
@@ -154,6 +154,7 @@ class Fitter:
         if reads_macros(cfg, self.networks, self.spec):
             readings = read_photos(self.networks.attributes, photos_faces)
             start, macros = with_macros(start, readings, self.spec)
+            start = within_bounds(start, self.spec)  # what the age allows (grey hair)
             kept += macros
         if cfg.landmark_shape and cfg.mode != "patent":
             start = shape_from_landmarks(start, targets.landmarks, self.spec)

@@ -1,4 +1,4 @@
-"""The fit on rig 3 (`facefit-human/3.1`, `FACEFIT_RIG=human`): its own rig parts, renderer
+"""The fit on rig 3 (`facefit-human/3.2`, `FACEFIT_RIG=human`): its own rig parts, renderer
 and weights folder, and the post-search steps on its renders.
 
 Tiny untrained networks for rig 3 run every stage; the steps that act on rig parts (outline,
@@ -137,6 +137,26 @@ def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
         probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
         colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
     start = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+    matched = match_colors(
+        start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
+    )
+    index = [names_of(spec).index(c) for c in values]
+    assert matched[0, index].tolist() == pytest.approx(list(values.values()))
+
+
+def test_dark_hair_is_matched_without_grey(fitter):
+    """From the predictor's half grey, black hair comes back black, not lightened with grey."""
+    spec, labels = fitter.spec, fitter.labels
+    cfg = replace(fitter.config, color_matches=(("hair", HUMAN_PARTS.color_matches[1][1]),))
+    values = {"hair_color": 0.125, "hair_redness": 0.0, "hair_grey": 0.0}
+    truth = spec.encode({"continuous": values, "discrete": {"hairstyle": "short02"}})
+    drawn = fitter.rig.probe.render(truth)
+    mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS["hair"]])
+    probs = torch.zeros(1, len(labels), *drawn.labels.shape)
+    probs[0, labels.index(COLOR_REGIONS["hair"][0])] = torch.as_tensor(mask).float()
+    colors = {"hair": torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)}
+    start = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+    assert start[0, names_of(spec).index("hair_grey")] == 0.5
     matched = match_colors(
         start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
     )

@@ -1,4 +1,4 @@
-"""Rig 3 (`facefit-human/3.1`): spec, asset, renders, labels, landmarks, framing, shards,
+"""Rig 3 (`facefit-human/3.2`): spec, asset, renders, labels, landmarks, framing, shards,
 selection."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_spec_has_the_issues_controls_and_the_reference_labels(spec):
     assert groups["facial_hair"] == ("none", "stubble", "moustache", "goatee", "full_beard")
     assert len(groups["eyebrow_style"]) == 12
     assert spec.labels == load_spec().labels
-    assert spec.rig_id == "facefit-human/3.1"
+    assert spec.rig_id == "facefit-human/3.2"
     for control in spec.continuous:
         assert "0" in control.doc and "1" in control.doc, control.name
 
@@ -86,8 +86,9 @@ def test_the_clip_matrix_draws_what_the_similarity_would_move_the_points_to():
 def test_faces_of_every_size_are_framed_on_the_reference_face(spec, renderer):
     """Small and large heads (the macros change the size by about a tenth) land on the
     reference face as their aligned photos would: no similarity is left to remove, and the
-    picture moves with the landmarks (each eye's pixels keep their place beside its points;
-    with the picture left unframed they wander by one to two pixels)."""
+    picture moves with the landmarks (each eye's pixels, lashes included, keep their place
+    beside its points within a pixel; with the picture left unframed they wander by one to
+    two)."""
     reference = reference_landmarks68(SIZE)
     offsets = []
     for sex, age, weight in ((0.0, 0.1, 0.0), (1.0, 1.0, 1.0), (0.5, 0.5, 0.5)):
@@ -103,7 +104,7 @@ def test_faces_of_every_size_are_framed_on_the_reference_face(spec, renderer):
             centre = np.array([xs.mean(), ys.mean()]) + 0.5
             offsets.append(centre - out.landmarks68[first : first + 6].mean(axis=0))
     spread = np.ptp(np.array(offsets).reshape(3, 2, 2), axis=0)  # per eye, x and y
-    assert spread.max() < 0.4
+    assert spread.max() < 1.0
 
 
 def test_render_is_deterministic_and_shaped(spec, renderer):
@@ -155,6 +156,29 @@ def test_landmarks_lie_on_the_face_they_belong_to(spec, renderer):
         assert lm[36:42, 0].mean() < lm[42:48, 0].mean()
 
 
+def test_the_eye_contours_are_where_dlib_reads_the_drawn_eyes(spec):
+    """Over the eyes' range the landmark model's eye contours follow dlib's reading of the
+    render: a contour a third taller than the drawn eye had the shape solve shut every eye."""
+    from facefit.align.detect import detect_faces, predict_landmarks68
+
+    renderer = make_renderer(512, "human")
+    names = [c.name for c in spec.continuous]
+    for opening in (0.0, 0.5, 1.0):
+        vec = spec.encode({"discrete": {"hairstyle": "bald"}})
+        for name in ("eye_opening_inner", "eye_opening_middle", "eye_opening_outer"):
+            vec[names.index(name)] = opening
+        out = renderer.render(vec)
+        read = predict_landmarks68(out.image, detect_faces(out.image)[0])[36:48]
+        drawn = out.landmarks68[36:48]
+        assert np.linalg.norm(drawn - read, axis=1).mean() < 3.0
+
+        def height(points):  # mean lid-to-lid distance over both eyes
+            return np.linalg.norm(points[[1, 2, 7, 8]] - points[[5, 4, 11, 10]], axis=1).mean()
+
+        # the lids' vertices lie about 2 px apart here: the drawn eye is up to a fifth taller
+        assert height(drawn) == pytest.approx(height(read), rel=0.25)
+
+
 @pytest.mark.parametrize("name", ["sex", "age", "body_weight", "asian", "african", "nose_width",
                                   "eye_spacing", "jaw_width"])  # fmt: skip
 def test_shape_controls_visibly_change_the_face(spec, renderer, name):
@@ -200,13 +224,13 @@ def test_the_reference_rig_stays_the_default(monkeypatch, capsys):
     assert main(["rig", "spec"]) == 0
     assert json.loads(capsys.readouterr().out)["rig"] == "facefit-reference/2.2"
     assert main(["rig", "spec", "--rig", "human"]) == 0
-    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.1"
+    assert json.loads(capsys.readouterr().out)["rig"] == "facefit-human/3.2"
     assert load_spec().rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "human")
     # trainers and weight loaders follow the environment; rig 2.2's renderer stays itself
     from facefit.nets.weights import current_rig_id
 
-    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.1"
+    assert rig_spec().rig_id == load_spec().rig_id == current_rig_id() == "facefit-human/3.2"
     assert Renderer(size=64).spec.rig_id == "facefit-reference/2.2"
     monkeypatch.setenv("FACEFIT_RIG", "other")
     with pytest.raises(SpecError, match="unknown rig"):
@@ -217,7 +241,7 @@ def test_cli_renders_the_human_rig(tmp_path, capsys):
     from facefit.cli import main
 
     params = tmp_path / "p.json"
-    params.write_text(json.dumps({"rig": "facefit-human/3.1", "continuous": {"sex": 1.0},
+    params.write_text(json.dumps({"rig": "facefit-human/3.2", "continuous": {"sex": 1.0},
                                   "discrete": {"hairstyle": "afro01"}}))  # fmt: skip
     lm = tmp_path / "lm.json"
     args = ["rig", "render", str(params), "--rig", "human", "--out", str(tmp_path / "f.png"),

@@ -2,7 +2,9 @@
 
 Run by `tools/build_human_rig.py` once the geometry is built: it renders the average head
 (bald, 512 px), runs dlib's 68-point predictor on it and takes, per landmark, the visible
-vertex under it. The label regions (nose, upper and lower lip), the beard zones and the
+vertex under it; the lids', the jaw's and the brows' are then the vertices that follow
+dlib's points best as the controls that move them most sweep their range
+(`contour_vertices`, also run alone on the built head by `--contours`). The label regions (nose, upper and lower lip), the beard zones and the
 scalp are then polygons of those landmarks, turned into soft per-vertex weights, so they
 follow every morph as the mesh does.
 """
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 SIZE = 512
 SOFT_PX = 3.0  # half-width of a region's soft edge in the mean render
 BEARD_SOFT_PX = 8.0  # beards thin out over a wider band
+EYELIDS = np.arange(36, 48)  # dlib's eye contours, corners and lids
+JAW = np.arange(0, 17)  # dlib's jaw line
+BROWS = np.arange(17, 27)
 
 
 def _visible_front(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -34,10 +39,82 @@ def _soft_inside(px: np.ndarray, polygon: np.ndarray, soft: float = SOFT_PX) -> 
     return np.clip(0.5 + d / (2 * soft), 0.0, 1.0)
 
 
+def followed_vertices(
+    renderer, vec: np.ndarray, candidates: np.ndarray, landmarks: np.ndarray, settings: list
+) -> np.ndarray:
+    """Per landmark of `landmarks`, the vertex among `candidates` (bool, per skin vertex)
+    nearest dlib's point summed over renders of `vec` with each of `settings` (dicts of
+    control values) applied: the vertex that follows dlib's reading as those controls move.
+
+    On one render the nearest visible vertex is often off the feature dlib reads: an eyelid's
+    crest above its margin (every eye a third too open, so the landmark solve shut every
+    photo's eyes to slits), a point inside the jaw's outline (every jaw a twelfth too narrow,
+    so the solve widened them all).
+    """
+    from facefit.align.detect import detect_faces, predict_landmarks68
+    from facefit.rig.human import framing
+
+    names = [c.name for c in renderer.spec.continuous]
+    cost = np.zeros((len(landmarks), int(candidates.sum())))
+    for setting in settings:
+        moved = vec.copy()
+        for name, value in setting.items():
+            moved[names.index(name)] = value
+        image = renderer.render(moved).image
+        boxes = detect_faces(image)
+        if not boxes:
+            raise SystemExit(f"dlib finds no face in the head with {setting}")
+        lm = predict_landmarks68(image, boxes[0])[landmarks]
+        points, _, frame, _ = renderer._posed(renderer._values(moved))  # as drawn
+        px = framing.framed(camera.project(points["skin"], 1), frame)[candidates] * SIZE
+        cost += np.linalg.norm(px[None] - lm[:, None], axis=2)
+    return np.flatnonzero(candidates)[cost.argmin(axis=1)]
+
+
+def contour_vertices(renderer, vec: np.ndarray) -> dict[str, np.ndarray]:
+    """{"eyelids", "jaw", "brows"}: their landmarks' vertices by `followed_vertices` over
+    the range of the controls that move them most."""
+    eyes = ["eye_opening_inner", "eye_opening_middle", "eye_opening_outer"]
+    eye_settings = [{}] + [dict.fromkeys(eyes, v) for v in (0.0, 1.0)]
+    eye_settings += [{"eye_size": v} for v in (0.0, 1.0)]
+    jaw_settings = [{}] + [
+        {name: v}
+        for name in ("jaw_width", "head_width", "chin_width", "head_fat", "body_weight", "sex")
+        for v in (0.0, 1.0)
+    ]
+    brow_settings = [{}] + [{name: v} for name in ("brow_height", "brow_angle") for v in (0.0, 1.0)]
+    front = visible_front_skin(renderer, vec)
+    return {
+        "brows": followed_vertices(renderer, vec, front, BROWS, brow_settings),
+        "eyelids": followed_vertices(renderer, vec, front, EYELIDS, eye_settings),
+        # the jaw's outline is seen edge-on: skin facing sideways too
+        "jaw": followed_vertices(
+            renderer, vec, _skin_facing(renderer, vec, -0.2), JAW, jaw_settings
+        ),
+    }
+
+
+def _skin_facing(renderer, vec: np.ndarray, least: float) -> np.ndarray:
+    """(V,) bool: skin vertices of the head `vec` whose normal's z is at least `least`."""
+    from facefit.rig.human.render import _normals
+
+    points = renderer._points(renderer._values(vec))["skin"]
+    mesh = renderer._mesh("skin")
+    normals = np.full_like(points, -1.0)
+    normals[mesh.vertex] = _normals(points, mesh)
+    return normals[:, 2] >= least
+
+
+def visible_front_skin(renderer, vec: np.ndarray) -> np.ndarray:
+    """(V,) bool: skin vertices of the head `vec` facing the camera on its front."""
+    points = renderer._points(renderer._values(vec))["skin"]
+    return _skin_facing(renderer, vec, 0.05) & (points[:, 2] > points[:, 2].max() - 9.0)
+
+
 def build_landmarks() -> dict[str, np.ndarray]:
     from facefit.align.detect import detect_faces, predict_landmarks68
     from facefit.rig.human.asset import load_asset
-    from facefit.rig.human.render import HumanRenderer, _normals
+    from facefit.rig.human.render import HumanRenderer
 
     load_asset.cache_clear()
     renderer = HumanRenderer(SIZE)
@@ -49,13 +126,8 @@ def build_landmarks() -> dict[str, np.ndarray]:
         raise SystemExit("dlib finds no face in the average head's render")
     lm = predict_landmarks68(image, boxes[0])
     points = renderer._points(renderer._values(vec))["skin"]
-    mesh = renderer._mesh("skin")
-    normals = np.zeros_like(points)
-    normals[mesh.vertex] = _normals(points, mesh)
-    skin = np.zeros(len(points), bool)
-    skin[mesh.vertex] = True
     px = camera.project(points, SIZE)
-    front = _visible_front(points, normals) & skin
+    front = visible_front_skin(renderer, vec)
     chosen = []
     for x, y in lm:
         d = np.linalg.norm(px - (x, y), axis=1)
@@ -63,6 +135,9 @@ def build_landmarks() -> dict[str, np.ndarray]:
         near = np.flatnonzero(d < d.min() + 2.0)
         chosen.append(near[np.argmax(points[near, 2])])  # the nearest to the camera is seen
     chosen = np.asarray(chosen)
+    contours = contour_vertices(renderer, vec)
+    for part, indices in (("eyelids", EYELIDS), ("jaw", JAW), ("brows", BROWS)):
+        chosen[indices] = contours[part]
     err = np.linalg.norm(px[chosen] - lm, axis=1)
     log.info("landmark vertices: median %.2f px, max %.2f px from dlib's points", np.median(err),
              err.max())  # fmt: skip

@@ -24,6 +24,11 @@ ETHNIC = {
 }
 
 
+def greyest_hair(age: float) -> float:
+    """The most `hair_grey` a person of this `age` (the control) has: none under about 41."""
+    return float(np.clip((age - 0.45) * 1.6, 0.0, 1.0))
+
+
 def plausible_vector(spec: RigSpec, rng: np.random.Generator) -> np.ndarray:
     """One plausible person as a vector of rig 3's layout."""
     female = rng.random() < 0.5
@@ -47,7 +52,7 @@ def plausible_vector(spec: RigSpec, rng: np.random.Generator) -> np.ndarray:
         "lip_color": float(rng.uniform(0.2, 0.8) if female else rng.uniform(0.0, 0.5)),
         "hair_color": float(rng.uniform(*hair)),
         "hair_redness": float(rng.uniform(0.3, 0.7) if rng.random() < 0.85 else 0.9),
-        "hair_grey": float(np.clip((age - 0.45) * 1.6 * rng.random(), 0, 1)),
+        "hair_grey": greyest_hair(age) * float(rng.random()),
         "facial_hair_density": float(rng.uniform(0.3, 1.0)),
     }
     values[ethnic] = 1.0

@@ -37,6 +37,11 @@ LIFTED = {"brows": 0.12, "lashes": 0.03}
 # and the mouth's inside no longer shows through the lip corners of a widened mouth. The
 # cards (hair, brows, lashes) are seen from both sides.
 CLOSED_SURFACES = ("skin", "eyes")
+# cm the brows are drawn above where MakeHuman binds them: there they sit 0.20 of the eyes'
+# distance above the eyes (dlib's reading), where the London photos' sit at 0.33 (sd 0.04), a
+# frown on every face that even `brow_height` at its highest left at 0.22. Frontal renders
+# hide the gap a raise leaves behind the brows on the receding forehead.
+BROW_RAISE = 0.7
 # hair_volume 1 stands each hair vertex off the head this much further than modelled (x1.8):
 # real hair has more volume at the crown than MakeHuman's proxies
 HAIR_LIFT = 0.8
@@ -84,6 +89,17 @@ def _normals(points: np.ndarray, mesh: _Mesh) -> np.ndarray:
     return n[mesh.vertex]
 
 
+def _root_to_tip(uv: np.ndarray, lid: np.ndarray, near: float = 0.04) -> np.ndarray:
+    """Per lash vertex, 0 at the lid and 1 at the tip: the card's v across its width, rescaled
+    among the vertices beside it on the same lid (its u runs along the lid)."""
+    t = np.zeros(len(uv), np.float32)
+    for i, (u, v) in enumerate(uv):
+        beside = (np.abs(uv[:, 0] - u) < near) & (lid == lid[i])
+        low, high = uv[beside, 1].min(), uv[beside, 1].max()
+        t[i] = (v - low) / (high - low) if high > low else 0.0
+    return t
+
+
 def _brow_coordinates(proxy: Proxy) -> np.ndarray:
     """Per render vertex (t along the brow: 0 inner, 1 outer; s: 0 inside, 1 on the rim; side).
 
@@ -111,7 +127,8 @@ class HumanRenderer(Renderer):
         self._ctx = None
         self.asset: HumanAsset = load_asset()
         self.morph = MorphModel(self.asset)
-        self._landmark_vertex = self.asset.extras["lm_vertex"].astype(np.int64)
+        # None while `tools/build_human_rig.py --landmarks` builds them: the head unframed
+        self._landmark_vertex = self.asset.extras.get("lm_vertex")
         mean = self.spec.mean_vector()
         self._mean_points = self._points(self._values(mean))
         self._meshes: dict[str, _Mesh] = {}
@@ -142,8 +159,11 @@ class HumanRenderer(Renderer):
         shape = tuple(values[name] for name in self._shape)
         if self._pose is None or self._pose[0] != shape:
             points = self._points(values)
-            unframed = camera.project(points["skin"][self._landmark_vertex], 1)
-            frame = framing.frame_transform(unframed)
+            if self._landmark_vertex is None:
+                unframed, frame = np.zeros((68, 2)), np.eye(2, 3)
+            else:
+                unframed = camera.project(points["skin"][self._landmark_vertex], 1)
+                frame = framing.frame_transform(unframed)
             self._pose = (shape, points, {}, frame, framing.framed(unframed, frame))
         return self._pose[1:]
 
@@ -166,6 +186,8 @@ class HumanRenderer(Renderer):
         slot = key if lift == 1.0 else (key, lift)  # a lifted hair beside the modelled one
         if slot not in points:
             points[slot] = self.asset.proxies[key].place(points["skin"], lift)
+            if key.startswith("eyebrows/"):
+                points[slot][:, 1] += BROW_RAISE
         return points[slot]
 
     def _mesh(self, key: str) -> _Mesh:
@@ -204,6 +226,7 @@ class HumanRenderer(Renderer):
                 a[:, 3] = np.sign(p[:, 0])
                 eye_y = mean["eyes"][:, 1].mean()
                 a[:, 0] = p[:, 1] > eye_y  # upper lashes (the lower ones are sparse)
+                a[:, 1] = _root_to_tip(uv, 2 * a[:, 3] + a[:, 0])  # by lid: side and upper
             elif key.startswith("eyebrows/"):
                 material = "brows"
                 a = _brow_coordinates(proxy)

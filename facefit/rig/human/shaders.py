@@ -144,25 +144,30 @@ col = light(n, base, 0.9, 90.0, 0.0);
 label = v_a.w < 0.0 ? 5u : 6u;
 """
 
+# lashes: v_a.x upper lash (the lower ones barely show), v_a.y 0 at the lid to 1 at the tip.
+# Fine strands that thin out towards their tips: a solid card reads as a band over the eye.
 _LASHES = """
-float lash = vnoise(vec2(v_uv.x * 160.0, 0.5));
-if (v_a.x < 0.5 || lash < 0.3) discard;  // v_a.x: upper lash; lower lashes barely show
+float lash = vnoise(vec2(v_uv.x * 300.0, 0.5));
+if (v_a.x < 0.5 || lash < 0.15 + 0.7 * v_a.y) discard;
 col = vec3(0.03, 0.025, 0.02);
 label = v_a.w < 0.0 ? 5u : 6u;
 """
 
-# brows: v_a = (t along the brow: 0 inner, 1 outer; s: 0 inside the card, 1 on its rim; side)
+# brows: v_a = (t along the brow: 0 inner, 1 outer; s: 0 inside the card, 1 on its rim; side).
+# Density thins a brow and lets the skin show through its hairs (a sparse brow is a lighter
+# one), rather than cutting it into hatching: photos' brows are continuous at every density.
 _BROW = """
 float t = v_a.x;
 float s = v_a.y;
-float half_w = 0.75 * (1.0 - 0.3 * t) * (0.7 + 0.4 * u_brow_density);
+float half_w = 0.75 * (1.0 - 0.3 * t) * (0.75 + 0.35 * u_brow_density);
 float ends = smoothstep(0.0, 0.06, t) * (1.0 - smoothstep(0.9, 1.0, t));
 float body = (1.0 - smoothstep(half_w * 0.5, half_w, s)) * ends;
 // hairs lie along the brow, rising at its inner end: fine across it, long along it
 float hairs = vnoise(vec2(v_rest.x * 2.5, v_rest.y * 22.0 + 6.0 * (1.0 - t) * abs(v_rest.x)));
-float cover = body * (0.3 + 0.8 * u_brow_density) * (0.35 + 1.1 * hairs);
-if (cover < 0.3) discard;
-col = light(n, u_brow * (0.8 + 0.4 * hairs), 0.02, 10.0, 0.4);
+if (body * (0.5 + 0.9 * hairs) < 0.35) discard;
+float opacity = (0.4 + 0.6 * u_brow_density) * (0.75 + 0.35 * hairs);
+vec3 albedo = mix(u_skin, u_brow * (0.8 + 0.4 * hairs), clamp(opacity, 0.0, 1.0));
+col = light(n, albedo, 0.02, 10.0, 0.4);
 label = v_a.z < 0.0 ? 3u : 4u;
 """
 
