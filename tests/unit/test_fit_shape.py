@@ -8,21 +8,18 @@ import torch
 
 from facefit.fit.shape import shape_controls, shape_from_landmarks
 from facefit.rig.human.landmark_model import landmark_model
-from facefit.rig.human.spec import human_spec
 
 SIZE = 256
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return human_spec()
+def spec(human_rig_spec):
+    return human_rig_spec
 
 
 @pytest.fixture(scope="module")
-def renderer(spec):
-    from facefit.rig.human.render import HumanRenderer
-
-    return HumanRenderer(SIZE, spec)
+def renderer(human_renderer):
+    return human_renderer(SIZE)
 
 
 def values_of(spec, vec) -> dict[str, float]:

@@ -11,7 +11,6 @@ from facefit.errors import ExportError
 from facefit.rig import camera
 from facefit.rig.choice import character_glb
 from facefit.rig.human.asset import load_asset
-from facefit.rig.human.render import HumanRenderer
 from facefit.rig.human.spec import RIG_ID, human_spec
 from facefit.rig.spec import load_reference_spec
 from tests.glb import accessor, read_glb
@@ -22,13 +21,13 @@ SIZE = 512
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return human_spec()
+def spec(human_rig_spec):
+    return human_rig_spec
 
 
 @pytest.fixture(scope="module")
-def renderer(spec):
-    return HumanRenderer(SIZE, spec)
+def renderer(human_renderer):
+    return human_renderer(SIZE)
 
 
 def export(spec, renderer, **discrete) -> tuple[dict, bytes]:

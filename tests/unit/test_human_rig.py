@@ -14,7 +14,6 @@ from facefit.rig import camera
 from facefit.rig.choice import make_renderer, rig_name, rig_spec
 from facefit.rig.human import controls, framing
 from facefit.rig.human.asset import load_asset
-from facefit.rig.human.spec import human_spec
 from facefit.rig.reference import reference_landmarks68
 from facefit.rig.spec import load_spec
 
@@ -23,13 +22,13 @@ LABEL = {name: i for i, name in enumerate(controls.LABELS)}
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return human_spec()
+def spec(human_rig_spec):
+    return human_rig_spec
 
 
 @pytest.fixture(scope="module")
-def renderer():
-    return make_renderer(SIZE, "human")
+def renderer(human_renderer):
+    return human_renderer(SIZE)
 
 
 def test_spec_has_the_issues_controls_and_the_reference_labels(spec):
@@ -156,12 +155,12 @@ def test_landmarks_lie_on_the_face_they_belong_to(spec, renderer):
         assert lm[36:42, 0].mean() < lm[42:48, 0].mean()
 
 
-def test_the_eye_contours_are_where_dlib_reads_the_drawn_eyes(spec):
+def test_the_eye_contours_are_where_dlib_reads_the_drawn_eyes(spec, human_renderer):
     """Over the eyes' range the landmark model's eye contours follow dlib's reading of the
     render: a contour a third taller than the drawn eye had the shape solve shut every eye."""
     from facefit.align.detect import detect_faces, predict_landmarks68
 
-    renderer = make_renderer(512, "human")
+    renderer = human_renderer(512)
     names = [c.name for c in spec.continuous]
     for opening in (0.0, 0.5, 1.0):
         vec = spec.encode({"discrete": {"hairstyle": "bald"}})
