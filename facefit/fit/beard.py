@@ -68,28 +68,37 @@ def match_beard_density(
     steps: int = DENSITY_STEPS,
 ) -> torch.Tensor:
     """`vectors` (B, D) with `cfg.beard_density` set where the chin gave a beard
-    (`chins`, as `beard_chins` gives them) and a beard was kept.
-
-    The control is tried on real renders from the densest down, and the value whose chin is
-    as much darker than its cheeks as the photo's is kept. A chin darkens steadily with
-    density, so the walk stops at the first rise of the distance.
-    """
+    (`chins`, as `beard_chins` gives them) and a beard was kept (`with_chin_density`)."""
     if cfg.beard_density is None or cfg.beard_group is None:
         return vectors
     vectors = vectors.clone()
-    k = [c.name for c in spec.continuous].index(cfg.beard_density)
+    k = spec.continuous_index[cfg.beard_density]
     block = spec.discrete_slices[cfg.beard_group]
     for i, photo in enumerate(chins):
         if photo is None or int(vectors[i, block].argmax()) == 0:
             continue
-        best, least = 1.0, math.inf
-        for value in np.linspace(1.0, 0.0, steps):
-            candidate = vectors[i].clone()
-            candidate[k] = float(value)
-            drawn = rig.render(candidate)
-            distance = abs(chin_minus_cheek_lightness(drawn.image, drawn.landmarks68) - photo)
-            if distance >= least:
-                break
-            best, least = float(value), distance
-        vectors[i, k] = best
+        vectors[i] = with_chin_density(vectors[i], photo, rig, k, steps)
     return vectors
+
+
+def with_chin_density(
+    vector: torch.Tensor, chin: float, rig: RealRig, k: int, steps: int = DENSITY_STEPS
+) -> torch.Tensor:
+    """`vector` (D,) with its beard density (control `k`) the one whose chin is as much
+    darker than its cheeks as the photo's (`chin`, as `beard_chins` gives it).
+
+    Tried on real renders from the densest down: a chin darkens steadily with density, so the
+    walk stops at the first rise of the distance.
+    """
+    best, least = 1.0, math.inf
+    for value in np.linspace(1.0, 0.0, steps):
+        candidate = vector.clone()
+        candidate[k] = float(value)
+        drawn = rig.render(candidate)
+        distance = abs(chin_minus_cheek_lightness(drawn.image, drawn.landmarks68) - chin)
+        if distance >= least:
+            break
+        best, least = float(value), distance
+    vector = vector.clone()
+    vector[k] = best
+    return vector

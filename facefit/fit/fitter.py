@@ -28,7 +28,12 @@ import torch
 
 from facefit.errors import FacefitError
 from facefit.fit.attributes import read_photos, reads_macros, with_macros
-from facefit.fit.beard import beard_chins, match_beard_density, shave_clean_chins
+from facefit.fit.beard import (
+    beard_chins,
+    match_beard_density,
+    shave_clean_chins,
+    with_chin_density,
+)
 from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
 from facefit.fit.config import FitConfig, check_names, for_rig
@@ -190,12 +195,13 @@ class Fitter:
 
         bearded = [chin is not None for chin in chins] if cfg.mode == "full" else None
 
-        density = spec.continuous_index[cfg.beard_density] if cfg.beard_density else None
+        def at_chin_density(i: int, v: torch.Tensor) -> torch.Tensor:  # a beard as the chin
+            return with_chin_density(v, chins[i], rig, spec.continuous_index[cfg.beard_density])
 
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
                 v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
-                evidence, density,
+                evidence, at_chin_density if cfg.beard_density and cfg.mode == "full" else None,
             )  # fmt: skip
 
         if cfg.mode == "patent":

@@ -12,6 +12,7 @@ character stays clean-shaven: the beard group is not checked.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -23,9 +24,6 @@ from facefit.fit.search import PhotoTargets
 
 # Groups whose top-2 soft weights differ by less than this have their runner-up drawn too.
 RUNNER_UP_MARGIN = 0.2
-# The beard density every beard is drawn at when a bearded chin has them compared: light
-# enough that stubble reads as stubble (the chin's own density is matched afterwards).
-BEARD_COMPARED_AT = 0.5
 
 
 def check_options(
@@ -38,15 +36,15 @@ def check_options(
     decided: tuple[str, ...] = (),
     bearded: list[bool] | None = None,
     evidence: OptionEvidence | None = None,
-    density: int | None = None,
+    at_chin_density: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each group's option the real render supports best.
 
     `probabilities`: the search's soft choice per group (B, K). The groups in `decided` (a
     detail reader's or an outline's) keep their option. `evidence` is told each drawn
     option's loss as it was compared (the default's with its margin, where it challenged).
-    `density`: the index of the beard density control, set to `BEARD_COMPARED_AT` where a
-    bearded chin has every beard compared.
+    `at_chin_density(i, candidate)`: the candidate with its beard as dense as face i's chin
+    shows, which each beard is drawn at where a bearded chin has them all compared.
     """
     vectors = vectors.clone()
     renders = [rig.render(v) for v in vectors]
@@ -69,16 +67,17 @@ def check_options(
             to_beat = real_loss[i]
             none_ruled_out = bearded is not None and bearded[i] and group == cfg.beard_group
             if none_ruled_out:
-                # the chin rules out "none": every beard is drawn, all at one density (the
-                # search's is often the densest, where stubble is a dark shadow and loses to
-                # a moustache); the chin sets the density of the one kept afterwards
+                # the chin rules out "none": every beard is drawn, each as dense as the chin
+                # shows it (at the search's density, often the densest, stubble is a dark
+                # shadow and loses to a moustache; at one light density a full beard looks
+                # sparse and never wins)
                 options, to_beat = list(range(1, stop - start)), math.inf
-                if density is not None:
-                    vectors[i, density] = BEARD_COMPARED_AT
             elif evidence is not None:
                 evidence.drawn(i, group, current, real_loss[i])
             for option in options:
                 candidate = with_option(vectors[i], start, stop, option)
+                if none_ruled_out and at_chin_density is not None:
+                    candidate = at_chin_density(i, candidate)
                 render = rig.render(candidate)
                 loss = rig.loss(candidate[None], [render], one_face(targets, i), cfg)[0]
                 bonus = 1.0 - cfg.default_margin if option == 0 and holds_default else 1.0

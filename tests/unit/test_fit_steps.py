@@ -21,6 +21,7 @@ from facefit.fit.beard import (
     beard_chins,
     match_beard_density,
     shave_clean_chins,
+    with_chin_density,
 )
 from facefit.fit.colors import lab, match_colors
 from facefit.fit.config import FitConfig
@@ -340,3 +341,30 @@ def test_beard_density_is_matched_to_the_chin_on_real_renders(fitter):
     assert float(matched([chin])[0, names.index("facial_hair_density")]) == pytest.approx(0.75)
     assert torch.equal(matched([None])[0], start)
     assert torch.equal(matched([chin], replace(cfg, beard_density=None))[0], start)
+
+
+def test_a_dense_full_beard_is_chosen_with_each_beard_at_the_chins_density(fitter):
+    """A face drawn with a dense full beard: with every beard drawn as dense as the chin shows,
+    the options check finds the full beard again and keeps it at that density."""
+    spec = fitter.spec
+    k = spec.continuous_index["facial_hair_density"]
+    truth = torch.as_tensor(spec.encode({"discrete": {"facial_hair": "full_beard"}}))
+    truth[k] = 1.0
+    face = synthetic_face(fitter.rig.render(truth.numpy()))
+    targets = fitter.targets_of([face])[1]
+    (chin,) = beard_chins([face], replace(fitter.config, mode="full"))
+    assert chin is not None
+    block = spec.discrete_slices["facial_hair"]
+    start = with_option(truth, block.start, block.stop, 1)  # searched: stubble, half dense
+    start[k] = 0.5
+    cfg = replace(fitter.config, mode="full")
+
+    def at_chin_density(i, candidate):
+        return with_chin_density(candidate, chin, fitter.rig, k, steps=5)
+
+    checked = check_options(
+        start[None].clone(), sure_of(start, fitter), targets, fitter.rig, fitter.layout, cfg,
+        bearded=[True], at_chin_density=at_chin_density,
+    )  # fmt: skip
+    assert spec.decode(checked[0].numpy())["discrete"]["facial_hair"] == "full_beard"
+    assert float(checked[0, k]) == pytest.approx(1.0)
