@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from facefit.fit.config import FitConfig
-from facefit.fit.losses import COLOR_REGIONS
+from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
 from facefit.fit.real_rig import RealRig
 from facefit.fit.search import PhotoTargets
 from facefit.fit.skin_regions import cheek_lab
@@ -29,22 +29,21 @@ COLOR_STEPS = 9  # values tried per control, evenly spaced in [0, 1]
 # The least share of the frame a colour region must cover in the photo's parse for its
 # colour to be matched: 1 % of hair is a few dozen pixels at 128 px, a bald man's fringe;
 # closed lips cover 0.3 to 1.1 % of the London photos' frames, rig 3's open eyes 0.55 %.
-MIN_REGION_SHARE = {"hair": 0.01, "eyes": 0.002, "lips": 0.002}
+MIN_REGION_SHARE = {"hair": 0.01, "eyes": 0.002, "lips": 0.002, "brows": 0.002}
 # Regions read on the cheeks instead of their labelled pixels.
 CHEEK_REGIONS = ("skin",)
 # Regions searched on a coarser grid whose best value is then refined between its
 # neighbours (a parabola through the three squared distances, kept where its render is
 # closer), and the values tried per control: a grid step of rig 3's skin tone is 7 L*,
 # the skin must come within a few.
-REFINED_REGIONS = {"skin": 5}
-# Their controls are swept twice: light skin's chroma is clipped by the sRGB gamut, so its
-# tone is best read again once the undertone and saturation are near (a fair smiling
+REFINED_REGIONS = {"skin": 5, "brows": 5}
+# Regions whose controls are swept twice: light skin's chroma is clipped by the sRGB gamut, so
+# its tone is best read again once the undertone and saturation are near (a fair smiling
 # photo's cheeks came 7.6 from the character's after one sweep, 0.8 after two).
-REFINED_SWEEPS = 2
-# Controls whose sweep starts from a value rather than from the predictor's, and regions then
-# swept twice. Grey only where the photo's hair needs it: from the predictor's half grey, the
-# colour sweep blackened the hair to make up for it, a pair the grey sweep then kept, and
-# black-haired young women came out a quarter grey.
+SWEPT_TWICE = ("skin",)
+# Controls whose sweep starts from a value rather than from the predictor's. Grey only where
+# the photo's hair needs it: from the predictor's half grey, the colour sweep blackened the
+# hair to make up for it, a pair the grey sweep then kept.
 SWEPT_FROM = {"hair_grey": 0.0}
 # Controls no higher than a bound read from another control of the face, in every mode: the
 # grey of the rig's people at the photo's age (photos' black hair under studio light measures
@@ -86,7 +85,7 @@ def match_colors(
     vectors = vectors.clone()
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
     for region, controls in cfg.color_matches:
-        classes = [labels.index(n) for n in COLOR_REGIONS[region]]
+        classes = [labels.index(n) for n in (COLOR_REGIONS | MATCHED_ONLY_REGIONS)[region]]
         if region in CHEEK_REGIONS:
             if cheeks is None:
                 raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")
@@ -98,12 +97,11 @@ def match_colors(
         refine = region in REFINED_REGIONS
         tried = REFINED_REGIONS.get(region, steps)
         started = [names.index(c) for c in controls if c in SWEPT_FROM]
-        sweeps = REFINED_SWEEPS if refine or started else 1
         for i in np.flatnonzero(shown):
             distance = partial(region_distance, rig, region, classes, photo[i])
             for k in started:
                 vectors[i, k] = SWEPT_FROM[names[k]]
-            for _ in range(sweeps):
+            for _ in range(2 if region in SWEPT_TWICE else 1):
                 for control in controls:
                     k = names.index(control)
                     top = _sweep_top(vectors[i], names, control)

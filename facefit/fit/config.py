@@ -54,8 +54,9 @@ REFERENCE_PARTS = RigParts(
     beard_density="facial_hair_density",
 )
 # Rig 3: the skin's three controls matched to the photo's cheeks, before the lips, whose
-# colour follows the skin's; the hair's grey too (the predictor gives most people a fifth;
-# docs/decisions.md); the eyes' colour. Only "no beard" is a default worth holding:
+# colour follows the skin's; the hair's grey too, bounded by the age (`colors.AT_MOST`); the
+# eyes' colour; the brows' density and colour (the predictor gave every London photo the
+# sparsest brows). Only "no beard" is a default worth holding:
 # hairstyle 0 is bald, brow 0 one style of twelve. The hair's outline is drawn at three
 # volumes; `fast` chooses outlines too, its predictor reading photos' hair poorly (bald or
 # receding for 93 of 134 London photos; rig 2.2's reads it well and keeps its answer).
@@ -66,6 +67,7 @@ HUMAN_PARTS = RigParts(
         ("hair", ("hair_color", "hair_redness", "hair_grey")),
         ("lips", ("lip_color",)),
         ("eyes", ("eye_color",)),
+        ("brows", ("brow_density", "brow_color")),
     ),
     beard_group="facial_hair",
     beard_density="facial_hair_density",
@@ -133,12 +135,12 @@ NAME_KINDS = {
 
 def _rig_names(spec) -> dict[str, set[str]]:
     """Kind (a key of `NAME_KINDS`) -> the names of that kind `spec`'s rig has."""
-    from facefit.fit.losses import COLOR_REGIONS
+    from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
 
     return {
         "group": {g.name for g in spec.discrete},
         "class": set(spec.labels),
-        "region": set(COLOR_REGIONS),
+        "region": set(COLOR_REGIONS) | set(MATCHED_ONLY_REGIONS),
         "control": {c.name for c in spec.continuous},
     }
 
@@ -146,7 +148,7 @@ def _rig_names(spec) -> dict[str, set[str]]:
 def check_names(cfg: FitConfig, spec) -> FitConfig:
     """`cfg` if every rig part it names is in `spec`'s rig; else `SpecError`."""
     from facefit.errors import SpecError
-    from facefit.fit.losses import COLOR_REGIONS
+    from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
 
     known = _rig_names(spec)
     named = (
@@ -162,7 +164,8 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
     )
     for field_name, kind, names in named:
         if unknown := names - known[kind]:
-            what = NAME_KINDS[kind] + (f" {tuple(COLOR_REGIONS)}" if kind == "region" else "")
+            regions = (*COLOR_REGIONS, *MATCHED_ONLY_REGIONS)
+            what = NAME_KINDS[kind] + (f" {regions}" if kind == "region" else "")
             raise SpecError(f"{field_name} names no {what} of this rig: {unknown}")
     return cfg
 

@@ -34,6 +34,9 @@ COLOR_REGIONS = {
     "eyes": ("left_eye", "right_eye"),
     "lips": ("upper_lip", "lower_lip"),
 }
+# Regions whose colour is read too but only matched after the search (`facefit.fit.colors`),
+# neither in the loss nor in the predictor's input: the brows' darkness.
+MATCHED_ONLY_REGIONS = {"brows": ("left_brow", "right_brow")}
 # iBUG-68 outer eye corners: the normaliser of every landmark error in this project.
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 
@@ -70,7 +73,7 @@ def region_colors(
     """Probability-weighted mean RGB (B, 3) of each colour region of an image."""
     probs = F.interpolate(probs, size=image.shape[-2:], mode="bilinear", align_corners=False)
     colors = {}
-    for region, names in COLOR_REGIONS.items():
+    for region, names in (COLOR_REGIONS | MATCHED_ONLY_REGIONS).items():
         mask = sum(probs[:, labels.index(n)] for n in names).unsqueeze(1)  # (B, 1, S, S)
         colors[region] = (image * mask).flatten(2).sum(2) / mask.flatten(2).sum(2).clamp_min(1.0)
     return colors

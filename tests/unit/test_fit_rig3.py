@@ -126,9 +126,11 @@ def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
     """Photos whose hair, lips and eyes have the colours rig 3 draws for grid values get
     them back."""
     spec, labels = fitter.spec, fitter.labels
-    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:])
-    values = {"hair_color": 0.875, "hair_redness": 0.25, "lip_color": 0.875, "eye_color": 0.125}
-    truth = spec.encode({"continuous": values, "discrete": {"hairstyle": "short02"}})
+    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:4])
+    values = {"hair_color": 0.875, "hair_redness": 0.25, "hair_grey": 0.0, "lip_color": 0.875,
+              "eye_color": 0.125}  # fmt: skip
+    full_lips = {"lower_lip_volume": 1.0, "upper_lip_volume": 1.0}  # a few pixels at this size
+    truth = spec.encode({"continuous": values | full_lips, "discrete": {"hairstyle": "short02"}})
     drawn = fitter.rig.probe.render(truth)
     probs = torch.zeros(1, len(labels), *drawn.labels.shape)
     colors = {}
@@ -136,7 +138,9 @@ def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
         mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
         probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
         colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
-    start = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
+    start = torch.as_tensor(
+        spec.encode({"continuous": full_lips, "discrete": {"hairstyle": "short02"}})
+    )[None]
     matched = match_colors(
         start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
     )
