@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from facefit.fit.config import FitConfig
-from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
+from facefit.fit.losses import MATCHED_REGIONS
 from facefit.fit.real_rig import RealRig
 from facefit.fit.search import PhotoTargets
 from facefit.fit.skin_regions import cheek_lab
@@ -85,7 +85,7 @@ def match_colors(
     vectors = vectors.clone()
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
     for region, controls in cfg.color_matches:
-        classes = [labels.index(n) for n in (COLOR_REGIONS | MATCHED_ONLY_REGIONS)[region]]
+        classes = [labels.index(n) for n in MATCHED_REGIONS[region]]
         if region in CHEEK_REGIONS:
             if cheeks is None:
                 raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")

@@ -135,12 +135,12 @@ NAME_KINDS = {
 
 def _rig_names(spec) -> dict[str, set[str]]:
     """Kind (a key of `NAME_KINDS`) -> the names of that kind `spec`'s rig has."""
-    from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
+    from facefit.fit.losses import MATCHED_REGIONS
 
     return {
         "group": {g.name for g in spec.discrete},
         "class": set(spec.labels),
-        "region": set(COLOR_REGIONS) | set(MATCHED_ONLY_REGIONS),
+        "region": set(MATCHED_REGIONS),
         "control": {c.name for c in spec.continuous},
     }
 
@@ -148,7 +148,7 @@ def _rig_names(spec) -> dict[str, set[str]]:
 def check_names(cfg: FitConfig, spec) -> FitConfig:
     """`cfg` if every rig part it names is in `spec`'s rig; else `SpecError`."""
     from facefit.errors import SpecError
-    from facefit.fit.losses import COLOR_REGIONS, MATCHED_ONLY_REGIONS
+    from facefit.fit.losses import MATCHED_REGIONS
 
     known = _rig_names(spec)
     named = (
@@ -164,8 +164,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
     )
     for field_name, kind, names in named:
         if unknown := names - known[kind]:
-            regions = (*COLOR_REGIONS, *MATCHED_ONLY_REGIONS)
-            what = NAME_KINDS[kind] + (f" {regions}" if kind == "region" else "")
+            what = NAME_KINDS[kind] + (f" {tuple(MATCHED_REGIONS)}" if kind == "region" else "")
             raise SpecError(f"{field_name} names no {what} of this rig: {unknown}")
     return cfg
 

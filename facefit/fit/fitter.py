@@ -201,7 +201,7 @@ class Fitter:
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
                 v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
-                evidence, at_chin_density if cfg.beard_density and cfg.mode == "full" else None,
+                evidence, at_chin_density if cfg.beard_density else None,
             )  # fmt: skip
 
         if cfg.mode == "patent":

@@ -37,6 +37,7 @@ COLOR_REGIONS = {
 # Regions whose colour is read too but only matched after the search (`facefit.fit.colors`),
 # neither in the loss nor in the predictor's input: the brows' darkness.
 MATCHED_ONLY_REGIONS = {"brows": ("left_brow", "right_brow")}
+MATCHED_REGIONS = COLOR_REGIONS | MATCHED_ONLY_REGIONS  # what a photo's colours are read for
 # iBUG-68 outer eye corners: the normaliser of every landmark error in this project.
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = 36, 45
 
@@ -68,12 +69,15 @@ def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 def region_colors(
-    image: torch.Tensor, probs: torch.Tensor, labels: list[str]
+    image: torch.Tensor,
+    probs: torch.Tensor,
+    labels: list[str],
+    regions: dict[str, tuple[str, ...]] = COLOR_REGIONS,
 ) -> dict[str, torch.Tensor]:
-    """Probability-weighted mean RGB (B, 3) of each colour region of an image."""
+    """Probability-weighted mean RGB (B, 3) of each of `regions` (the loss's unless given)."""
     probs = F.interpolate(probs, size=image.shape[-2:], mode="bilinear", align_corners=False)
     colors = {}
-    for region, names in (COLOR_REGIONS | MATCHED_ONLY_REGIONS).items():
+    for region, names in regions.items():
         mask = sum(probs[:, labels.index(n)] for n in names).unsqueeze(1)  # (B, 1, S, S)
         colors[region] = (image * mask).flatten(2).sum(2) / mask.flatten(2).sum(2).clamp_min(1.0)
     return colors

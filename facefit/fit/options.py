@@ -5,7 +5,7 @@ beard, the default hairstyle) wherever something else was chosen in a group that
 default: an option the real render does not prefer over the default by
 `FitConfig.default_margin` is not kept. Where the photo's chin reads as a beard
 (`facefit.fit.beard`), option 0 of the beard group is ruled out instead, and every beard is
-drawn at one density and the best one kept. Where it reads clean, the
+drawn as dense as the chin shows it and the best one kept. Where it reads clean, the
 character stays clean-shaven: the beard group is not checked.
 """
 

@@ -95,7 +95,7 @@ def photo_targets(
             features=[f.detach() for f in out.features],
             probs=out.probs.detach(),
             weight_map=losses.region_weight_map(out.probs, labels),
-            colors=losses.region_colors(x, out.probs, labels),
+            colors=losses.region_colors(x, out.probs, labels, losses.MATCHED_REGIONS),
             landmarks=landmarks,
         )
 

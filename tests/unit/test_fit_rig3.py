@@ -122,48 +122,46 @@ def test_the_skin_match_reaches_a_rig_faces_cheeks_between_grid_steps(fitter):
         match_colors(start, None, fitter.rig, spec, cfg)
 
 
+def parsed_as_drawn(fitter, drawn, regions) -> SimpleNamespace:
+    """What the colour match reads of a photo parsed exactly as `drawn` labels `regions`."""
+    labels = fitter.labels
+    probs = torch.zeros(1, len(labels), *drawn.labels.shape)
+    colors = {}
+    for region in regions:
+        mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
+        probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
+        colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
+    return SimpleNamespace(colors=colors, probs=probs)
+
+
 def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
     """Photos whose hair, lips and eyes have the colours rig 3 draws for grid values get
     them back."""
-    spec, labels = fitter.spec, fitter.labels
+    spec = fitter.spec
     cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:4])
     values = {"hair_color": 0.875, "hair_redness": 0.25, "hair_grey": 0.0, "lip_color": 0.875,
               "eye_color": 0.125}  # fmt: skip
     full_lips = {"lower_lip_volume": 1.0, "upper_lip_volume": 1.0}  # a few pixels at this size
     truth = spec.encode({"continuous": values | full_lips, "discrete": {"hairstyle": "short02"}})
-    drawn = fitter.rig.probe.render(truth)
-    probs = torch.zeros(1, len(labels), *drawn.labels.shape)
-    colors = {}
-    for region in ("hair", "lips", "eyes"):
-        mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
-        probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
-        colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
+    photo = parsed_as_drawn(fitter, fitter.rig.probe.render(truth), ("hair", "lips", "eyes"))
     start = torch.as_tensor(
         spec.encode({"continuous": full_lips, "discrete": {"hairstyle": "short02"}})
     )[None]
-    matched = match_colors(
-        start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
-    )
+    matched = match_colors(start, photo, fitter.rig, spec, cfg)
     index = [names_of(spec).index(c) for c in values]
     assert matched[0, index].tolist() == pytest.approx(list(values.values()))
 
 
 def test_dark_hair_is_matched_without_grey(fitter):
     """From the predictor's half grey, black hair comes back black, not lightened with grey."""
-    spec, labels = fitter.spec, fitter.labels
+    spec = fitter.spec
     cfg = replace(fitter.config, color_matches=(("hair", HUMAN_PARTS.color_matches[1][1]),))
     values = {"hair_color": 0.125, "hair_redness": 0.0, "hair_grey": 0.0}
     truth = spec.encode({"continuous": values, "discrete": {"hairstyle": "short02"}})
-    drawn = fitter.rig.probe.render(truth)
-    mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS["hair"]])
-    probs = torch.zeros(1, len(labels), *drawn.labels.shape)
-    probs[0, labels.index(COLOR_REGIONS["hair"][0])] = torch.as_tensor(mask).float()
-    colors = {"hair": torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)}
+    photo = parsed_as_drawn(fitter, fitter.rig.probe.render(truth), ("hair",))
     start = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "short02"}}))[None]
     assert start[0, names_of(spec).index("hair_grey")] == 0.5
-    matched = match_colors(
-        start, SimpleNamespace(colors=colors, probs=probs), fitter.rig, spec, cfg
-    )
+    matched = match_colors(start, photo, fitter.rig, spec, cfg)
     index = [names_of(spec).index(c) for c in values]
     assert matched[0, index].tolist() == pytest.approx(list(values.values()))
 
