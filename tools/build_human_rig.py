@@ -200,20 +200,17 @@ def landmark_pass() -> None:
 
 def contour_pass() -> None:
     """Choose the lids', the jaw line's and the brows' landmark vertices again on the built
-    head (`landmark_build.contour_vertices`), the rest of the landmark pass kept."""
+    head (`landmark_build.with_contours`), the rest of the landmark pass kept."""
     from facefit.rig.human.asset import load_asset
-    from facefit.rig.human.landmark_build import BROWS, EYELIDS, JAW, contour_vertices
+    from facefit.rig.human.landmark_build import with_contours
     from facefit.rig.human.render import HumanRenderer
 
     data = dict(np.load(OUT).items())
     for _ in range(2):  # the framing follows the landmarks: once more on the new ones
         load_asset.cache_clear()
         renderer = HumanRenderer(512)
-        contours = contour_vertices(
-            renderer, renderer.spec.encode({"discrete": {"hairstyle": "bald"}})
-        )
-        for part, indices in (("eyelids", EYELIDS), ("jaw", JAW), ("brows", BROWS)):
-            data["lm_vertex"][indices] = contours[part]
+        vec = renderer.spec.encode({"discrete": {"hairstyle": "bald"}})
+        data["lm_vertex"] = with_contours(renderer, vec, data["lm_vertex"])
         np.savez_compressed(OUT, **data)
 
 
@@ -225,7 +222,7 @@ def main() -> None:
     parser.add_argument(
         "--contours",
         action="store_true",
-        help="only the eyes' and jaw's landmarks, on the built head",
+        help="only the lids', jaw's and brows' landmarks, on the built head",
     )
     args = parser.parse_args()
     if args.contours:

@@ -3,9 +3,9 @@
 Run by `tools/build_human_rig.py` once the geometry is built: it renders the average head
 (bald, 512 px), runs dlib's 68-point predictor on it and takes, per landmark, the visible
 vertex under it; the lids', the jaw's and the brows' are then the vertices that follow
-dlib's points best as the controls that move them most sweep their range
-(`contour_vertices`, also run alone on the built head by `--contours`). The label regions (nose, upper and lower lip), the beard zones and the
-scalp are then polygons of those landmarks, turned into soft per-vertex weights, so they
+dlib's points best as the controls that move them most sweep their range (`with_contours`,
+also run alone on the built head by `--contours`). The label regions (nose, upper and lower
+lip), the beard zones and the scalp are then polygons of those landmarks, turned into soft per-vertex weights, so they
 follow every morph as the mesh does.
 """
 
@@ -25,11 +25,6 @@ BEARD_SOFT_PX = 8.0  # beards thin out over a wider band
 EYELIDS = np.arange(36, 48)  # dlib's eye contours, corners and lids
 JAW = np.arange(0, 17)  # dlib's jaw line
 BROWS = np.arange(17, 27)
-
-
-def _visible_front(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Vertices facing the camera on the front of the head (not the back, which projects too)."""
-    return (normals[:, 2] > 0.05) & (points[:, 2] > points[:, 2].max() - 9.0)
 
 
 def _soft_inside(px: np.ndarray, polygon: np.ndarray, soft: float = SOFT_PX) -> np.ndarray:
@@ -71,9 +66,9 @@ def followed_vertices(
     return np.flatnonzero(candidates)[cost.argmin(axis=1)]
 
 
-def contour_vertices(renderer, vec: np.ndarray) -> dict[str, np.ndarray]:
-    """{"eyelids", "jaw", "brows"}: their landmarks' vertices by `followed_vertices` over
-    the range of the controls that move them most."""
+def with_contours(renderer, vec: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The landmark vertices `chosen` (68,) with the lids', the jaw's and the brows' taken by
+    `followed_vertices` over the range of the controls that move them most."""
     eyes = ["eye_opening_inner", "eye_opening_middle", "eye_opening_outer"]
     eye_settings = [{}] + [dict.fromkeys(eyes, v) for v in (0.0, 1.0)]
     eye_settings += [{"eye_size": v} for v in (0.0, 1.0)]
@@ -83,32 +78,31 @@ def contour_vertices(renderer, vec: np.ndarray) -> dict[str, np.ndarray]:
         for v in (0.0, 1.0)
     ]
     brow_settings = [{}] + [{name: v} for name in ("brow_height", "brow_angle") for v in (0.0, 1.0)]
-    front = visible_front_skin(renderer, vec)
-    return {
-        "brows": followed_vertices(renderer, vec, front, BROWS, brow_settings),
-        "eyelids": followed_vertices(renderer, vec, front, EYELIDS, eye_settings),
-        # the jaw's outline is seen edge-on: skin facing sideways too
-        "jaw": followed_vertices(
-            renderer, vec, _skin_facing(renderer, vec, -0.2), JAW, jaw_settings
-        ),
-    }
+    points, facing = _skin_facing(renderer, vec)
+    front = _front(points, facing)
+    chosen = np.array(chosen, copy=True)
+    chosen[BROWS] = followed_vertices(renderer, vec, front, BROWS, brow_settings)
+    chosen[EYELIDS] = followed_vertices(renderer, vec, front, EYELIDS, eye_settings)
+    # the jaw's outline is seen edge-on: skin facing sideways too
+    chosen[JAW] = followed_vertices(renderer, vec, facing >= -0.2, JAW, jaw_settings)
+    return chosen
 
 
-def _skin_facing(renderer, vec: np.ndarray, least: float) -> np.ndarray:
-    """(V,) bool: skin vertices of the head `vec` whose normal's z is at least `least`."""
+def _skin_facing(renderer, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The skin's points of the head `vec` and each vertex's normal z (-1 off the skin)."""
     from facefit.rig.human.render import _normals
 
     points = renderer._points(renderer._values(vec))["skin"]
     mesh = renderer._mesh("skin")
-    normals = np.full_like(points, -1.0)
-    normals[mesh.vertex] = _normals(points, mesh)
-    return normals[:, 2] >= least
+    facing = np.full(len(points), -1.0)
+    facing[mesh.vertex] = _normals(points, mesh)[:, 2]
+    return points, facing
 
 
-def visible_front_skin(renderer, vec: np.ndarray) -> np.ndarray:
-    """(V,) bool: skin vertices of the head `vec` facing the camera on its front."""
-    points = renderer._points(renderer._values(vec))["skin"]
-    return _skin_facing(renderer, vec, 0.05) & (points[:, 2] > points[:, 2].max() - 9.0)
+def _front(points: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """Skin vertices facing the camera on the front of the head (not the back, which
+    projects too)."""
+    return (facing >= 0.05) & (points[:, 2] > points[:, 2].max() - 9.0)
 
 
 def build_landmarks() -> dict[str, np.ndarray]:
@@ -125,19 +119,16 @@ def build_landmarks() -> dict[str, np.ndarray]:
     if not boxes:
         raise SystemExit("dlib finds no face in the average head's render")
     lm = predict_landmarks68(image, boxes[0])
-    points = renderer._points(renderer._values(vec))["skin"]
+    points, facing = _skin_facing(renderer, vec)
     px = camera.project(points, SIZE)
-    front = visible_front_skin(renderer, vec)
+    front = _front(points, facing)
     chosen = []
     for x, y in lm:
         d = np.linalg.norm(px - (x, y), axis=1)
         d[~front] = np.inf
         near = np.flatnonzero(d < d.min() + 2.0)
         chosen.append(near[np.argmax(points[near, 2])])  # the nearest to the camera is seen
-    chosen = np.asarray(chosen)
-    contours = contour_vertices(renderer, vec)
-    for part, indices in (("eyelids", EYELIDS), ("jaw", JAW), ("brows", BROWS)):
-        chosen[indices] = contours[part]
+    chosen = with_contours(renderer, vec, np.asarray(chosen))
     err = np.linalg.norm(px[chosen] - lm, axis=1)
     log.info("landmark vertices: median %.2f px, max %.2f px from dlib's points", np.median(err),
              err.max())  # fmt: skip
