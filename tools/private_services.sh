@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Runs a command against a throwaway PostgreSQL cluster and Redis server of its own, on ports
-# of their own (55432 and 56379 unless FAULTS_PG_PORT / FAULTS_REDIS_PORT say otherwise), and
-# removes both afterwards. The fault suite stops and restarts PostgreSQL and Redis; run this
-# way it can only ever touch these two, never the ones on 5432 and 6379 that other work uses.
+# of their own (the first free ones from 25432 and 26379 unless FAULTS_PG_PORT /
+# FAULTS_REDIS_PORT say otherwise), and removes both afterwards. The fault suite stops and
+# restarts PostgreSQL and Redis; run this way it can only ever touch these two, never the
+# ones on 5432 and 6379 that other work uses.
 #   bash tools/private_services.sh .venv/bin/pytest tests/faults
 # The command sees TEST_DATABASE_URL and TEST_BROKER_URL pointing at them, and in
 # FACEFIT_FAULTS_SERVICES_DIR the scripts that stop and start them (pg-stop, pg-start,
 # redis-start).
 set -euo pipefail
-PG_PORT=${FAULTS_PG_PORT:-55432}
-REDIS_PORT=${FAULTS_REDIS_PORT:-56379}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range (32768-60999 here): a port in it can be taken at any
+# moment as the source port of an outgoing connection, and the server then cannot bind it.
+first_free_port() {
+  local port=$1
+  while listening "$port"; do port=$((port + 1)); done
+  echo "$port"
+}
+PG_PORT=${FAULTS_PG_PORT:-$(first_free_port 25432)}
+REDIS_PORT=${FAULTS_REDIS_PORT:-$(first_free_port 26379)}
 for port in "$PG_PORT" "$REDIS_PORT"; do
   if [[ $port == 5432 || $port == 6379 ]]; then
     echo "private_services: port $port is the shared services' port; choose another" >&2
     exit 2
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if listening "$port"; then
     echo "private_services: something already listens on 127.0.0.1:$port" >&2
     exit 2
   fi
