@@ -86,14 +86,7 @@ def match_colors(
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
     for region, controls in cfg.color_matches:
         classes = [labels.index(n) for n in MATCHED_REGIONS[region]]
-        if region in CHEEK_REGIONS:
-            if cheeks is None:
-                raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")
-            photo, shown = np.asarray(cheeks, np.float32), np.ones(len(vectors), bool)
-        else:
-            photo = lab(targets.colors[region].cpu().numpy())  # (B, 3)
-            share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
-            shown = (share >= MIN_REGION_SHARE[region]).cpu().numpy()
+        photo, shown = photo_region_colors(region, classes, targets, cheeks)
         refine = region in REFINED_REGIONS
         tried = REFINED_REGIONS.get(region, steps)
         started = [names.index(c) for c in controls if c in SWEPT_FROM]
@@ -104,9 +97,39 @@ def match_colors(
             for _ in range(2 if region in SWEPT_TWICE else 1):
                 for control in controls:
                     k = names.index(control)
-                    top = _sweep_top(vectors[i], names, control)
+                    top = upper_bound(vectors[i], names, control)
                     vectors[i, k] = _best_value(vectors[i], k, distance, tried, refine, top)
     return vectors
+
+
+def photo_region_colors(
+    region: str, classes: list[int], targets: PhotoTargets, cheeks: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photos' CIE Lab of `region` (B, 3) and whether each photo shows enough of it to
+    be matched (B,) bool: the cheeks' for `CHEEK_REGIONS` (`cheeks`), else the mean colour
+    of the region's class probabilities."""
+    if region in CHEEK_REGIONS:
+        if cheeks is None:
+            raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")
+        return np.asarray(cheeks, np.float32), np.ones(len(cheeks), bool)
+    photo = lab(targets.colors[region].cpu().numpy())  # (B, 3)
+    share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
+    return photo, (share >= MIN_REGION_SHARE[region]).cpu().numpy()
+
+
+def region_lab(
+    rig: RealRig, region: str, classes: list[int], candidate: torch.Tensor
+) -> np.ndarray | None:
+    """CIE Lab (3,) of the `region` colour of the rig's probe render of `candidate` (D,): the
+    cheeks' for `CHEEK_REGIONS`, else the mean of the render's own region labels; None
+    where the render does not draw the region."""
+    drawn = rig.probe.render(candidate.cpu().numpy())
+    if region in CHEEK_REGIONS:
+        return cheek_lab(drawn.image, drawn.landmarks68)
+    mask = np.isin(drawn.labels, classes)
+    if not mask.any():
+        return None
+    return lab((drawn.image[mask].mean(axis=0) / 255.0)[None])[0]
 
 
 def region_distance(
@@ -114,17 +137,11 @@ def region_distance(
 ) -> float | None:
     """CIE76 distance of the `region` colour of the rig's probe render of `candidate` (D,)
     to the photo's Lab `photo` (3,); None where the render does not draw the region."""
-    drawn = rig.probe.render(candidate.cpu().numpy())
-    if region in CHEEK_REGIONS:
-        return float(np.linalg.norm(cheek_lab(drawn.image, drawn.landmarks68) - photo))
-    mask = np.isin(drawn.labels, classes)
-    if not mask.any():
-        return None
-    mean = drawn.image[mask].mean(axis=0) / 255.0
-    return float(np.linalg.norm(lab(mean[None])[0] - photo))
+    drawn = region_lab(rig, region, classes, candidate)
+    return None if drawn is None else float(np.linalg.norm(drawn - photo))
 
 
-def _sweep_top(vector: torch.Tensor, names: list[str], control: str) -> float:
+def upper_bound(vector: torch.Tensor, names: list[str], control: str) -> float:
     """The highest value `control` may take in `vector` (`AT_MOST`), 1 unless bounded."""
     if control not in AT_MOST or AT_MOST[control][0] not in names:
         return 1.0
@@ -140,7 +157,7 @@ def within_bounds(vectors: torch.Tensor, spec) -> torch.Tensor:
         if control in names:
             k = names.index(control)
             for i in range(len(vectors)):
-                top = _sweep_top(vectors[i], names, control)
+                top = upper_bound(vectors[i], names, control)
                 vectors[i, k] = min(float(vectors[i, k]), top)
     return vectors
 

@@ -44,6 +44,8 @@ class RigParts:
     silhouette_extents: tuple[tuple[str, str], ...] = ()
     # `fast` chooses the outlined groups too, each option drawn once on the average face
     fast_outlines: bool = False
+    # `fast` matches the colours too, read off tables of the average face
+    fast_colors: bool = False
 
 
 # Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
@@ -75,9 +77,10 @@ HUMAN_PARTS = RigParts(
     landmark_shape=True,
     silhouette_extents=(("hairstyle", "hair_volume"),),
     fast_outlines=True,
+    fast_colors=True,
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
-RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.2": HUMAN_PARTS}
+RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.3": HUMAN_PARTS}
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class FitConfig:
     landmark_shape: bool = REFERENCE_PARTS.landmark_shape
     silhouette_extents: tuple[tuple[str, str], ...] = REFERENCE_PARTS.silhouette_extents
     fast_outlines: bool = REFERENCE_PARTS.fast_outlines
+    fast_colors: bool = REFERENCE_PARTS.fast_colors
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True

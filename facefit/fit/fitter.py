@@ -35,6 +35,7 @@ from facefit.fit.beard import (
     with_chin_density,
 )
 from facefit.fit.calibration import Calibration, calibration_for, summary
+from facefit.fit.color_tables import match_colors_from_tables
 from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
 from facefit.fit.config import FitConfig, check_names, for_rig
 from facefit.fit.intake import align_photos, aligned_targets
@@ -143,7 +144,7 @@ class Fitter:
             step_scale=step_scale,
         )  # fmt: skip
         full = cfg.mode == "full"
-        cheeks = photo_cheeks(faces) if full else None
+        cheeks = photo_cheeks(faces) if full or (cfg.mode == "fast" and cfg.fast_colors) else None
         vectors = found.vectors.detach().clone()
         for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks):
             vectors = step(vectors)
@@ -187,8 +188,11 @@ class Fitter:
                 extents=cfg.silhouette_extents, on_average_face=on_average_face,
             )  # fmt: skip
 
-        if cfg.mode == "fast":  # the start (its beard from the chin), outlines on the average face
-            return [outlines(on_average_face=True)] if cfg.fast_outlines else []
+        if cfg.mode == "fast":  # the start (its beard from the chin), then on the average face
+            steps = [outlines(on_average_face=True)] if cfg.fast_outlines else []
+            if cfg.fast_colors:  # last: the hair's table is drawn with the chosen hairstyle
+                steps.append(lambda v: match_colors_from_tables(v, targets, rig, spec, cfg, cheeks))
+            return steps
 
         def shave(v):  # no beard where the photo's chin is clean
             return shave_clean_chins(v, chins, spec, cfg)

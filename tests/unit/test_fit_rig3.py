@@ -1,4 +1,4 @@
-"""The fit on rig 3 (`facefit-human/3.2`, `FACEFIT_RIG=human`): its own rig parts, renderer
+"""The fit on rig 3 (`facefit-human/3.3`, `FACEFIT_RIG=human`): its own rig parts, renderer
 and weights folder, and the post-search steps on its renders.
 
 Tiny untrained networks for rig 3 run every stage; the steps that act on rig parts (outline,
@@ -164,6 +164,33 @@ def test_dark_hair_is_matched_without_grey(fitter):
     matched = match_colors(start, photo, fitter.rig, spec, cfg)
     index = [names_of(spec).index(c) for c in values]
     assert matched[0, index].tolist() == pytest.approx(list(values.values()))
+
+
+def test_fast_reads_skin_and_hair_colours_off_the_average_faces_tables(fitter):
+    """`fast`'s colours: a face whose skin and hair rig 3 drew with other colours than the
+    start's gets colours near them from tables drawn once; the lips, drawn from the skin's
+    colour, and every other control stay."""
+    from facefit.fit.color_tables import match_colors_from_tables
+
+    spec = fitter.spec
+    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[:3])
+    values = {"skin_tone": 0.8, "skin_undertone": 0.3, "skin_saturation": 0.6,
+              "hair_color": 0.6, "hair_redness": 0.7, "hair_grey": 0.0}  # fmt: skip
+    styled = {"discrete": {"hairstyle": "short01"}}
+    truth = spec.encode(styled | {"continuous": values | {"lip_color": 0.2}})
+    drawn = fitter.rig.probe.render(truth)
+    photo = parsed_as_drawn(fitter, drawn, ("hair", "lips"))
+    cheeks = cheek_lab(drawn.image, drawn.landmarks68)[None]
+    start = torch.as_tensor(spec.encode(styled))[None]
+    matched = match_colors_from_tables(start, photo, fitter.rig, spec, cfg, cheeks)
+    assert skin_distance(fitter.rig.probe.render(start[0]), cheeks[0]) > 10.0
+    assert skin_distance(fitter.rig.probe.render(matched[0]), cheeks[0]) < 2.5
+    index = [names_of(spec).index(c) for c in values]
+    assert np.abs(matched[0, index].numpy() - list(values.values())).max() < 0.15
+    others = np.setdiff1d(np.arange(spec.vector_size), index)
+    assert torch.equal(matched[0, others], start[0, others])
+    tables = {region for region, _ in fitter.rig.color_tables}  # kept for the next photo
+    assert {"skin", "hair"} <= tables and "lips" not in tables
 
 
 def test_rig_3s_hairstyles_are_chosen_by_their_outline(fitter):

@@ -1,1 +1,1 @@
-"""Rig 3 (`facefit-human/3.2`): MakeHuman's CC0 head, morphed, framed and shaded by us."""
+"""Rig 3 (`facefit-human/3.3`): MakeHuman's CC0 head, morphed, framed and shaded by us."""

@@ -1,7 +1,7 @@
 """The human rig's controls: names, docs and the MakeHuman morph targets each one drives.
 
 Every continuous control lies in [0, 1] with 0.5 the average face. A face control with two
-poles blends its low targets in below 0.5 and its high targets above (weight 0.6 |2v - 1|, `morph.FACE_GAIN`), as
+poles blends its low targets in below 0.5 and its high targets above (weight |2v - 1|, `morph.FACE_GAIN`), as
 MakeHuman's own decr|incr sliders do; `{s}` stands for both sides (`l`, `r`), so one control
 moves both eyes, cheeks or ears. Macro controls are interpolated as MakeHuman does
 (`facefit.rig.human.morph.macro_weights`).

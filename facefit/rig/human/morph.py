@@ -16,9 +16,11 @@ SEXES = ("female", "male")
 AGES = ("child", "young", "old")
 WEIGHTS = ("minweight", "averageweight", "maxweight")
 AGE_YEARS = (18.0, 70.0)
-# MakeHuman's face sliders at their ends are caricatures; with ~85 of them drawn at random
-# the faces stop looking like people, so each reaches 60 % of its target at 0 and 1
-FACE_GAIN = 0.6
+# Each face control reaches its MakeHuman target's full weight at 0 and 1. At 60 % (rig 3.2)
+# the controls moved a fitted face too little: the shape solve held half the London photos'
+# jaws at their widest, and dlib's reading of a render followed the photo's jaw no better
+# than chance. Random faces at full weight are caricatures; fitted ones are not.
+FACE_GAIN = 1.0
 
 
 def age_weights(control: float) -> dict[str, float]:

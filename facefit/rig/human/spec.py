@@ -7,7 +7,7 @@ from functools import cache
 from facefit.rig.human import controls
 from facefit.rig.spec import Control, DiscreteGroup, RigSpec
 
-RIG_ID = "facefit-human/3.2"
+RIG_ID = "facefit-human/3.3"
 DOC = (
     "MakeHuman's head (makehumancommunity.org, CC0) with its macro targets (sex, age, weight, "
     "ethnic form) and face targets as controls in [0, 1] (0.5 = average), procedural skin, "
