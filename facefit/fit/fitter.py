@@ -11,7 +11,8 @@
     result    real render, loss and pictures per photo        facefit.fit.result
 
 `fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
-its hairstyle the outline's on the average face);
+its hairstyle the outline's on the average face and its skin, hair and eye colours read off
+tables of the average face, `color_tables`);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
