@@ -83,7 +83,9 @@ def test_the_frontal_view_of_the_file_is_the_picture(spec, renderer):
     vertex = [np.flatnonzero(asset.skin_vertex == i)[0] for i in asset.extras["lm_vertex"]]
     drawn = renderer.render(vec).landmarks68
     assert np.isfinite(drawn).all()
-    np.testing.assert_allclose(camera.project(positions[vertex], SIZE), drawn, atol=2.0)
+    # 2.4 px at most, at the jaw's sides of this random face (a caricature at the controls'
+    # full range), which lie deeper than the plane the file is framed in
+    np.testing.assert_allclose(camera.project(positions[vertex], SIZE), drawn, atol=3.0)
 
 
 def test_a_rig_without_a_gltf_export_gets_its_code(spec):
