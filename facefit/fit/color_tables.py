@@ -20,7 +20,7 @@ from scipy.interpolate import RegularGridInterpolator
 from facefit.fit.colors import photo_region_colors, region_lab, upper_bound
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import MATCHED_REGIONS
-from facefit.fit.real_rig import RealRig, with_option
+from facefit.fit.real_rig import RealRig
 from facefit.fit.search import PhotoTargets
 
 # Values drawn per control, by the number of the region's controls: a table of at most a
@@ -62,9 +62,8 @@ def match_colors_from_tables(
     cheeks: np.ndarray,
 ) -> torch.Tensor:
     """`vectors` (B, D) with the controls of `cfg.color_matches` of `TABLE_REGIONS` set from
-    the tables: the
-    photo's colours as `match_colors` reads them (`cheeks` (B, 3) for the skin), each bounded
-    control (`AT_MOST`) no higher than its bound."""
+    the tables to the photo's colours as `match_colors` reads them (`cheeks` (B, 3) for the
+    skin), each bounded control (`AT_MOST`) no higher than its bound."""
     vectors = vectors.clone()
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
     for region, controls in cfg.color_matches:
@@ -88,12 +87,9 @@ def _table(rig, spec, region, classes, columns) -> ColorTable | None:
     """The region's table on the average face (`TABLE_OPTIONS`), drawn once per rig."""
     key = (region, tuple(columns))
     if key not in rig.color_tables:
-        average = torch.as_tensor(spec.mean_vector())
         group, option = TABLE_OPTIONS.get(region, (None, None))
-        if group in spec.discrete_slices:
-            block = spec.discrete_slices[group]
-            options = next(g.options for g in spec.discrete if g.name == group)
-            average = with_option(average, block.start, block.stop, options.index(option))
+        drawn_with = {group: option} if group in spec.discrete_slices else {}
+        average = torch.as_tensor(spec.encode({"discrete": drawn_with}))
         axes = [np.linspace(0.0, 1.0, TABLE_STEPS[len(columns)])] * len(columns)
         labs = np.empty([len(a) for a in axes] + [3])
         table: ColorTable | None = None

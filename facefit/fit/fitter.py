@@ -191,7 +191,7 @@ class Fitter:
 
         if cfg.mode == "fast":  # the start (its beard from the chin), then on the average face
             steps = [outlines(on_average_face=True)] if cfg.fast_outlines else []
-            if cfg.fast_colors:  # last: the hair's table is drawn with the chosen hairstyle
+            if cfg.fast_colors:  # one table per region, whichever hairstyle was chosen
                 steps.append(lambda v: match_colors_from_tables(v, targets, rig, spec, cfg, cheeks))
             return steps
 

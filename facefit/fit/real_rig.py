@@ -76,7 +76,7 @@ class RealRig:
         self.probe = make_renderer(extractor.cfg.size)
         # class masks of the average face by option, drawn once (`fast`'s outlines)
         self.average_outlines: dict[tuple, np.ndarray] = {}
-        # colour tables of the average face by region and option, drawn once (`fast`'s colours)
+        # colour tables of the average face by region, drawn once (`fast`'s colours)
         self.color_tables: dict[tuple, object] = {}
         for renderer in (self._renderer, self.probe):
             if renderer.spec.rig_id != spec.rig_id:  # FACEFIT_RIG changed under a loaded spec
