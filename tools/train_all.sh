@@ -158,8 +158,11 @@ for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (
 
 # The attribute reader: linear heads over dlib's descriptor of the labelled shared photos
 # (about a minute), for a rig with MakeHuman's macro controls.
+# The expression basis: how a smile moves the aligned landmarks (seconds), for a rig whose
+# shape is solved from them.
 if [[ -n "${ATTRIBUTES:-}" ]]; then
   $FACEFIT train attributes --out "$OUT" 2> var/train/attributes.log
+  $FACEFIT train expressions --out "$OUT" 2> var/train/expressions.log
 fi
 
 echo "trained; now calibrate the fit for these networks:" >&2

@@ -91,13 +91,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     attributes = networks.add_parser(
         "attributes", help="photo descriptor -> sex, age, ethnic group, on labelled photos"
     )
-    attributes.add_argument(
-        "--out", type=Path, default=None, help="weights folder (default: settings)"
-    )
-    attributes.add_argument(
-        "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
-    )
+    _photo_reader(attributes)
     attributes.set_defaults(func=run_attributes)
+
+    expressions = networks.add_parser(
+        "expressions", help="how a smile moves the aligned landmarks, on neutral/smiling pairs"
+    )
+    _photo_reader(expressions)
+    expressions.add_argument(
+        "--components", type=int, default=None, help="default: 1, the mean smile"
+    )
+    expressions.set_defaults(func=run_expressions)
 
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
@@ -270,6 +274,25 @@ def run_controls(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
     )
     return _train(args, "controls", tcfg, partial(train_controls, args.data))
+
+
+def _photo_reader(parser: argparse.ArgumentParser) -> None:
+    """The options of what is learnt from the shared photos alone, in seconds."""
+    parser.add_argument("--out", type=Path, default=None, help="weights folder (default: settings)")
+    parser.add_argument(
+        "--faces", type=Path, default=None, help="photo folder with manifest.csv (default: shared)"
+    )
+
+
+def run_expressions(args: argparse.Namespace) -> int:
+    """Seconds: the photos' alignment and one singular value decomposition."""
+    from facefit.settings import CoreSettings
+    from facefit.train.expressions import COMPONENTS, train_expressions
+
+    out = args.out or CoreSettings.from_env().weights_dir
+    components = args.components or COMPONENTS
+    print(json.dumps(train_expressions(out, components, faces=args.faces), indent=2))
+    return 0
 
 
 def run_attributes(args: argparse.Namespace) -> int:

@@ -143,13 +143,25 @@ def ibug68_from_frl189(
 # photo (none / stubble / beard, a beard being anything longer than stubble). The manifest
 # has no such column; women's photos need none (no woman there has facial hair).
 FACIAL_HAIR_LABELS = Path(__file__).parent / "london_facial_hair.csv"
+HAIR_LABELS = Path(__file__).parent / "london_hair.csv"
 
 
 @cache
 def facial_hair_by_eye(path: Path = FACIAL_HAIR_LABELS) -> dict[str, str]:
     """Identity ("london:004") -> "none", "stubble" or "beard", for the labelled men."""
+    return _by_eye(path, "facial_hair")
+
+
+@cache
+def hair_by_eye(path: Path = HAIR_LABELS) -> dict[str, str]:
+    """Identity ("london:001") -> "curled" (curls or coils) or "straight" (straight, wavy or
+    sleek), for every London person."""
+    return _by_eye(path, "hair_texture")
+
+
+def _by_eye(path: Path, column: str) -> dict[str, str]:
     with open(path, newline="") as f:
-        return {row["identity"]: row["facial_hair"] for row in csv.DictReader(f)}
+        return {row["identity"]: row[column] for row in csv.DictReader(f)}
 
 
 # What `record_fields` gives besides the manifest's columns.

@@ -46,6 +46,9 @@ class RigParts:
     fast_outlines: bool = False
     # `fast` matches the colours too, read off tables of the average face
     fast_colors: bool = False
+    # options of the outlined groups drawn as curls: only for a photo whose hair is curled
+    # (facefit.fit.hair_texture), since an outline cannot tell coils from hair tied up high
+    curled_options: tuple[str, ...] = ()
 
 
 # Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
@@ -78,6 +81,7 @@ HUMAN_PARTS = RigParts(
     silhouette_extents=(("hairstyle", "hair_volume"),),
     fast_outlines=True,
     fast_colors=True,
+    curled_options=("long_curly", "afro01"),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
 RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.3": HUMAN_PARTS}
@@ -109,6 +113,7 @@ class FitConfig:
     silhouette_extents: tuple[tuple[str, str], ...] = REFERENCE_PARTS.silhouette_extents
     fast_outlines: bool = REFERENCE_PARTS.fast_outlines
     fast_colors: bool = REFERENCE_PARTS.fast_colors
+    curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True
@@ -134,6 +139,7 @@ NAME_KINDS = {
     "class": "label class",
     "region": "colour region",
     "control": "continuous control",
+    "option": "option of a discrete group",
 }
 
 
@@ -146,6 +152,7 @@ def _rig_names(spec) -> dict[str, set[str]]:
         "class": set(spec.labels),
         "region": set(MATCHED_REGIONS),
         "control": {c.name for c in spec.continuous},
+        "option": {option for g in spec.discrete for option in g.options},
     }
 
 
@@ -165,6 +172,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("color_matches", "control", {c for _, cs in cfg.color_matches for c in cs}),
         ("beard_group", "group", {cfg.beard_group} - {None}),
         ("beard_density", "control", {cfg.beard_density} - {None}),
+        ("curled_options", "option", set(cfg.curled_options)),
     )
     for field_name, kind, names in named:
         if unknown := names - known[kind]:

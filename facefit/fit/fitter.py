@@ -39,6 +39,7 @@ from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.color_tables import match_colors_from_tables
 from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
 from facefit.fit.config import FitConfig, check_names, for_rig
+from facefit.fit.hair_texture import curled_photos
 from facefit.fit.intake import align_photos, aligned_targets
 from facefit.fit.networks import FitNetworks, load_networks
 from facefit.fit.options import check_options
@@ -126,6 +127,7 @@ class Fitter:
         # the patent's baseline goes without the chin
         chins = beard_chins(faces, cfg) if cfg.mode != "patent" else [None] * len(faces)
         bearded = [chin is not None for chin in chins]
+        curled = curled_photos(faces, targets.probs, self.labels) if cfg.curled_options else None
         start = start_vectors(
             self.networks, plan, self.spec, images, targets, cfg, evidence, bearded
         )
@@ -147,7 +149,7 @@ class Fitter:
         full = cfg.mode == "full"
         cheeks = photo_cheeks(faces) if full or (cfg.mode == "fast" and cfg.fast_colors) else None
         vectors = found.vectors.detach().clone()
-        for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks):
+        for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks, curled):
             vectors = step(vectors)
         results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
         self.rig.forget()  # the next photos share no render
@@ -164,7 +166,9 @@ class Fitter:
             start = within_bounds(start, self.spec)  # what the age allows (grey hair)
             kept += macros
         if cfg.landmark_shape and cfg.mode != "patent":
-            start = shape_from_landmarks(start, targets.landmarks, self.spec)
+            basis = self.networks.expressions
+            columns = basis.columns() if basis is not None else None
+            start = shape_from_landmarks(start, targets.landmarks, self.spec, expressions=columns)
             kept += shape_controls(self.spec)
         return start, kept
 
@@ -177,16 +181,19 @@ class Fitter:
         decided,
         evidence=None,
         cheeks=None,
+        curled=None,
     ) -> list:
         """The post-search steps of `cfg.mode`, in order, each vectors (B, D) -> vectors;
         those that draw options tell `evidence` how each did. `cheeks` (B, 3): the photos'
-        cheek Lab, which the skin's colour is matched to."""
+        cheek Lab, which the skin's colour is matched to; `curled` (B,): whose hair may have a
+        curled hairstyle."""
         rig, spec = self.rig, self.spec
 
         def outlines(on_average_face: bool):
             return lambda v: choose_outlines(
                 v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence,
                 extents=cfg.silhouette_extents, on_average_face=on_average_face,
+                curled_options=cfg.curled_options, curled=curled,
             )  # fmt: skip
 
         if cfg.mode == "fast":  # the start (its beard from the chin), then on the average face

@@ -37,6 +37,8 @@ class FitNetworks:
     errors: HeldOutErrors | None = None  # what the manifests say of the readings
     # photo's dlib descriptor -> sex, age, ethnic group: a rig's macro controls
     attributes: torch.nn.Module | None = None
+    # how a smile moves a photo's landmarks: the shape solve reads it as expression, not shape
+    expressions: torch.nn.Module | None = None
 
     @property
     def extractor_size(self) -> int:
@@ -124,6 +126,13 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
 
         attributes = load_attribute_reader(path, device)
         paths["attributes"] = path
+    expressions = None
+    path = weights_dir / weights_name("expressions", "smile")
+    if path.exists():  # without it every landmark move is read as the face's shape
+        from facefit.nets.expressions import load_expression_basis
+
+        expressions = load_expression_basis(path)
+        paths["expressions"] = path
     return FitNetworks(
         imitator=imitator,
         extractor=extractor,
@@ -133,4 +142,5 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
         detail=detail,
         errors=HeldOutErrors(names, predictor_errors, controls_errors, tuple(detail_errors)),
         attributes=attributes,
+        expressions=expressions,
     )

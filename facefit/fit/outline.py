@@ -52,6 +52,8 @@ def choose_outlines(
     evidence: OptionEvidence | None = None,
     extents: tuple[tuple[str, str], ...] = (),
     on_average_face: bool = False,
+    curled_options: tuple[str, ...] = (),
+    curled: list[bool] | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each (group, label class) of `groups` set to its best outline.
 
@@ -61,6 +63,7 @@ def choose_outlines(
     has each option drawn at the searched value and at `EXTENT_LEVELS`, and keeps the best.
     `on_average_face` (`fast`): the options are drawn once per process on the average face
     instead, at `EXTENT_LEVELS` only; the framing puts every face's outline near its place.
+    `curled_options` are drawn only for the faces whose hair `curled` says is curled.
     """
     vectors = vectors.clone()
     labels = list(spec.labels)
@@ -75,8 +78,11 @@ def choose_outlines(
             levels: list[float | None] = [None] if column is None else list(EXTENT_LEVELS)
             if column is not None and not on_average_face:
                 levels.insert(0, float(vectors[i, column]))
-            scores = np.empty((stop - start, len(levels)))
+            scores = np.full((stop - start, len(levels)), np.inf)
+            options = next(g.options for g in spec.discrete if g.name == group)
             for option in range(stop - start):
+                if options[option] in curled_options and not (curled and curled[i]):
+                    continue  # an outline cannot tell coils from hair tied up high
                 for j, level in enumerate(levels):
                     if on_average_face:
                         mask = _average_outline(rig, spec, start, stop, option, column, level, k)

@@ -6,12 +6,14 @@ proportions are a small signal in its parse. The landmarks carry them directly, 
 68 points exist on the photo (dlib) and on the rig (fixed vertices). So the shape controls
 are solved as a bounded, regularised least-squares problem:
 
-    min  |W (J x + S s - r)|^2 + prior |x|^2,   0 <= x <= 1
+    min  |W (J x + S s + E e - r)|^2 + prior |x|^2 + EXPRESSION_PRIOR |e|^2,   0 <= x <= 1, e >= 0
 
 x: each control's push from 0.5 towards 0 or towards 1 (its two poles); J: the landmarks'
 derivative along each pole; S s: a similarity (scale, rotation, shift) left free, so that
-only proportions count, not where the aligner put the face; r: the photo's landmarks minus
-the start's. The prior pulls towards the average face (x = 0): the networks trained on
+only proportions count, not where the aligner put the face; E e: the photo's expression,
+along the expression basis (`facefit.nets.expressions`), so that a smile's wider mouth,
+raised cheeks and narrowed eyes are not read as the face's shape; r: the photo's landmarks
+minus the start's. The prior pulls towards the average face (x = 0): the networks trained on
 renders read a photo's shape no better than the average does (docs/benchmarks.md), so a
 control the landmarks cannot see stays average. A control that ends with both poles pushed
 is solved again on its stronger pole alone, where the rig's morph is linear.
@@ -33,9 +35,16 @@ LANDMARK_WEIGHTS = np.array([0.5] * 17 + [1.0] * 31 + [0.3] * 12 + [0.0] * 8)
 # prior would hold it there anyway, and the solve runs on the poles the landmarks can see
 VISIBLE = 0.1
 PRIOR = 1e-4  # where the landmark error stops falling (docs/decisions.md)
+# an amount of 1 is a typical smile; this holds a neutral face's expression near 0 without
+# stopping a smile (chosen by cross-validation over the training folds, docs/decisions.md)
+EXPRESSION_PRIOR = 1e-5
+# only the part of an expression beyond this amount is taken out of the shape: a neutral photo
+# shows a fifth of a smile on average, mostly its own face's proportions (a wide mouth), and
+# taking it out made the characters of neutral photos less like their people
+EXPRESSION_DEAD_ZONE = 0.5
 
 
-def _similarity_columns(points: np.ndarray) -> np.ndarray:
+def similarity_columns(points: np.ndarray) -> np.ndarray:
     """(136, 4) how the (68, 2) points move under a small scale, rotation, x and y shift."""
     centred = points - points.mean(axis=0)
     rotated = np.stack([-centred[:, 1], centred[:, 0]], axis=1)
@@ -52,33 +61,63 @@ def solve_poles(
     points: np.ndarray,
     prior: float,
     free: np.ndarray | None = None,
-) -> np.ndarray:
+    expressions: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The poles' amounts (P,) that best explain `residual` (136,) of the landmarks `points`
-    (68, 2); `free` (P,) bool: the poles that may move (the others stay at 0)."""
+    (68, 2), and the expression's (K,); `free` (P,) bool: the poles that may move (the others
+    stay at 0); `expressions` (136, K): landmark moves that may be read as expression."""
+    if expressions is None:
+        expressions = np.zeros((len(J), 0))
+    k = expressions.shape[1]
     weight = np.repeat(LANDMARK_WEIGHTS, 2)
     seen = np.linalg.norm(J * weight[:, None], axis=0) > VISIBLE * np.sqrt(prior)
     if free is not None:
         seen &= free
-    x = np.zeros(J.shape[1])
-    if not seen.any():
-        return x
     columns = J[:, seen]
     poles = columns.shape[1]
-    top = np.concatenate([columns, _similarity_columns(points)], axis=1) * weight[:, None]
-    regular = np.concatenate([np.eye(poles), np.zeros((poles, 4))], axis=1) * np.sqrt(prior)
+    nuisance = np.concatenate([similarity_columns(points), expressions], axis=1)
+    top = np.concatenate([columns, nuisance], axis=1) * weight[:, None]
+    # the poles held towards 0 by the prior, the expression by its own, the similarity free
+    regular = np.zeros((poles + k, top.shape[1]))
+    regular[:poles, :poles] = np.eye(poles) * np.sqrt(prior)
+    regular[poles:, poles + 4 :] = np.eye(k) * np.sqrt(EXPRESSION_PRIOR)
     a = np.concatenate([top, regular])
-    b = np.concatenate([residual * weight, np.zeros(poles)])
-    lower = np.concatenate([np.zeros(poles), np.full(4, -np.inf)])
-    upper = np.concatenate([np.ones(poles), np.full(4, np.inf)])
-    x[seen] = lsq_linear(a, b, bounds=(lower, upper), method="bvls").x[:poles]
-    return x
+    b = np.concatenate([residual * weight, np.zeros(len(regular))])
+    # a face is at least neutral: no expression takes a smile away
+    lower = np.concatenate([np.zeros(poles), np.full(4, -np.inf), np.zeros(k)])
+    upper = np.concatenate([np.ones(poles), np.full(4 + k, np.inf)])
+    solution = lsq_linear(a, b, bounds=(lower, upper), method="bvls").x
+    x = np.zeros(J.shape[1])
+    x[seen] = solution[:poles]
+    return x, solution[poles + 4 :]
+
+
+def _one_pole_each(J, residual, points, prior) -> np.ndarray:
+    """The poles solved, then solved again with one pole per control: where both moved, the
+    stronger one alone, where the rig's morph is linear."""
+    x, _ = solve_poles(J, residual, points, prior)
+    net = x[1::2] - x[0::2]
+    free = np.stack([net < 0, net >= 0], axis=1).ravel()
+    return solve_poles(J, residual, points, prior, free)[0]
+
+
+def shown_expression(J, residual, points, prior, expressions: np.ndarray) -> np.ndarray:
+    """The amount (K,) of each expression the landmarks show beyond the dead zone."""
+    _, amounts = solve_poles(J, residual, points, prior, expressions=expressions)
+    return np.maximum(amounts - EXPRESSION_DEAD_ZONE, 0.0)
 
 
 def shape_from_landmarks(
-    vectors: torch.Tensor, landmarks: torch.Tensor, spec, prior: float = PRIOR
+    vectors: torch.Tensor,
+    landmarks: torch.Tensor,
+    spec,
+    prior: float = PRIOR,
+    expressions: np.ndarray | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with the face controls and body weight solved from `landmarks`
-    (B, 68, 2) in [0, 1] of the aligned frame; the other controls as they were."""
+    (B, 68, 2) in [0, 1] of the aligned frame; the other controls as they were.
+    `expressions` (136, K): the expression basis's columns, or None to read every landmark
+    move as shape."""
     from facefit.rig.human.landmark_model import control_values, landmark_model
 
     model = landmark_model()
@@ -91,11 +130,11 @@ def shape_from_landmarks(
         points, J = model.jacobian(average, directions)
         residual = landmarks[i].detach().cpu().numpy().astype(np.float64).ravel() - points
         shape = points.reshape(-1, 2)
-        x = solve_poles(J, residual, shape, prior)
-        # one pole per control: where both moved, the stronger one alone, solved again
-        net = x[1::2] - x[0::2]
-        free = np.stack([net < 0, net >= 0], axis=1).ravel()
-        x = solve_poles(J, residual, shape, prior, free)
+        if expressions is not None:  # the expression's landmark moves are not the face's
+            residual = residual - expressions @ shown_expression(
+                J, residual, shape, prior, expressions
+            )
+        x = _one_pole_each(J, residual, shape, prior)
         for name, value in control_values(model.poles, x).items():
             out[i, names.index(name)] = float(np.clip(value, 0.0, 1.0))
     return out

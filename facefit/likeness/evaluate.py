@@ -147,6 +147,7 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
         detected=fitted.detected,
         skin_delta_e=float(np.linalg.norm(result.photo_cheek_lab() - character_cheeks)),
         discrete=result.params["discrete"],
+        continuous=result.params["continuous"],
     )
     small = (THUMB, THUMB)
     query.thumbs = (

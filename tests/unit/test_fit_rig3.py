@@ -210,6 +210,27 @@ def test_rig_3s_hairstyles_are_chosen_by_their_outline(fitter):
         assert spec.decode(chosen[0].numpy())["discrete"]["hairstyle"] == style
 
 
+def test_curled_hairstyles_go_only_to_curled_hair(fitter):
+    """A photo parsed with the afro's own outline gets the afro where its hair is curled, and
+    another style where it is not: an outline cannot tell coils from hair tied up high."""
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.networks.extractor_size
+    drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": "afro01"}}))
+    one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+    probs = F.interpolate(one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area")
+    searched = torch.as_tensor(spec.encode({"discrete": {"hairstyle": "afro01"}}))[None]
+    chosen = {}
+    for curled in (True, False):
+        vector = choose_outlines(
+            searched, SimpleNamespace(probs=probs), fitter.rig, spec,
+            HUMAN_PARTS.silhouette_groups, curled_options=HUMAN_PARTS.curled_options,
+            curled=[curled],
+        )[0]  # fmt: skip
+        chosen[curled] = spec.decode(vector.numpy())["discrete"]["hairstyle"]
+    assert chosen[True] == "afro01"
+    assert chosen[False] not in HUMAN_PARTS.curled_options
+
+
 @pytest.mark.parametrize("on_average_face", [False, True])
 def test_rig_3s_hair_volume_is_chosen_with_the_outline(fitter, on_average_face):
     """Short hair with volume is not mistaken for another style: each option is drawn flat
