@@ -70,9 +70,10 @@ def match_colors_from_tables(
         if region not in TABLE_REGIONS:
             continue
         classes = [labels.index(n) for n in MATCHED_REGIONS[region]]
-        photo, shown = photo_region_colors(region, classes, targets, cheeks)
+        core = region in cfg.core_color_regions
+        photo, shown = photo_region_colors(region, classes, targets, cheeks, core)
         columns = [names.index(c) for c in controls]
-        table = _table(rig, spec, region, classes, columns)
+        table = _table(rig, spec, region, classes, columns, core)
         if table is None:  # the rig's average face does not draw the region
             continue
         for i in np.flatnonzero(shown):
@@ -83,9 +84,9 @@ def match_colors_from_tables(
     return vectors
 
 
-def _table(rig, spec, region, classes, columns) -> ColorTable | None:
+def _table(rig, spec, region, classes, columns, core) -> ColorTable | None:
     """The region's table on the average face (`TABLE_OPTIONS`), drawn once per rig."""
-    key = (region, tuple(columns))
+    key = (region, tuple(columns), core)
     if key not in rig.color_tables:
         group, option = TABLE_OPTIONS.get(region, (None, None))
         drawn_with = {group: option} if group in spec.discrete_slices else {}
@@ -98,7 +99,7 @@ def _table(rig, spec, region, classes, columns) -> ColorTable | None:
             candidate[columns] = torch.tensor(
                 [axes[j][k] for j, k in enumerate(at)], dtype=candidate.dtype
             )
-            drawn = region_lab(rig, region, classes, candidate)
+            drawn = region_lab(rig, region, classes, candidate, core)
             if drawn is None:
                 break
             labs[at] = drawn

@@ -32,6 +32,9 @@ COLOR_STEPS = 9  # values tried per control, evenly spaced in [0, 1]
 MIN_REGION_SHARE = {"hair": 0.01, "eyes": 0.002, "lips": 0.002, "brows": 0.002}
 # Regions read on the cheeks instead of their labelled pixels.
 CHEEK_REGIONS = ("skin",)
+# The least class probability of a photo's pixel inside a region read by its middle colour
+# (`FitConfig.core_color_regions`, `core_rgb`).
+SURE = 0.8
 # Regions searched on a coarser grid whose best value is then refined between its
 # neighbours (a parabola through the three squared distances, kept where its render is
 # closer), and the values tried per control: a grid step of rig 3's skin tone is 7 L*,
@@ -86,12 +89,13 @@ def match_colors(
     names, labels = [c.name for c in spec.continuous], list(spec.labels)
     for region, controls in cfg.color_matches:
         classes = [labels.index(n) for n in MATCHED_REGIONS[region]]
-        photo, shown = photo_region_colors(region, classes, targets, cheeks)
+        core = region in cfg.core_color_regions
+        photo, shown = photo_region_colors(region, classes, targets, cheeks, core)
         refine = region in REFINED_REGIONS
         tried = REFINED_REGIONS.get(region, steps)
         started = [names.index(c) for c in controls if c in SWEPT_FROM]
         for i in np.flatnonzero(shown):
-            distance = partial(region_distance, rig, region, classes, photo[i])
+            distance = partial(region_distance, rig, region, classes, photo[i], core=core)
             for k in started:
                 vectors[i, k] = SWEPT_FROM[names[k]]
             for _ in range(2 if region in SWEPT_TWICE else 1):
@@ -103,41 +107,77 @@ def match_colors(
 
 
 def photo_region_colors(
-    region: str, classes: list[int], targets: PhotoTargets, cheeks: np.ndarray | None
+    region: str,
+    classes: list[int],
+    targets: PhotoTargets,
+    cheeks: np.ndarray | None,
+    core: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The photos' CIE Lab of `region` (B, 3) and whether each photo shows enough of it to
-    be matched (B,) bool: the cheeks' for `CHEEK_REGIONS` (`cheeks`), else the mean colour
-    of the region's class probabilities."""
+    be matched (B,) bool: the cheeks' for `CHEEK_REGIONS` (`cheeks`), the middle colour of the
+    sure inside if `core`, else the mean colour of the region's class probabilities."""
     if region in CHEEK_REGIONS:
         if cheeks is None:
             raise ValueError(f"the {region!r} colour is matched on the photos' cheeks")
         return np.asarray(cheeks, np.float32), np.ones(len(cheeks), bool)
     photo = lab(targets.colors[region].cpu().numpy())  # (B, 3)
-    share = targets.probs[:, classes].sum(1).flatten(1).mean(1)  # (B,)
+    probability = targets.probs[:, classes].sum(1)  # (B, s, s)
+    share = probability.flatten(1).mean(1)  # (B,)
+    if core:
+        images = targets.images.permute(0, 2, 3, 1).cpu().numpy()
+        for i, sure in enumerate((probability > SURE).cpu().numpy()):
+            core = core_rgb(images[i], sure)
+            if core is not None:
+                photo[i] = lab(core[None])[0]
     return photo, (share >= MIN_REGION_SHARE[region]).cpu().numpy()
 
 
+def core_rgb(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The middle colour (3,) of `image` (s, s, 3) in [0, 1] over `mask` (s, s) bool less its
+    edge pixel: the mean of the pixels between the quartiles of brightness (a median, but as
+    fine as a mean: dark hair's pixels differ by a few levels of 255); None where nothing is
+    left."""
+    import cv2
+
+    inside = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not inside.any():
+        return None
+    pixels = image[inside]
+    brightness = pixels.sum(axis=1)
+    low, high = np.percentile(brightness, [25, 75])
+    return pixels[(brightness >= low) & (brightness <= high)].mean(axis=0)
+
+
 def region_lab(
-    rig: RealRig, region: str, classes: list[int], candidate: torch.Tensor
+    rig: RealRig, region: str, classes: list[int], candidate: torch.Tensor, core: bool = False
 ) -> np.ndarray | None:
     """CIE Lab (3,) of the `region` colour of the rig's probe render of `candidate` (D,): the
-    cheeks' for `CHEEK_REGIONS`, else the mean of the render's own region labels; None
-    where the render does not draw the region."""
+    cheeks' for `CHEEK_REGIONS`, the middle colour of its labels' inside if `core`,
+    else the mean of the render's own region labels; None where the render does not draw
+    the region."""
     drawn = rig.probe.render(candidate.cpu().numpy())
     if region in CHEEK_REGIONS:
         return cheek_lab(drawn.image, drawn.landmarks68)
     mask = np.isin(drawn.labels, classes)
     if not mask.any():
         return None
+    if core and (middle := core_rgb(drawn.image / 255.0, mask)) is not None:
+        return lab(middle[None])[0]
     return lab((drawn.image[mask].mean(axis=0) / 255.0)[None])[0]
 
 
 def region_distance(
-    rig: RealRig, region: str, classes: list[int], photo: np.ndarray, candidate: torch.Tensor
+    rig: RealRig,
+    region: str,
+    classes: list[int],
+    photo: np.ndarray,
+    candidate: torch.Tensor,
+    core: bool = False,
 ) -> float | None:
-    """CIE76 distance of the `region` colour of the rig's probe render of `candidate` (D,)
-    to the photo's Lab `photo` (3,); None where the render does not draw the region."""
-    drawn = region_lab(rig, region, classes, candidate)
+    """CIE76 distance of the `region` colour (`region_lab`) of the rig's probe render of
+    `candidate` (D,) to the photo's Lab `photo` (3,); None where the render does not draw
+    the region."""
+    drawn = region_lab(rig, region, classes, candidate, core)
     return None if drawn is None else float(np.linalg.norm(drawn - photo))
 
 

@@ -49,6 +49,11 @@ class RigParts:
     # options of the outlined groups drawn as curls: only for a photo whose hair is curled
     # (facefit.fit.hair_texture), since an outline cannot tell coils from hair tied up high
     curled_options: tuple[str, ...] = ()
+    # colour regions read by the middle colour of their sure inside, in the photo and the
+    # render alike (`facefit.fit.colors.core_rgb`): rig 3's hair, whose mean mixed in its
+    # sheen and, on hair tied back, the wall beside its thin band (black hair read L* 24-37,
+    # 9-23 inside), so the sweep gave black hair ash blond, which the rig draws grey
+    core_color_regions: tuple[str, ...] = ()
 
 
 # Rig 2.2: option 0 of every group is its plain face (short crop, natural brows, no beard).
@@ -82,6 +87,7 @@ HUMAN_PARTS = RigParts(
     fast_outlines=True,
     fast_colors=True,
     curled_options=("long_curly", "afro01"),
+    core_color_regions=("hair",),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
 RIG_PARTS = {"facefit-reference/2.2": REFERENCE_PARTS, "facefit-human/3.3": HUMAN_PARTS}
@@ -114,6 +120,7 @@ class FitConfig:
     fast_outlines: bool = REFERENCE_PARTS.fast_outlines
     fast_colors: bool = REFERENCE_PARTS.fast_colors
     curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
+    core_color_regions: tuple[str, ...] = REFERENCE_PARTS.core_color_regions
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
     macros_from_photo: bool = True
@@ -173,6 +180,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("beard_group", "group", {cfg.beard_group} - {None}),
         ("beard_density", "control", {cfg.beard_density} - {None}),
         ("curled_options", "option", set(cfg.curled_options)),
+        ("core_color_regions", "region", set(cfg.core_color_regions)),
     )
     for field_name, kind, names in named:
         if unknown := names - known[kind]:

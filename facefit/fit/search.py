@@ -33,6 +33,7 @@ class PhotoTargets:
     weight_map: torch.Tensor  # (B, 1, h, w)
     colors: dict[str, torch.Tensor]  # region -> (B, 3)
     landmarks: torch.Tensor  # (B, 68, 2) in [0, 1] of the aligned frame
+    images: torch.Tensor | None = None  # (B, 3, S, S) the photos as the extractor saw them
 
 
 @dataclass
@@ -97,6 +98,7 @@ def photo_targets(
             weight_map=losses.region_weight_map(out.probs, labels),
             colors=losses.region_colors(x, out.probs, labels, losses.MATCHED_REGIONS),
             landmarks=landmarks,
+            images=x,
         )
 
 

@@ -131,7 +131,8 @@ def parsed_as_drawn(fitter, drawn, regions) -> SimpleNamespace:
         mask = np.isin(drawn.labels, [labels.index(n) for n in COLOR_REGIONS[region]])
         probs[0, labels.index(COLOR_REGIONS[region][0])] = torch.as_tensor(mask).float()
         colors[region] = torch.as_tensor(drawn.image[mask].mean(axis=0)[None] / 255.0)
-    return SimpleNamespace(colors=colors, probs=probs)
+    images = torch.as_tensor(drawn.image).permute(2, 0, 1)[None].float() / 255.0
+    return SimpleNamespace(colors=colors, probs=probs, images=images)
 
 
 def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
@@ -189,7 +190,7 @@ def test_fast_reads_skin_and_hair_colours_off_the_average_faces_tables(fitter):
     assert np.abs(matched[0, index].numpy() - list(values.values())).max() < 0.15
     others = np.setdiff1d(np.arange(spec.vector_size), index)
     assert torch.equal(matched[0, others], start[0, others])
-    tables = {region for region, _ in fitter.rig.color_tables}  # kept for the next photo
+    tables = {key[0] for key in fitter.rig.color_tables}  # kept for the next photo
     assert {"skin", "hair"} <= tables and "lips" not in tables
 
 

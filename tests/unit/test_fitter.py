@@ -145,7 +145,7 @@ def test_defaults_go_without_the_steps_another_rig_has_no_parts_for():
     assert for_rig(FitConfig(), reference) == FitConfig()
     other = SimpleNamespace(
         rig_id="a-studio/1",
-        discrete=[SimpleNamespace(name="eyebrow_style")],
+        discrete=[SimpleNamespace(name="eyebrow_style", options=("arched", "straight"))],
         continuous=[SimpleNamespace(name="hair_color"), SimpleNamespace(name="jaw_width")],
         labels=reference.labels,
     )

@@ -50,3 +50,19 @@ def test_only_the_parses_sure_hair_is_read():
     speck[10:12, 10:12] = 1.0  # after the edge is taken off, fewer than MIN_PIXELS remain
     assert hair_coherence(coils(), speck) is None and MIN_PIXELS > 0
     assert not is_curled(coils(), speck)
+
+
+def test_the_hairs_middle_colour_leaves_out_its_sheen_and_the_wall_beside_it():
+    """Black hair (0.05) with a bright sheen band, in a band beside a light wall whose edge
+    pixels the parse still calls hair: its middle colour is the black, its mean is not."""
+    from facefit.fit.colors import core_rgb
+
+    image = np.full((64, 64, 3), 0.85)  # the studio wall
+    image[10:30, :] = 0.05  # the hair
+    image[14:17, :] = 0.7  # its sheen
+    hair = np.zeros((64, 64), bool)
+    hair[9:31, :] = True  # a pixel of wall on each side
+    middle = core_rgb(image, hair)
+    assert np.allclose(middle, 0.05)
+    assert image[hair].mean() > 0.15
+    assert core_rgb(image, np.eye(64, dtype=bool)) is None  # a line has no inside
