@@ -73,13 +73,13 @@ def choose_outlines(
         start, stop = block.start, block.stop
         k = labels.index(label)
         column = spec.continuous_index[extent_of[group]] if group in extent_of else None
+        options = next(g.options for g in spec.discrete if g.name == group)
         for i in range(vectors.shape[0]):
             photo = targets.probs[i, k]  # (s, s)
             levels: list[float | None] = [None] if column is None else list(EXTENT_LEVELS)
             if column is not None and not on_average_face:
                 levels.insert(0, float(vectors[i, column]))
             scores = np.full((stop - start, len(levels)), np.inf)
-            options = next(g.options for g in spec.discrete if g.name == group)
             for option in range(stop - start):
                 if options[option] in curled_options and not (curled and curled[i]):
                     continue  # an outline cannot tell coils from hair tied up high
