@@ -159,6 +159,13 @@ def hair_by_eye(path: Path = HAIR_LABELS) -> dict[str, str]:
     return _by_eye(path, "hair_texture")
 
 
+@cache
+def hair_length_by_eye(path: Path = HAIR_LABELS) -> dict[str, str]:
+    """Identity ("london:001") -> how the hair is worn: "shaved" (bald or a close crop),
+    "short", "tied" (back or up) or "down" (to the chin or past it), for every London person."""
+    return _by_eye(path, "hair_length")
+
+
 def _by_eye(path: Path, column: str) -> dict[str, str]:
     with open(path, newline="") as f:
         return {row["identity"]: row[column] for row in csv.DictReader(f)}

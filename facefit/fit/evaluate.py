@@ -31,6 +31,7 @@ from facefit.fit.skin_regions import (
 logger = logging.getLogger(__name__)
 
 FACIAL_HAIR = "facial_hair"
+HAIRSTYLE = "hairstyle"
 Progress = Callable[[int], None]
 
 
@@ -152,7 +153,12 @@ def evaluate_photos(
     fitter: Fitter, records: Sequence, progress: Progress | None = None, **overrides: Any
 ) -> dict[str, Any]:
     """Fit shared photos: landmark NME of the fit vs the human template, and identity tests."""
-    from facefit.data.faces import facial_hair_by_eye, fold_identities, read_ibug68
+    from facefit.data.faces import (
+        facial_hair_by_eye,
+        fold_identities,
+        hair_length_by_eye,
+        read_ibug68,
+    )
 
     reference = fitter.rig.average_landmarks68()
     rows, descriptors = [], {}
@@ -193,6 +199,8 @@ def evaluate_photos(
         row["gender"] = record.gender
         if record.identity in facial_hair_by_eye():
             row["facial_hair_by_eye"] = facial_hair_by_eye()[record.identity]
+        if record.identity in hair_length_by_eye():
+            row["hair_length_by_eye"] = hair_length_by_eye()[record.identity]
         row["discrete"] = result.params["discrete"]
         row["continuous"] = result.params["continuous"]
         rows.append(row)
@@ -257,11 +265,29 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
             ]
             if picked:
                 summary[key] = float(np.mean(picked))
+    if kept := hair_length_kept(ok, fitter.spec):
+        summary["hair_length_kept"] = kept
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),
     }
     return summary
+
+
+def hair_length_kept(rows: list[dict], spec) -> dict[str, str]:
+    """Per way of wearing the hair by eye ("shaved", "short", "tied", "down"): how many photos'
+    hairstyles wear it so, as "kept/labelled"; empty for a rig whose styles are not mapped."""
+    from facefit.rig.human.controls import HAIR_LENGTH
+
+    styles = {o for g in spec.discrete if g.name == HAIRSTYLE for o in g.options}
+    if not styles or not styles <= set(HAIR_LENGTH):
+        return {}
+    labelled = [r for r in rows if "hair_length_by_eye" in r]
+    return {
+        kind: f"{sum(HAIR_LENGTH[r['discrete'][HAIRSTYLE]] == kind for r in of)}/{len(of)}"
+        for kind in sorted({r["hair_length_by_eye"] for r in labelled})
+        if (of := [r for r in labelled if r["hair_length_by_eye"] == kind])
+    }
 
 
 def _fit_summary(result) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from facefit.fit.evaluate import (
     evaluate_photos,
     evaluate_synthetic,
     hair_agreement,
+    hair_length_kept,
     identity_scores,
     nme,
 )
@@ -115,6 +116,27 @@ def test_facial_hair_labels_cover_every_man_of_the_london_set():
     assert set(labels.values()) == {"none", "stubble", "beard"}
 
 
+def test_hair_labels_cover_every_london_person_and_score_rig_3s_styles():
+    """Every London person's hair is labelled by eye; the photos' report counts how many
+    hairstyles wear the hair as the label says, on a rig whose styles are mapped (rig 3)."""
+    from facefit.data.faces import hair_by_eye, hair_length_by_eye
+    from facefit.rig.human.spec import human_spec
+    from facefit.rig.spec import load_reference_spec
+
+    people = {r.identity for r in read_manifest() if r.set == "london"}
+    assert set(hair_by_eye()) == set(hair_length_by_eye()) == people
+    assert set(hair_by_eye().values()) == {"curled", "straight"}
+    assert set(hair_length_by_eye().values()) == {"shaved", "short", "tied", "down"}
+    rows = [
+        {"hair_length_by_eye": "down", "discrete": {"hairstyle": "long01"}},
+        {"hair_length_by_eye": "down", "discrete": {"hairstyle": "afro01"}},
+        {"hair_length_by_eye": "shaved", "discrete": {"hairstyle": "buzz"}},
+        {"discrete": {"hairstyle": "bald"}},  # no label: not counted
+    ]
+    assert hair_length_kept(rows, human_spec()) == {"down": "1/2", "shaved": "1/1"}
+    assert hair_length_kept(rows, load_reference_spec()) == {}  # rig 2.2's styles: unmapped
+
+
 def test_cheek_patches_sit_on_skin_and_measure_its_colour():
     from facefit.rig.render import Renderer
     from facefit.rig.spec import load_spec
@@ -171,7 +193,7 @@ def test_photo_evaluation_skips_the_hair_measure_where_the_template_is_shorter(f
     short.write_text("\n".join(lines[:107]) + "\n")  # the comment line and 106 points
     report = evaluate_photos(fitter, [replace_record(record, landmarks189=short)])
     assert report["photos"] == 1 and not report["failed"]
-    assert not any(k.startswith("hair_") for k in report["rows"][0])
+    assert not {"hair_iou", "hair_delta_e"} & set(report["rows"][0])
     assert "hair_iou" not in report
 
 

@@ -231,6 +231,13 @@ HAIRSTYLES = ("bald", "buzz", "short01", "short02", "short03", "short04", "reced
 # own variants: a proxy drawn with a different hairline, or curled
 HAIRSTYLE_PROXY = {"receding": "short02", "long_curly": "long01"}
 CURLED = ("long_curly", "afro01")  # shaded as coils, not strands
+# how each hairstyle wears the hair, in the words of the London people's by-eye labels
+# (`facefit.data.faces.hair_length_by_eye`), so `facefit eval photos` can tell whether long
+# hair stayed long and a bald head bald
+HAIR_LENGTH = {"bald": "shaved", "buzz": "shaved", "short01": "short", "short02": "short",
+               "short03": "short", "short04": "short", "receding": "short", "afro01": "short",
+               "bob01": "down", "bob02": "down", "long01": "down", "long_curly": "down",
+               "ponytail01": "tied", "braid01": "tied"}  # fmt: skip
 EYEBROW_STYLES = tuple(f"eyebrow{i:03d}" for i in range(1, 13))
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "full_beard")
 LABELS = ("background", "skin", "hair", "left_brow", "right_brow", "left_eye", "right_eye",
