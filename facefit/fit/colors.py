@@ -126,9 +126,9 @@ def photo_region_colors(
     if core:
         images = targets.images.permute(0, 2, 3, 1).cpu().numpy()
         for i, sure in enumerate((probability > SURE).cpu().numpy()):
-            core = core_rgb(images[i], sure)
-            if core is not None:
-                photo[i] = lab(core[None])[0]
+            middle = core_rgb(images[i], sure)
+            if middle is not None:  # else the mean: no sure inside to read
+                photo[i] = lab(middle[None])[0]
     return photo, (share >= MIN_REGION_SHARE[region]).cpu().numpy()
 
 

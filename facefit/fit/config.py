@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from facefit.rig.human.controls import CURLED
+
 MODES = ("full", "fast", "patent")
 SERVICE_MODES = ("full", "fast")  # `patent` is the baseline of `facefit eval`, not a service
 PATENT_MAX_ITERS = 12  # the patent's loop starts from the average face: its own budget
@@ -86,7 +88,7 @@ HUMAN_PARTS = RigParts(
     silhouette_extents=(("hairstyle", "hair_volume"),),
     fast_outlines=True,
     fast_colors=True,
-    curled_options=("long_curly", "afro01"),
+    curled_options=CURLED,
     core_color_regions=("hair",),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).

@@ -127,7 +127,9 @@ class Fitter:
         # the patent's baseline goes without the chin
         chins = beard_chins(faces, cfg) if cfg.mode != "patent" else [None] * len(faces)
         bearded = [chin is not None for chin in chins]
-        curled = curled_photos(faces, targets.probs, self.labels) if cfg.curled_options else None
+        # the patent's baseline draws no outlines, so it needs no reading of the hair
+        reads_curls = cfg.curled_options and cfg.mode != "patent"
+        curled = curled_photos(faces, targets.probs, self.labels) if reads_curls else None
         start = start_vectors(
             self.networks, plan, self.spec, images, targets, cfg, evidence, bearded
         )

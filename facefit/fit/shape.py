@@ -12,8 +12,9 @@ x: each control's push from 0.5 towards 0 or towards 1 (its two poles); J: the l
 derivative along each pole; S s: a similarity (scale, rotation, shift) left free, so that
 only proportions count, not where the aligner put the face; E e: the photo's expression,
 along the expression basis (`facefit.nets.expressions`), so that a smile's wider mouth,
-raised cheeks and narrowed eyes are not read as the face's shape; r: the photo's landmarks
-minus the start's. The prior pulls towards the average face (x = 0): the networks trained on
+raised cheeks and narrowed eyes are not read as the face's shape (only the part beyond
+`EXPRESSION_DEAD_ZONE` is taken out of r before the shape is solved); r: the photo's
+landmarks minus the start's. The prior pulls towards the average face (x = 0): the networks trained on
 renders read a photo's shape no better than the average does (docs/benchmarks.md), so a
 control the landmarks cannot see stays average. A control that ends with both poles pushed
 is solved again on its stronger pole alone, where the rig's morph is linear.
