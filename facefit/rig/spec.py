@@ -135,14 +135,11 @@ class RigSpec:
         vec = np.asarray(vec, dtype=np.float32).reshape(-1)
         if vec.shape[0] != self.vector_size:
             raise SpecError(f"vector has {vec.shape[0]} values, the rig expects {self.vector_size}")
-        continuous = {
-            c.name: round(float(np.clip(vec[i], 0.0, 1.0)), 6)
-            for i, c in enumerate(self.continuous)
-        }
-        discrete = {
-            g.name: g.options[int(np.argmax(vec[self.discrete_slices[g.name]]))]
-            for g in self.discrete
-        }
+        # clipped as one array and the slices built once: a fit decodes every render it draws
+        clipped = np.clip(vec[: self.continuous_size], 0.0, 1.0).astype(np.float64).tolist()
+        continuous = {c.name: round(v, 6) for c, v in zip(self.continuous, clipped, strict=True)}
+        slices = self.discrete_slices
+        discrete = {g.name: g.options[int(np.argmax(vec[slices[g.name]]))] for g in self.discrete}
         return {"rig": self.rig_id, "continuous": continuous, "discrete": discrete}
 
     def validate_vector(self, vec: np.ndarray) -> np.ndarray:
