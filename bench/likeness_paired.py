@@ -5,7 +5,10 @@ runs sees smaller real changes. Prints the median ranks, the mean change of log-
 its standard error, how many photos ranked their person higher and lower, and the mean
 reciprocal rank of each run.
 
-Usage: .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json
+With `--picture`, also draws photo | character before | character after for twelve people
+(neutral photos, taken in turn from each gender and ethnicity), captioned with both ranks.
+
+Usage: .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before")
     parser.add_argument("after")
+    parser.add_argument("--picture", type=Path, default=None, help="write the sheet PNG here")
     args = parser.parse_args()
     runs = [json.loads(Path(path).read_text()) for path in (args.before, args.after)]
     ranks = [{row["photo"]: row["rank_fit"] for row in run["rows"]} for run in runs]
@@ -37,6 +41,53 @@ def main() -> None:
         "mean_reciprocal_rank": [round(float(np.mean(1 / a)), 3), round(float(np.mean(1 / b)), 3)],
     }
     print(json.dumps(result))
+    if args.picture:
+        picture(runs, args.picture)
+
+
+def picture(runs: list[dict], path: Path, size: int = 192) -> None:
+    """Photo | before | after for twelve people, each pair of characters drawn on the rig."""
+    from types import SimpleNamespace
+
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from facefit.align import align_photo, load_photo
+    from facefit.data.faces import read_manifest
+    from facefit.likeness.sheet import CAPTION, pick_people
+    from facefit.rig.choice import make_renderer
+    from facefit.rig.spec import load_spec
+
+    by_name = {r.name: r for r in read_manifest()}
+    before = {row["photo"]: row for row in runs[0]["rows"] if "error" not in row}
+    shown = [
+        SimpleNamespace(record=by_name[row["photo"]], thumbs=True, row=row)
+        for row in runs[1]["rows"]
+        if row["photo"] in before
+    ]
+    people = pick_people(shown)
+    spec, renderer = load_spec(), make_renderer(512)
+
+    def small(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+    def drawn(row: dict) -> np.ndarray:
+        vector = spec.encode({"continuous": row["continuous"], "discrete": row["discrete"]})
+        return small(renderer.render(vector).image)
+
+    columns = 2
+    rows = -(-len(people) // columns)
+    sheet = Image.new("RGB", (columns * 3 * size, rows * (size + CAPTION)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, person in enumerate(people):
+        name, after = person.record.name, person.row
+        photo = small(align_photo(load_photo(person.record.image.read_bytes())).image)
+        x, y = (k % columns) * 3 * size, (k // columns) * (size + CAPTION)
+        sheet.paste(Image.fromarray(np.hstack([photo, drawn(before[name]), drawn(after)])), (x, y))
+        caption = f"{name}  rank {before[name]['rank_fit']} -> {after['rank_fit']}"
+        draw.text((x + 6, y + size + 5), caption, fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
 
 
 if __name__ == "__main__":

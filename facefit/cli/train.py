@@ -103,6 +103,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     expressions.set_defaults(func=run_expressions)
 
+    recognition = networks.add_parser(
+        "recognition", help="how dlib's descriptor of real renders moves with each shape control"
+    )
+    recognition.add_argument(
+        "--out", type=Path, default=None, help="weights folder (default: settings)"
+    )
+    recognition.add_argument(
+        "--faces", type=int, default=None, help="rig faces measured (default: 24, ~12 min)"
+    )
+    recognition.set_defaults(func=run_recognition)
+
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config, help="model config name")
@@ -292,6 +303,16 @@ def run_expressions(args: argparse.Namespace) -> int:
     out = args.out or CoreSettings.from_env().weights_dir
     components = args.components or COMPONENTS
     print(json.dumps(train_expressions(out, components, faces=args.faces), indent=2))
+    return 0
+
+
+def run_recognition(args: argparse.Namespace) -> int:
+    """Minutes: 176 real renders and dlib descriptors per rig face."""
+    from facefit.settings import CoreSettings
+    from facefit.train.recognition import FACES, train_recognition
+
+    out = args.out or CoreSettings.from_env().weights_dir
+    print(json.dumps(train_recognition(out, args.faces or FACES), indent=2))
     return 0
 
 

@@ -46,13 +46,17 @@ def reads_macros(cfg, networks, spec) -> bool:
     )
 
 
-def read_photos(reader: AttributeReader, photos_faces: Sequence[tuple[np.ndarray, Any]]):
-    """Each photo's reading, from dlib's descriptor at the landmarks the aligner found."""
+def photo_descriptors(photos_faces: Sequence[tuple[np.ndarray, Any]]) -> np.ndarray:
+    """(B, 128) dlib's descriptor of each photo at the landmarks the aligner found."""
     from facefit.likeness.descriptors import face_descriptor
 
-    descriptors = np.stack(
+    return np.stack(
         [face_descriptor(photo, face.photo_landmarks68) for photo, face in photos_faces]
     )
+
+
+def read_photos(reader: AttributeReader, descriptors: np.ndarray):
+    """Each photo's reading from its dlib descriptor (`photo_descriptors`)."""
     device = reader.mean.device
     return reader.read(torch.from_numpy(descriptors).float().to(device))
 

@@ -7,12 +7,14 @@
               both kept by the search)
     search    gradient steps until the threshold or budget    facefit.fit.search
     steps     post-search steps on real renders, each a       facefit.fit.outline, options,
-              function from vectors to vectors                beard, colors
+              function from vectors to vectors; on rig 3        beard, colors, recognition
+              the last solves the shape again with what
+              a face recogniser reads of the render
     result    real render, loss and pictures per photo        facefit.fit.result
 
 `fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
 its hairstyle the outline's on the average face and its skin, hair and eye colours read off
-tables of the average face, `color_tables`);
+tables of the average face, `color_tables`, then the recogniser's shape step as in `full`);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from facefit.errors import FacefitError
-from facefit.fit.attributes import read_photos, reads_macros, with_macros
+from facefit.fit.attributes import photo_descriptors, read_photos, reads_macros, with_macros
 from facefit.fit.beard import (
     beard_chins,
     match_beard_density,
@@ -38,7 +40,7 @@ from facefit.fit.beard import (
 from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.color_tables import match_colors_from_tables
 from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
-from facefit.fit.config import FitConfig, check_names, for_rig
+from facefit.fit.config import SERVICE_MODES, FitConfig, check_names, for_rig
 from facefit.fit.hair_texture import curled_photos
 from facefit.fit.intake import align_photos, aligned_targets
 from facefit.fit.networks import FitNetworks, load_networks
@@ -46,6 +48,7 @@ from facefit.fit.options import check_options
 from facefit.fit.outline import choose_outlines
 from facefit.fit.params import ParamLayout
 from facefit.fit.real_rig import RealRig
+from facefit.fit.recognition import recognised_shapes
 from facefit.fit.result import FitResult, fit_block, fit_result
 from facefit.fit.runner_ups import OptionEvidence, runner_ups
 from facefit.fit.search import OnStep, PhotoTargets, SearchResult, search
@@ -136,7 +139,9 @@ class Fitter:
         decided = () if cfg.mode == "patent" else tuple(plan.group_owners)
         budget = 0 if cfg.mode == "fast" else cfg.max_iters
         step_scale = plan.step_tensor(self.device) if cfg.mode == "full" else None
-        start, kept = self._read_from_photo(start, photos_faces, targets, cfg)
+        described = reads_macros(cfg, self.networks, self.spec) or self._recognises(cfg)
+        descriptors = photo_descriptors(photos_faces) if described else None
+        start, kept = self._read_from_photo(start, descriptors, targets, cfg)
         if kept and cfg.mode == "full":  # read from the photo itself: the search leaves them
             if step_scale is None:
                 step_scale = torch.ones(self.spec.continuous_size, device=self.device)
@@ -151,26 +156,54 @@ class Fitter:
         full = cfg.mode == "full"
         cheeks = photo_cheeks(faces) if full or (cfg.mode == "fast" and cfg.fast_colors) else None
         vectors = found.vectors.detach().clone()
-        for step in self._steps(cfg, found, targets, chins, decided, evidence, cheeks, curled):
+        steps = self._steps(cfg, found, targets, chins, decided, evidence, cheeks, curled)
+        if self._recognises(cfg):  # last: the recogniser reads the final colours and hair too
+            steps.append(
+                lambda v: recognised_shapes(
+                    v,
+                    descriptors,
+                    targets.landmarks,
+                    self.rig,
+                    self.spec,
+                    self.networks.recognition.matrix(),
+                    cfg.w_recognition,
+                    self._expression_columns(),
+                )  # fmt: skip
+            )
+        for step in steps:
             vectors = step(vectors)
         results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
         self.rig.forget()  # the next photos share no render
         return results
 
-    def _read_from_photo(self, start, photos_faces, targets, cfg) -> tuple[torch.Tensor, list]:
+    def _recognises(self, cfg: FitConfig) -> bool:
+        """Whether the fit ends by solving the shape with the recogniser's term."""
+        return (
+            cfg.mode in SERVICE_MODES
+            and cfg.landmark_shape
+            and self.networks.recognition is not None
+            and cfg.w_recognition > 0
+        )
+
+    def _expression_columns(self):
+        basis = self.networks.expressions
+        return basis.columns() if basis is not None else None
+
+    def _read_from_photo(self, start, descriptors, targets, cfg) -> tuple[torch.Tensor, list]:
         """`start` with the controls read from the photo itself rather than by the networks
         trained on renders, and their indices: a rig's sex, age and ethnic form (the
-        attribute reader) and its face shape (solved from the landmarks)."""
+        attribute reader, from the photos' `descriptors`) and its face shape (solved from the
+        landmarks)."""
         kept: list[int] = []
         if reads_macros(cfg, self.networks, self.spec):
-            readings = read_photos(self.networks.attributes, photos_faces)
+            readings = read_photos(self.networks.attributes, descriptors)
             start, macros = with_macros(start, readings, self.spec)
             start = within_bounds(start, self.spec)  # what the age allows (grey hair)
             kept += macros
         if cfg.landmark_shape and cfg.mode != "patent":
-            basis = self.networks.expressions
-            columns = basis.columns() if basis is not None else None
-            start = shape_from_landmarks(start, targets.landmarks, self.spec, expressions=columns)
+            start = shape_from_landmarks(
+                start, targets.landmarks, self.spec, expressions=self._expression_columns()
+            )
             kept += shape_controls(self.spec)
         return start, kept
 

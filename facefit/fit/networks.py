@@ -39,6 +39,8 @@ class FitNetworks:
     attributes: torch.nn.Module | None = None
     # how a smile moves a photo's landmarks: the shape solve reads it as expression, not shape
     expressions: torch.nn.Module | None = None
+    # how dlib's descriptor of a render moves with each shape pole: `full`'s last shape solve
+    recognition: torch.nn.Module | None = None
 
     @property
     def extractor_size(self) -> int:
@@ -133,6 +135,13 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
 
         expressions = load_expression_basis(path)
         paths["expressions"] = path
+    recognition = None
+    path = weights_dir / weights_name("recognition", "response")
+    if path.exists():  # without it `full`'s shape is the landmarks' alone
+        from facefit.nets.recognition import load_recognition_response
+
+        recognition = load_recognition_response(path, load_spec().rig_id)
+        paths["recognition"] = path
     return FitNetworks(
         imitator=imitator,
         extractor=extractor,
@@ -143,4 +152,5 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
         errors=HeldOutErrors(names, predictor_errors, controls_errors, tuple(detail_errors)),
         attributes=attributes,
         expressions=expressions,
+        recognition=recognition,
     )

@@ -63,15 +63,19 @@ def solve_poles(
     prior: float,
     free: np.ndarray | None = None,
     expressions: np.ndarray | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The poles' amounts (P,) that best explain `residual` (136,) of the landmarks `points`
     (68, 2), and the expression's (K,); `free` (P,) bool: the poles that may move (the others
-    stay at 0); `expressions` (136, K): landmark moves that may be read as expression."""
+    stay at 0); `expressions` (136, K): landmark moves that may be read as expression;
+    `extra` (A (M, P), b (M,)): more rows A x = b on the poles, already weighed."""
     if expressions is None:
         expressions = np.zeros((len(J), 0))
     k = expressions.shape[1]
     weight = np.repeat(LANDMARK_WEIGHTS, 2)
     seen = np.linalg.norm(J * weight[:, None], axis=0) > VISIBLE * np.sqrt(prior)
+    if extra is not None:
+        seen |= np.linalg.norm(extra[0], axis=0) > VISIBLE * np.sqrt(prior)
     if free is not None:
         seen &= free
     columns = J[:, seen]
@@ -82,8 +86,14 @@ def solve_poles(
     regular = np.zeros((poles + k, top.shape[1]))
     regular[:poles, :poles] = np.eye(poles) * np.sqrt(prior)
     regular[poles:, poles + 4 :] = np.eye(k) * np.sqrt(EXPRESSION_PRIOR)
-    a = np.concatenate([top, regular])
-    b = np.concatenate([residual * weight, np.zeros(len(regular))])
+    rows, targets = [top, regular], [residual * weight, np.zeros(len(regular))]
+    if extra is not None:
+        more = np.zeros((len(extra[1]), top.shape[1]))
+        more[:, :poles] = extra[0][:, seen]
+        rows.append(more)
+        targets.append(extra[1])
+    a = np.concatenate(rows)
+    b = np.concatenate(targets)
     # a face is at least neutral: no expression takes a smile away
     lower = np.concatenate([np.zeros(poles), np.full(4, -np.inf), np.zeros(k)])
     upper = np.concatenate([np.ones(poles), np.full(4 + k, np.inf)])
@@ -93,13 +103,13 @@ def solve_poles(
     return x, solution[poles + 4 :]
 
 
-def _one_pole_each(J, residual, points, prior) -> np.ndarray:
+def _one_pole_each(J, residual, points, prior, extra=None) -> np.ndarray:
     """The poles solved, then solved again with one pole per control: where both moved, the
     stronger one alone, where the rig's morph is linear."""
-    x, _ = solve_poles(J, residual, points, prior)
+    x, _ = solve_poles(J, residual, points, prior, extra=extra)
     net = x[1::2] - x[0::2]
     free = np.stack([net < 0, net >= 0], axis=1).ravel()
-    return solve_poles(J, residual, points, prior, free)[0]
+    return solve_poles(J, residual, points, prior, free, extra=extra)[0]
 
 
 def shown_expression(J, residual, points, prior, expressions: np.ndarray) -> np.ndarray:
@@ -114,11 +124,12 @@ def shape_from_landmarks(
     spec,
     prior: float = PRIOR,
     expressions: np.ndarray | None = None,
+    extra_rows: list | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with the face controls and body weight solved from `landmarks`
     (B, 68, 2) in [0, 1] of the aligned frame; the other controls as they were.
     `expressions` (136, K): the expression basis's columns, or None to read every landmark
-    move as shape."""
+    move as shape; `extra_rows`: per face, more rows on the poles (`solve_poles`'s `extra`)."""
     from facefit.rig.human.landmark_model import control_values, landmark_model
 
     model = landmark_model()
@@ -135,7 +146,7 @@ def shape_from_landmarks(
             residual = residual - expressions @ shown_expression(
                 J, residual, shape, prior, expressions
             )
-        x = _one_pole_each(J, residual, shape, prior)
+        x = _one_pole_each(J, residual, shape, prior, extra_rows[i] if extra_rows else None)
         for name, value in control_values(model.poles, x).items():
             out[i, names.index(name)] = float(np.clip(value, 0.0, 1.0))
     return out

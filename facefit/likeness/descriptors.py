@@ -49,10 +49,15 @@ def render_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> Render
     from the rig's own landmarks keeps it in the measure (and the report counts how often).
     """
     boxes = detect_faces(render)
-    if boxes:
-        box, detected = boxes[0], True
-    else:
-        (left, top), (right, bottom) = rig_landmarks68.min(axis=0), rig_landmarks68.max(axis=0)
-        box, detected = FaceBox(left, top, right, bottom, 0.0), False
-    landmarks = predict_landmarks68(render, box)
-    return RenderDescriptor(face_descriptor(render, landmarks), detected)
+    if not boxes:
+        return RenderDescriptor(placed_descriptor(render, rig_landmarks68), False)
+    landmarks = predict_landmarks68(render, boxes[0])
+    return RenderDescriptor(face_descriptor(render, landmarks), True)
+
+
+def placed_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> np.ndarray:
+    """A rig render's descriptor with dlib's landmarks found in the box of the rig's own: the
+    fit knows where its face is, so it skips the detector."""
+    (left, top), (right, bottom) = rig_landmarks68.min(axis=0), rig_landmarks68.max(axis=0)
+    landmarks = predict_landmarks68(render, FaceBox(left, top, right, bottom, 0.0))
+    return face_descriptor(render, landmarks)

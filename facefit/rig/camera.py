@@ -29,8 +29,9 @@ def project(points: np.ndarray, size: int) -> np.ndarray:
     return np.stack([x, y], axis=1).astype(np.float32)
 
 
-def view_projection() -> np.ndarray:
-    """Column-major 4x4 matrix (as float32 bytes order for GLSL) mapping rig space to clip space."""
+def view_projection(yaw_degrees: float = 0.0) -> np.ndarray:
+    """Column-major 4x4 matrix (as float32 bytes order for GLSL) mapping rig space to clip space;
+    `yaw_degrees` orbits the camera about the head's vertical axis (the lights stay)."""
     f = 1.0 / np.tan(np.deg2rad(FOV_Y_DEG) / 2.0)
     proj = np.array(
         [
@@ -44,7 +45,10 @@ def view_projection() -> np.ndarray:
     view = np.eye(4)
     view[1, 3] = -CAM_Y
     view[2, 3] = -CAM_DIST
-    return (proj @ view).astype(np.float32)
+    a = np.deg2rad(yaw_degrees)
+    orbit = np.eye(4)
+    orbit[0, 0], orbit[0, 2], orbit[2, 0], orbit[2, 2] = np.cos(a), np.sin(a), -np.sin(a), np.cos(a)
+    return (proj @ view @ orbit).astype(np.float32)
 
 
 def eye_position() -> tuple[float, float, float]:

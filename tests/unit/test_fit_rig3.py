@@ -322,3 +322,49 @@ def test_rig_3s_shipped_networks_fit_the_fixture_photos():
         real = torch.as_tensor(result.real_render).permute(2, 0, 1)[None].float()
         real = F.interpolate(real, size=(size, size), mode="area")[0].permute(1, 2, 0).numpy()
         assert np.abs(real - result.imitator_image).mean() / 255 < 0.05, record.name
+
+
+@pytest.mark.skipif(
+    not (SHIPPED / "recognition-response.pt").exists(),
+    reason=f"rig 3's recogniser response is not committed ({SHIPPED})",
+)
+def test_full_ends_with_the_shape_solved_with_the_recogniser(weights, tmp_path):
+    """`full` with the recogniser's response installed moves only the shape controls, and
+    the character's real render reads closer to the photo in dlib's recogniser."""
+    from facefit.fit.attributes import photo_descriptors
+    from facefit.fit.shape import shape_controls
+    from facefit.likeness.descriptors import placed_descriptor
+    from facefit.nets.recognition import NETWORK, load_recognition_response
+    from facefit.nets.weights import save_weights
+    from facefit.rig.spec import load_spec
+    from tests.tiny_weights import copy_weights
+
+    spec = load_spec()
+    folder = copy_weights(weights, tmp_path)
+    shipped = load_recognition_response(SHIPPED / "recognition-response.pt", spec.rig_id)
+    save_weights(
+        folder / "recognition-response.pt", network=NETWORK, config_name="response",
+        config={"poles": shipped.response.shape[1]}, rig=spec.rig_id, layout={},
+        state_dict=shipped.state_dict(), provenance={"data": "rig 3's shipped response"},
+    )  # fmt: skip
+    settings = replace(CoreSettings.from_env({}), device="cpu", weights_dir=folder)
+    fitter = load_fitter(settings, for_rig(FitConfig(max_iters=1, threshold=1.0), spec))
+    assert fitter.networks.recognition is not None
+    photo = PHOTO.read_bytes()
+    plain = fitter.fit_photo(photo, w_recognition=0.0)
+    recognised = fitter.fit_photo(photo)
+    a, b = spec.encode(plain.params), spec.encode(recognised.params)
+    shape = shape_controls(spec)
+    rest = [i for i in range(spec.vector_size) if i not in shape]
+    assert np.abs(a[shape] - b[shape]).max() > 0.05
+    np.testing.assert_allclose(a[rest], b[rest], atol=1e-6)
+    from facefit.align import align_photo, load_photo
+
+    pixels = load_photo(photo)
+    wanted = photo_descriptors([(pixels, align_photo(pixels))])[0]
+
+    def distance(result) -> float:
+        seen = placed_descriptor(result.real_render, result.real_landmarks68)
+        return float(np.linalg.norm(seen - wanted))
+
+    assert distance(recognised) < distance(plain)

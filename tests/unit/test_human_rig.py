@@ -261,3 +261,20 @@ def test_plausible_people_keep_sex_and_facial_hair_together(spec):
             assert params["discrete"]["facial_hair"] == "none"
         shares = [params["continuous"][k] for k in ("african", "asian", "caucasian")]
         assert max(shares) == 1.0 and sorted(shares)[1] <= 0.25
+
+
+def test_a_yawed_camera_sees_the_head_from_the_side(spec, renderer):
+    """The likeness bench's second view: the same head, the camera orbited round it."""
+    from facefit.rig.human.render import HumanRenderer
+
+    vec = spec.encode({"discrete": {"hairstyle": "short02"}})
+    front = renderer.render(vec)
+    side = HumanRenderer(SIZE, yaw_degrees=20.0).render(vec)
+    assert np.array_equal(side.landmarks68, front.landmarks68)  # the frame stays frontal
+    skin = spec.labels.index("skin")
+    columns = np.nonzero((side.labels == skin).any(axis=0))[0]
+    front_columns = np.nonzero((front.labels == skin).any(axis=0))[0]
+    # the face turns: its skin no longer sits symmetric about the frame's middle
+    middle = SIZE / 2
+    assert abs(front_columns.mean() - middle) < 0.02 * SIZE
+    assert abs(columns.mean() - middle) > 0.02 * SIZE

@@ -125,3 +125,12 @@ def control_values(poles: Sequence[Pole], x: np.ndarray) -> dict[str, float]:
         sign = 0.5 if pole.high else -0.5
         out[pole.control] = out.get(pole.control, 0.5) + sign * float(amount)
     return out
+
+
+def pole_amounts(poles: Sequence[Pole], values: dict[str, float]) -> np.ndarray:
+    """The amounts (P,) of `control_values` that give these control values (one pole each)."""
+    out = np.zeros(len(poles))
+    for j, pole in enumerate(poles):
+        push = 2.0 * (values[pole.control] - 0.5)
+        out[j] = max(push, 0.0) if pole.high else max(-push, 0.0)
+    return out

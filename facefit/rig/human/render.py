@@ -121,9 +121,14 @@ def _brow_coordinates(proxy: Proxy) -> np.ndarray:
 class HumanRenderer(Renderer):
     """Renders parameter vectors of rig 3; each instance owns a GL context."""
 
-    def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
+    def __init__(
+        self, size: int = 512, spec: RigSpec | None = None, yaw_degrees: float = 0.0
+    ) -> None:
         self.size = int(size)
         self.spec = spec or human_spec()
+        # the head seen from this far round (the likeness bench's second view); the frame
+        # and the landmarks stay the frontal ones
+        self.yaw_degrees = float(yaw_degrees)
         self._ctx = None
         self.asset: HumanAsset = load_asset()
         self.morph = MorphModel(self.asset)
@@ -343,7 +348,7 @@ class HumanRenderer(Renderer):
         _, drawn, frame, landmarks = self._drawn_data(values, choice)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
-        vp = framing.clip_matrix(frame) @ camera.view_projection()
+        vp = framing.clip_matrix(frame) @ camera.view_projection(self.yaw_degrees)
         self._set_program_uniforms({**self._uniforms(values, choice), "u_vp": vp.T.copy()})
         self._label_only.clear(0.0, 0.0, 0.0, 0.0)
         self._color_only.clear(*BACKGROUND, 0.0)
