@@ -8,7 +8,7 @@ reciprocal rank of each run.
 With `--picture`, also draws photo | character before | character after for twelve people
 (neutral photos, taken in turn from each gender and ethnicity), captioned with both ranks.
 
-Usage: .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
+Usage: [FACEFIT_RIG=human] .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
 """
 
 from __future__ import annotations

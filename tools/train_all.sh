@@ -159,10 +159,12 @@ for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (
 # The attribute reader: linear heads over dlib's descriptor of the labelled shared photos
 # (about a minute), for a rig with MakeHuman's macro controls.
 # The expression basis: how a smile moves the aligned landmarks (seconds), for a rig whose
-# shape is solved from them.
+# shape is solved from them; and the recogniser's response to that shape, measured on real
+# renders (about 12 minutes on one core).
 if [[ -n "${ATTRIBUTES:-}" ]]; then
   $FACEFIT train attributes --out "$OUT" 2> var/train/attributes.log
   $FACEFIT train expressions --out "$OUT" 2> var/train/expressions.log
+  $FACEFIT train recognition --out "$OUT" 2> var/train/recognition.log
 fi
 
 echo "trained; now calibrate the fit for these networks:" >&2
