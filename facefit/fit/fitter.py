@@ -158,18 +158,7 @@ class Fitter:
         vectors = found.vectors.detach().clone()
         steps = self._steps(cfg, found, targets, chins, decided, evidence, cheeks, curled)
         if self._recognises(cfg):  # last: the recogniser reads the final colours and hair too
-            steps.append(
-                lambda v: recognised_shapes(
-                    v,
-                    descriptors,
-                    targets.landmarks,
-                    self.rig,
-                    self.spec,
-                    self.networks.recognition.matrix(),
-                    cfg.w_recognition,
-                    self._expression_columns(),
-                )  # fmt: skip
-            )
+            steps.append(self._recognition_step(cfg, descriptors, targets))
         for step in steps:
             vectors = step(vectors)
         results = self._results(photos_faces, vectors, found, targets, cfg, budget, chins, evidence)
@@ -184,6 +173,15 @@ class Fitter:
             and self.networks.recognition is not None
             and cfg.w_recognition > 0
         )
+
+    def _recognition_step(self, cfg: FitConfig, descriptors, targets: PhotoTargets):
+        """The shape solved again with dlib's reading of the render (`recognition`), as a
+        step: vectors (B, D) -> vectors; `descriptors` (B, 128): the photos'."""
+        response, expressions = self.networks.recognition.matrix(), self._expression_columns()
+        return lambda v: recognised_shapes(
+            v, descriptors, targets.landmarks, self.rig, self.spec, response, cfg.w_recognition,
+            expressions,
+        )  # fmt: skip
 
     def _expression_columns(self):
         basis = self.networks.expressions

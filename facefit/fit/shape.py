@@ -17,7 +17,9 @@ raised cheeks and narrowed eyes are not read as the face's shape (only the part 
 landmarks minus the start's. The prior pulls towards the average face (x = 0): the networks trained on
 renders read a photo's shape no better than the average does (docs/benchmarks.md), so a
 control the landmarks cannot see stays average. A control that ends with both poles pushed
-is solved again on its stronger pole alone, where the rig's morph is linear.
+is solved again on its stronger pole alone, where the rig's morph is linear. The fit's last
+step solves it once more with rows of a face recogniser's reading added (`extra`,
+`facefit.fit.recognition`).
 """
 
 from __future__ import annotations

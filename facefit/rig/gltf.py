@@ -107,7 +107,7 @@ def character_primitives(
     """
     vec = spec.validate_vector(vec)
     values = {c.name: float(vec[i]) for i, c in enumerate(spec.continuous)}
-    choice = spec.decode(vec)["discrete"]
+    choice = spec.options(vec)
     gap = shapes.LipShape.from_controls(values).gap
     core = _core()
     sets = [deform_part(core, values, gap)]

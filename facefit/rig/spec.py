@@ -138,9 +138,13 @@ class RigSpec:
         # clipped as one array and the slices built once: a fit decodes every render it draws
         clipped = np.clip(vec[: self.continuous_size], 0.0, 1.0).astype(np.float64).tolist()
         continuous = {c.name: round(v, 6) for c, v in zip(self.continuous, clipped, strict=True)}
+        return {"rig": self.rig_id, "continuous": continuous, "discrete": self.options(vec)}
+
+    def options(self, vec: np.ndarray) -> dict[str, str]:
+        """Group -> chosen option (argmax of its block) of a (D,) vector: what a renderer
+        needs of `decode`, without rounding every control of every render."""
         slices = self.discrete_slices
-        discrete = {g.name: g.options[int(np.argmax(vec[slices[g.name]]))] for g in self.discrete}
-        return {"rig": self.rig_id, "continuous": continuous, "discrete": discrete}
+        return {g.name: g.options[int(np.argmax(vec[slices[g.name]]))] for g in self.discrete}
 
     def validate_vector(self, vec: np.ndarray) -> np.ndarray:
         """A (D,) float32 copy of `vec`, or SpecError if its size or range is wrong."""

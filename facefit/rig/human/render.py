@@ -297,7 +297,7 @@ class HumanRenderer(Renderer):
     def shader_uniforms(self, vec: np.ndarray) -> dict:
         """The colours (linear RGB) and style uniforms `render` draws `vec` with."""
         vec = self.spec.validate_vector(vec)
-        return self._uniforms(self._values(vec), self.spec.decode(vec)["discrete"])
+        return self._uniforms(self._values(vec), self.spec.options(vec))
 
     def _drawn(self, choice: dict[str, str]) -> list[str]:
         style = choice["hairstyle"]
@@ -323,7 +323,7 @@ class HumanRenderer(Renderer):
         """The meshes `render` draws for `vec`, posed on the CPU (no GL context is made) and
         moved in space so that a frontal view frames them as the render does."""
         vec = self.spec.validate_vector(vec)
-        choice = self.spec.decode(vec)["discrete"]
+        choice = self.spec.options(vec)
         points, drawn, frame, _ = self._drawn_data(self._values(vec), choice)
         depth = float(points["skin"][self._landmark_vertex, 2].mean())
         meshes = []
@@ -343,7 +343,7 @@ class HumanRenderer(Renderer):
 
     def _render(self, vec: np.ndarray) -> RigRender:
         values = self._values(vec)
-        choice = self.spec.decode(vec)["discrete"]
+        choice = self.spec.options(vec)
         ctx = self._ctx
         _, drawn, frame, landmarks = self._drawn_data(values, choice)
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
