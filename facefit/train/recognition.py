@@ -24,7 +24,7 @@ import torch
 from facefit.nets.recognition import CONFIG_NAME, NETWORK, RecognitionResponse
 
 logger = logging.getLogger(__name__)
-FACES = 24  # the response's correlation between faces is 0.2-0.6: the mean needs many
+FACES = 24  # the other faces explain about half of one face's response: the mean needs many
 PUSH = 0.5  # of a pole: the control moved from 0.5 to 0.25 and to 0.75
 SEED = 11
 
