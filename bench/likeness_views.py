@@ -22,7 +22,7 @@ def main() -> None:
     from facefit.align import load_photo
     from facefit.data.faces import fold_identities, read_manifest
     from facefit.likeness.descriptors import photo_descriptor, render_descriptor
-    from facefit.likeness.evaluate import FAR, paired_people
+    from facefit.likeness.evaluate import FAR, other_photo, paired_people
     from facefit.likeness.ranking import rank_summary, target_ranks
     from facefit.rig.human.render import HumanRenderer
     from facefit.rig.spec import load_spec
@@ -47,15 +47,14 @@ def main() -> None:
     held = fold_identities(0)
     ranks, is_held = [], []
     for row in rows:
-        other = next(r for e, r in people[row["identity"]].items() if e != row["expression"])
-        if photos[row["photo"]] is None or photos[other.name] is None:
+        query = by_name[row["photo"]]
+        if photos[query.name] is None or photos[other_photo(query, people).name] is None:
             continue  # the eval ranks only photos dlib found, and their people's other photo
         vector = spec.encode({"continuous": row["continuous"], "discrete": row["discrete"]})
         drawn = renderer.render(vector)
         seen = render_descriptor(drawn.image, drawn.landmarks68).vector
-        gallery = [
-            next(r for e, r in people[w].items() if e != row["expression"]).name for w in who
-        ] + distractors
+        gallery = [other_photo(people[w][query.expression], people).name for w in who]
+        gallery += distractors
         stacked = np.stack([FAR if photos[n] is None else photos[n] for n in gallery])
         ranks.append(int(target_ranks(seen[None], stacked, [who.index(row["identity"])])[0]))
         is_held.append(row["identity"] in held)

@@ -39,7 +39,7 @@ class FitNetworks:
     attributes: torch.nn.Module | None = None
     # how a smile moves a photo's landmarks: the shape solve reads it as expression, not shape
     expressions: torch.nn.Module | None = None
-    # how dlib's descriptor of a render moves with each shape pole: `full`'s last shape solve
+    # how dlib's descriptor of a render moves with each shape pole: the fit's last shape solve
     recognition: torch.nn.Module | None = None
 
     @property
@@ -137,7 +137,7 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
         paths["expressions"] = path
     recognition = None
     path = weights_dir / weights_name("recognition", "response")
-    if path.exists():  # without it `full`'s shape is the landmarks' alone
+    if path.exists():  # without it the fit's shape is the landmarks' alone
         from facefit.nets.recognition import load_recognition_response
 
         recognition = load_recognition_response(path, load_spec().rig_id)

@@ -156,7 +156,8 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
     )
 
 
-def _other(record: FaceRecord, people: dict[str, dict[str, FaceRecord]]) -> FaceRecord:
+def other_photo(record: FaceRecord, people: dict[str, dict[str, FaceRecord]]) -> FaceRecord:
+    """The photo of `record`'s person with the other expression: the query's target."""
     return next(r for e, r in people[record.identity].items() if e != record.expression)
 
 
@@ -164,7 +165,7 @@ def _has_gallery(query: Query, people, photos) -> bool:
     """The query's photo and its person's other photo were both found by dlib."""
     return (
         photos[query.record.name] is not None
-        and photos[_other(query.record, people).name] is not None
+        and photos[other_photo(query.record, people).name] is not None
     )
 
 
