@@ -1,12 +1,11 @@
 """Two `facefit eval likeness --json` runs compared photo by photo.
 
-Top-1 over 134 queries moves by 0.03 on noise alone; pairing each photo's rank in the two
-runs sees smaller real changes. Prints the median ranks, the mean change of log-rank with
-its standard error, how many photos ranked their person higher and lower, and the mean
-reciprocal rank of each run.
+Prints `facefit.likeness.ranking.paired_change` of each recogniser's ranks (dlib, and FaceNet,
+which the fit never reads): the median ranks, the mean change of log-rank with its standard
+error, how many photos ranked their person higher and lower, and the mean reciprocal ranks.
 
 With `--picture`, also draws photo | character before | character after for twelve people
-(neutral photos, taken in turn from each gender and ethnicity), captioned with both ranks.
+(neutral photos, taken in turn from each gender and ethnicity), captioned with dlib's ranks.
 
 Usage: [FACEFIT_RIG=human] .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
 """
@@ -21,25 +20,23 @@ import numpy as np
 
 
 def main() -> None:
+    from facefit.likeness.evaluate import RECOGNISERS, rank_key
+    from facefit.likeness.ranking import paired_change
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--picture", type=Path, default=None, help="write the sheet PNG here")
     args = parser.parse_args()
     runs = [json.loads(Path(path).read_text()) for path in (args.before, args.after)]
-    ranks = [{row["photo"]: row["rank_fit"] for row in run["rows"]} for run in runs]
-    photos = sorted(set(ranks[0]) & set(ranks[1]))
-    a, b = (np.array([r[p] for p in photos], float) for r in ranks)
-    change = np.log(b) - np.log(a)
-    result = {
-        "photos": len(photos),
-        "median_rank": [float(np.median(a)), float(np.median(b))],
-        "mean_log_rank_change": round(float(change.mean()), 3),
-        "standard_error": round(float(change.std(ddof=1) / np.sqrt(len(change))), 3),
-        "higher": int((b < a).sum()),
-        "lower": int((b > a).sum()),
-        "mean_reciprocal_rank": [round(float(np.mean(1 / a)), 3), round(float(np.mean(1 / b)), 3)],
-    }
+    result = {}
+    for recogniser in RECOGNISERS:
+        key = rank_key(recogniser, "fit")
+        ranks = [{row["photo"]: row[key] for row in run["rows"] if key in row} for run in runs]
+        photos = sorted(set(ranks[0]) & set(ranks[1]))
+        if photos:
+            before, after = ([r[p] for p in photos] for r in ranks)
+            result[recogniser] = paired_change(before, after)
     print(json.dumps(result))
     if args.picture:
         picture(runs, args.picture)

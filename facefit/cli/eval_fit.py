@@ -16,18 +16,18 @@ def register_eval(evals: argparse._SubParsersAction) -> None:
     synthetic.add_argument("--n", type=int, default=200)
     synthetic.add_argument("--seed", type=int, default=7)
     synthetic.add_argument("--batch", type=int, default=8)
-    _fit_options(synthetic)
+    fit_options(synthetic)
     synthetic.set_defaults(func=run_synthetic)
 
     photos = evals.add_parser("photos", help="fit the shared photos: landmarks and identity")
     photos.add_argument("--manifest", type=Path, default=None, help="faces manifest.csv")
     photos.add_argument("--sets", default="london", help="comma-separated sets to fit")
     photos.add_argument("--limit", type=int, default=None, help="fit only the first N photos")
-    _fit_options(photos)
+    fit_options(photos)
     photos.set_defaults(func=run_photos)
 
 
-def _fit_options(parser: argparse.ArgumentParser) -> None:
+def fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument(
@@ -54,11 +54,17 @@ def _fit_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated GROUP:LABEL pairs chosen by outline ('' for none)",
     )
+    parser.add_argument(
+        "--w-recognition",
+        type=float,
+        default=None,
+        help="weight of dlib's reading in the fit's last shape solve (0 switches the step off)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def fit_overrides(args: argparse.Namespace) -> dict:
     """The fit options given; `patent` (the patent's loop from the average face) runs its own
     budget unless one is given."""
     max_iters = args.max_iters
@@ -71,10 +77,11 @@ def _overrides(args: argparse.Namespace) -> dict:
         default_margin=args.default_margin,
         default_margin_groups=args.default_margin_groups,
         silhouette_groups=args.silhouette_groups,
+        w_recognition=args.w_recognition,
     )
 
 
-def _emit(report: dict, args: argparse.Namespace) -> int:
+def emit(report: dict, args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,9 +100,9 @@ def run_synthetic(args: argparse.Namespace) -> int:
     with tqdm(total=args.n, desc="fit synthetic", unit="face", disable=args.json) as bar:
         report = evaluate_synthetic(
             fitter, n=args.n, seed=args.seed, batch=args.batch, progress=bar.update,
-            **_overrides(args),
+            **fit_overrides(args),
         )  # fmt: skip
-    return _emit(report, args)
+    return emit(report, args)
 
 
 def run_photos(args: argparse.Namespace) -> int:
@@ -110,5 +117,5 @@ def run_photos(args: argparse.Namespace) -> int:
     records = [r for r in read_manifest(root) if r.set in sets][: args.limit]
     fitter = load_fitter()
     with tqdm(total=len(records), desc="fit photos", unit="photo", disable=args.json) as bar:
-        report = evaluate_photos(fitter, records, progress=bar.update, **_overrides(args))
-    return _emit(report, args)
+        report = evaluate_photos(fitter, records, progress=bar.update, **fit_overrides(args))
+    return emit(report, args)

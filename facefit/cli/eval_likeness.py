@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facefit.cli.eval_fit import _emit as emit
-from facefit.fit.config import MODES, FitConfig
+from facefit.cli.eval_fit import emit, fit_options, fit_overrides
 
 
 def register_eval(evals: argparse._SubParsersAction) -> None:
@@ -17,11 +16,9 @@ def register_eval(evals: argparse._SubParsersAction) -> None:
     parser.add_argument("--sets", default="london", help="sets whose people have two photos")
     parser.add_argument("--distractors", default="canada", help="sets of extra gallery people")
     parser.add_argument("--limit", type=int, default=None, help="only the first N people")
-    parser.add_argument("--mode", choices=MODES, default=FitConfig.mode)
     parser.add_argument("--render-size", type=int, default=512)
     parser.add_argument("--picture", type=Path, default=None, help="write the contact sheet PNG")
-    parser.add_argument("--json", action="store_true", help="print JSON only")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    fit_options(parser)
     parser.set_defaults(func=run_likeness)
 
 
@@ -43,7 +40,7 @@ def run_likeness(args: argparse.Namespace) -> int:
     with tqdm(total=len(queries), desc="likeness", unit="photo", disable=args.json) as bar:
         report = evaluate_likeness(
             fitter, queries, distractors, render_size=args.render_size, progress=bar.update,
-            mode=args.mode,
+            **fit_overrides(args),
         )  # fmt: skip
     fitted = report.pop("_queries")
     if args.picture:

@@ -1,4 +1,5 @@
-"""dlib's 128-d face descriptors of photos and of rig renders, the likeness measure's input."""
+"""dlib's landmarks and 128-d face descriptors of photos and of rig renders, the likeness
+measure's input."""
 
 from __future__ import annotations
 
@@ -34,30 +35,42 @@ def face_descriptor(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     return np.asarray(vector, dtype=np.float64)
 
 
+def photo_landmarks(photo: np.ndarray) -> np.ndarray | None:
+    """dlib's (68, 2) landmarks of the largest face in an RGB uint8 photo, None if none found."""
+    boxes = detect_faces(photo)
+    return predict_landmarks68(photo, boxes[0]) if boxes else None
+
+
 def photo_descriptor(photo: np.ndarray) -> np.ndarray | None:
     """The largest face's descriptor in an RGB uint8 photo, None if dlib finds no face."""
-    boxes = detect_faces(photo)
-    if not boxes:
-        return None
-    return face_descriptor(photo, predict_landmarks68(photo, boxes[0]))
+    landmarks = photo_landmarks(photo)
+    return None if landmarks is None else face_descriptor(photo, landmarks)
 
 
-def render_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> RenderDescriptor:
-    """A rig render's descriptor: dlib detects the face, or the box comes from the rig's landmarks.
+def render_landmarks(render: np.ndarray, rig_landmarks68: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A rig render's dlib landmarks, and whether dlib's detector found the face itself.
 
     A character dlib's detector misses is still a character the player sees; placing the box
     from the rig's own landmarks keeps it in the measure (and the report counts how often).
     """
     boxes = detect_faces(render)
     if not boxes:
-        return RenderDescriptor(placed_descriptor(render, rig_landmarks68), False)
-    landmarks = predict_landmarks68(render, boxes[0])
-    return RenderDescriptor(face_descriptor(render, landmarks), True)
+        return placed_landmarks(render, rig_landmarks68), False
+    return predict_landmarks68(render, boxes[0]), True
+
+
+def render_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> RenderDescriptor:
+    """A rig render's descriptor, its face found as `render_landmarks` finds it."""
+    landmarks, detected = render_landmarks(render, rig_landmarks68)
+    return RenderDescriptor(face_descriptor(render, landmarks), detected)
+
+
+def placed_landmarks(render: np.ndarray, rig_landmarks68: np.ndarray) -> np.ndarray:
+    """dlib's landmarks found in the box of the rig's own: the fit knows where its face is."""
+    (left, top), (right, bottom) = rig_landmarks68.min(axis=0), rig_landmarks68.max(axis=0)
+    return predict_landmarks68(render, FaceBox(left, top, right, bottom, 0.0))
 
 
 def placed_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> np.ndarray:
-    """A rig render's descriptor with dlib's landmarks found in the box of the rig's own: the
-    fit knows where its face is, so it skips the detector."""
-    (left, top), (right, bottom) = rig_landmarks68.min(axis=0), rig_landmarks68.max(axis=0)
-    landmarks = predict_landmarks68(render, FaceBox(left, top, right, bottom, 0.0))
-    return face_descriptor(render, landmarks)
+    """A rig render's descriptor at `placed_landmarks`, which skips the detector."""
+    return face_descriptor(render, placed_landmarks(render, rig_landmarks68))

@@ -1,6 +1,10 @@
 """`facefit eval likeness`: fit each photo, render the character on the real rig, and ask dlib's
 recogniser whether the character is closest to the same person's other photo.
 
+dlib is the judge the product's targets are set in; the fit's last step reads it too. So every
+rank is also taken by FaceNet (`facefit.likeness.facenet`), which the fit never reads: a gain
+FaceNet does not share is dlib's alone.
+
 The gallery of a query is the other-expression photo of every person plus distractor photos
 (another set's people); the query's target is its own person's other photo. Baselines:
 the average face (one character for everyone), the fit's colours and styles on the average
@@ -23,21 +27,24 @@ from facefit.data.faces import FaceRecord, fold_identities
 from facefit.errors import FacefitError
 from facefit.fit.identity import is_shape_control
 from facefit.fit.skin_regions import cheek_lab
-from facefit.likeness.descriptors import photo_descriptor, render_descriptor
+from facefit.likeness.descriptors import face_descriptor, photo_landmarks, render_landmarks
+from facefit.likeness.facenet import NAME as FACENET
+from facefit.likeness.facenet import facenet_descriptor
 from facefit.likeness.ranking import chance, rank_summary, target_ranks
 
 VARIANTS = ("fit", "average_shape", "average_face", "photo")
+RECOGNISERS = {"dlib": face_descriptor, "facenet": facenet_descriptor}
 THUMB = 192  # px of the pictures kept for the contact sheet
-FAR = np.full(128, 1e6)  # stands for a gallery photo in which dlib found no face: never nearest
+FAR = 1e6  # every entry of a gallery photo in which dlib found no face: never nearest
 Progress = Callable[[int], None]
 
 
 @dataclass
 class Query:
-    """One fitted photo: its descriptors per variant, and what a person would see."""
+    """One fitted photo: each recogniser's reading per variant, and what a person would see."""
 
     record: FaceRecord
-    descriptors: dict[str, np.ndarray] = field(default_factory=dict)
+    descriptors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     row: dict[str, Any] = field(default_factory=dict)
     thumbs: tuple[np.ndarray, np.ndarray] | None = None  # aligned photo, character
 
@@ -67,15 +74,15 @@ def evaluate_likeness(
     shape = np.array([is_shape_control(c) for c in spec.continuous])
     mean = spec.mean_vector()
     average = renderer.render(mean)
-    average_face = render_descriptor(average.image, average.landmarks68).vector
+    average_face = read_render(average)[0]
 
-    photos = {r.name: photo_descriptor(load_photo(r.image.read_bytes())) for r in distractors}
+    photos = {r.name: read_photo(load_photo(r.image.read_bytes())) for r in distractors}
     queries: list[Query] = []
     failures: Counter[str] = Counter()
     for expressions in people.values():
         for record in expressions.values():
             pixels = load_photo(record.image.read_bytes())
-            photos[record.name] = photo_descriptor(pixels)
+            photos[record.name] = read_photo(pixels)
             query = Query(record)
             try:
                 _fit_query(query, pixels, fitter, renderer, shape, mean, overrides)
@@ -90,13 +97,11 @@ def evaluate_likeness(
 
     ranked = [q for q in queries if "error" not in q.row and _has_gallery(q, people, photos)]
     distractor_names = [r.name for r in distractors if photos[r.name] is not None]
-    for variant in VARIANTS:
-        for q, rank in zip(
-            ranked, _ranks(ranked, variant, people, photos, distractor_names), strict=True
-        ):
-            q.row[f"rank_{variant}"] = int(rank)
+    for recogniser, variant in ((r, v) for r in RECOGNISERS for v in VARIANTS):
+        ranks = _ranks(ranked, variant, recogniser, people, photos, distractor_names)
+        for q, rank in zip(ranked, ranks, strict=True):
+            q.row[rank_key(recogniser, variant)] = int(rank)
     gallery = len(people) + len(distractor_names)
-    held = fold_identities(0)
     report: dict[str, Any] = {
         "recogniser": "dlib_face_recognition_resnet_model_v1 (face-recognition-models 0.3.0)",
         "render_size": render_size,
@@ -109,12 +114,8 @@ def evaluate_likeness(
         "skin_delta_e": _skin_summary([q.row["skin_delta_e"] for q in ranked]),
         "facial_hair_on_women": _women_with_facial_hair(ranked),
     }
-    for name, keep in (("all", None), ("training_folds", False), ("heldout_fold0", True)):
-        subset = [q for q in ranked if keep is None or (q.record.identity in held) == keep]
-        ranks = {v: np.array([q.row[f"rank_{v}"] for q in subset]) for v in VARIANTS}
-        report[name] = {"queries": len(subset), "gallery": gallery, "chance": chance(gallery)}
-        if subset:
-            report[name] |= {v: rank_summary(r) for v, r in ranks.items()}
+    report |= _rank_summaries(ranked, gallery, "dlib")
+    report["facenet"] = {"recogniser": FACENET} | _rank_summaries(ranked, gallery, "facenet")
     report["rows"] = [q.row for q in queries]
     report["_queries"] = queries  # for the contact sheet; dropped before JSON
     return report
@@ -127,14 +128,10 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
     seconds = time.perf_counter() - t0
     vec = fitter.spec.encode(result.params)
     character = renderer.render(vec)
-    fitted = render_descriptor(character.image, character.landmarks68)
+    query.descriptors["fit"], detected = read_render(character)
     plain = vec.copy()
     plain[: len(shape)][shape] = mean[: len(shape)][shape]
-    plain_render = renderer.render(plain)
-    query.descriptors["fit"] = fitted.vector
-    query.descriptors["average_shape"] = render_descriptor(
-        plain_render.image, plain_render.landmarks68
-    ).vector
+    query.descriptors["average_shape"] = read_render(renderer.render(plain))[0]
     character_cheeks = cheek_lab(character.image, character.landmarks68)
     record = query.record
     query.row.update(
@@ -144,7 +141,7 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
         gender=record.gender,
         ethnicity=record.ethnicity,
         seconds=seconds,
-        detected=fitted.detected,
+        detected=detected,
         skin_delta_e=float(np.linalg.norm(result.photo_cheek_lab() - character_cheeks)),
         discrete=result.params["discrete"],
         continuous=result.params["continuous"],
@@ -154,6 +151,25 @@ def _fit_query(query, pixels, fitter, renderer, shape, mean, overrides) -> None:
         cv2.resize(result.aligned, small, interpolation=cv2.INTER_AREA),
         cv2.resize(character.image, small, interpolation=cv2.INTER_AREA),
     )
+
+
+def read_photo(photo: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Every recogniser's reading of a photo's largest face, None where dlib finds no face."""
+    landmarks = photo_landmarks(photo)
+    if landmarks is None:
+        return None
+    return {name: describe(photo, landmarks) for name, describe in RECOGNISERS.items()}
+
+
+def read_render(render) -> tuple[dict[str, np.ndarray], bool]:
+    """Every recogniser's reading of a rig render, and whether dlib's detector found its face."""
+    landmarks, detected = render_landmarks(render.image, render.landmarks68)
+    return {name: see(render.image, landmarks) for name, see in RECOGNISERS.items()}, detected
+
+
+def rank_key(recogniser: str, variant: str) -> str:
+    """A row's field for one rank: dlib's ranks keep the measure's original names."""
+    return f"rank_{variant}" if recogniser == "dlib" else f"{recogniser}_rank_{variant}"
 
 
 def other_photo(record: FaceRecord, people: dict[str, dict[str, FaceRecord]]) -> FaceRecord:
@@ -169,7 +185,23 @@ def _has_gallery(query: Query, people, photos) -> bool:
     )
 
 
-def _ranks(queries: list[Query], variant: str, people, photos, distractors: list[str]) -> list[int]:
+def _rank_summaries(ranked: list[Query], gallery: int, recogniser: str) -> dict[str, Any]:
+    """One recogniser's top-1, top-5 and mean rank per variant: over all ranked queries, the
+    training folds and the held-out fold, as `facefit eval photos` splits them."""
+    held = fold_identities(0)
+    report: dict[str, Any] = {}
+    for name, keep in (("all", None), ("training_folds", False), ("heldout_fold0", True)):
+        subset = [q for q in ranked if keep is None or (q.record.identity in held) == keep]
+        report[name] = {"queries": len(subset), "gallery": gallery, "chance": chance(gallery)}
+        for variant in VARIANTS if subset else ():
+            ranks = np.array([q.row[rank_key(recogniser, variant)] for q in subset])
+            report[name][variant] = rank_summary(ranks)
+    return report
+
+
+def _ranks(
+    queries: list[Query], variant: str, recogniser: str, people, photos, distractors: list[str]
+) -> list[int]:
     """Each query's rank against the other-expression photos of everyone plus the distractors."""
     ranks = [0] * len(queries)
     who = list(people)
@@ -177,8 +209,9 @@ def _ranks(queries: list[Query], variant: str, people, photos, distractors: list
         mine = [i for i, q in enumerate(queries) if q.record.expression == expression]
         others = [next(r for e, r in people[w].items() if e != expression) for w in who]
         names = [r.name for r in others] + distractors
-        gallery = np.stack([FAR if photos[n] is None else photos[n] for n in names])
-        found = np.stack([queries[i].descriptors[variant] for i in mine])
+        found = np.stack([queries[i].descriptors[variant][recogniser] for i in mine])
+        far = np.full(found.shape[1], FAR)
+        gallery = np.stack([far if photos[n] is None else photos[n][recogniser] for n in names])
         targets = [who.index(queries[i].record.identity) for i in mine]
         for i, rank in zip(mine, target_ranks(found, gallery, targets), strict=True):
             ranks[i] = int(rank)

@@ -35,3 +35,23 @@ def chance(gallery_size: int) -> dict[str, float]:
         "top5": min(5, gallery_size) / gallery_size,
         "mean_rank": (gallery_size + 1) / 2,
     }
+
+
+def paired_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """Two runs' ranks of the same photos compared photo by photo.
+
+    Top-1 over ~130 queries moves by 0.03 on noise alone; the mean change of log-rank, with its
+    standard error, sees smaller real changes. Also how many photos ranked their person higher
+    and lower, the median ranks and the mean reciprocal ranks.
+    """
+    a, b = np.asarray(before, float), np.asarray(after, float)
+    change = np.log(b) - np.log(a)
+    return {
+        "photos": len(a),
+        "median_rank": [float(np.median(a)), float(np.median(b))],
+        "mean_log_rank_change": round(float(change.mean()), 3),
+        "standard_error": round(float(change.std(ddof=1) / np.sqrt(len(change))), 3),
+        "higher": int((b < a).sum()),
+        "lower": int((b > a).sum()),
+        "mean_reciprocal_rank": [round(float(np.mean(1 / a)), 3), round(float(np.mean(1 / b)), 3)],
+    }

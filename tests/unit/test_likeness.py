@@ -13,9 +13,10 @@ from facefit.align import load_photo
 from facefit.data.faces import read_manifest
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
-from facefit.likeness.descriptors import photo_descriptor, render_descriptor
+from facefit.likeness.descriptors import photo_descriptor, photo_landmarks, render_descriptor
 from facefit.likeness.evaluate import evaluate_likeness
-from facefit.likeness.ranking import chance, rank_summary, target_ranks
+from facefit.likeness.facenet import facenet_descriptor
+from facefit.likeness.ranking import chance, paired_change, rank_summary, target_ranks
 from facefit.likeness.sheet import likeness_sheet
 from facefit.settings import CoreSettings
 from tests.tiny_weights import write_tiny_weights
@@ -31,6 +32,23 @@ def test_ranks_count_ties_against_the_target():
     summary = rank_summary(np.array([1, 2, 6]))
     assert summary == {"top1": pytest.approx(1 / 3), "top5": pytest.approx(2 / 3), "mean_rank": 3.0}
     assert chance(4) == {"top1": 0.25, "top5": 1.0, "mean_rank": 2.5}
+
+
+def test_paired_change_counts_photos_ranked_higher_and_lower():
+    change = paired_change(np.array([1, 4, 2, 3]), np.array([1, 2, 4, 1]))
+    assert change["higher"] == 2 and change["lower"] == 1 and change["photos"] == 4
+    assert change["mean_log_rank_change"] == pytest.approx(np.log([1, 0.5, 2, 1 / 3]).mean(), abs=1e-3)
+
+
+def test_facenet_a_recogniser_the_fit_never_reads_tells_people_apart():
+    records = read_manifest(FIXTURES)
+    photos = [load_photo(r.image.read_bytes()) for r in records]
+    photos.append(photos[0][:, ::-1].copy())  # the first person again, mirrored
+    vectors = [facenet_descriptor(p, photo_landmarks(p)) for p in photos]
+    assert all(v.shape == (512,) and np.linalg.norm(v) == pytest.approx(1, 1e-4) for v in vectors)
+    same = np.linalg.norm(vectors[0] - vectors[3])
+    others = [np.linalg.norm(vectors[i] - vectors[j]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert same < 0.5 * min(others), (same, others)
 
 
 def test_photo_descriptors_tell_people_apart():
@@ -70,7 +88,10 @@ def test_likeness_ranks_each_character_against_everyone(fitter, tmp_path):
     assert report["people"] == 2 and report["distractors"] == 1 and report["ranked"] == 4
     assert report["all"]["gallery"] == 3 and report["all"]["chance"]["top1"] == pytest.approx(1 / 3)
     assert report["all"]["photo"]["top1"] == 1.0  # the recogniser's own ceiling
+    assert report["facenet"]["all"]["photo"]["top1"] == 1.0
+    assert report["facenet"]["heldout_fold0"]["queries"] == report["heldout_fold0"]["queries"]
     assert all(1 <= row["rank_fit"] <= 3 for row in report["rows"])
+    assert all(1 <= row["facenet_rank_fit"] <= 3 for row in report["rows"])
     assert all(1 <= row["rank_average_face"] <= 3 for row in report["rows"])
     assert 0.0 <= report["render_detected"] <= 1.0
     skin = report["skin_delta_e"]
