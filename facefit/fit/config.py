@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from facefit.rig.human.controls import CURLED
+from facefit.rig.human.controls import CURLED, CUT_SHORT, TIED
 
 MODES = ("full", "fast", "patent")
 SERVICE_MODES = ("full", "fast")  # `patent` is the baseline of `facefit eval`, not a service
 PATENT_MAX_ITERS = 12  # the patent's loop starts from the average face: its own budget
+SEX = "sex"  # the control `womens_options` and `mens_options` read: below 0.5 a woman
 
 
 def given(**options: Any) -> dict[str, Any]:
@@ -51,6 +52,11 @@ class RigParts:
     # options of the outlined groups drawn as curls: only for a photo whose hair is curled
     # (facefit.fit.hair_texture), since an outline cannot tell coils from hair tied up high
     curled_options: tuple[str, ...] = ()
+    # options of the outlined groups only a woman's character wears, and only a man's: their
+    # difference is what a frontal photo cannot show (the hair's length behind the head); the
+    # sex is the rig's `sex` control, read from the photo at the start
+    womens_options: tuple[str, ...] = ()
+    mens_options: tuple[str, ...] = ()
     # colour regions read by the middle colour of their sure inside, in the photo and the
     # render alike (`facefit.fit.colors.core_rgb`): rig 3's hair, whose mean mixed in its
     # sheen and, on hair tied back, the wall beside its thin band (black hair read L* 24-37,
@@ -89,6 +95,8 @@ HUMAN_PARTS = RigParts(
     fast_outlines=True,
     fast_colors=True,
     curled_options=CURLED,
+    womens_options=TIED,
+    mens_options=CUT_SHORT,
     core_color_regions=("hair",),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
@@ -126,6 +134,8 @@ class FitConfig:
     fast_outlines: bool = REFERENCE_PARTS.fast_outlines
     fast_colors: bool = REFERENCE_PARTS.fast_colors
     curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
+    womens_options: tuple[str, ...] = REFERENCE_PARTS.womens_options
+    mens_options: tuple[str, ...] = REFERENCE_PARTS.mens_options
     core_color_regions: tuple[str, ...] = REFERENCE_PARTS.core_color_regions
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
@@ -186,6 +196,9 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("beard_group", "group", {cfg.beard_group} - {None}),
         ("beard_density", "control", {cfg.beard_density} - {None}),
         ("curled_options", "option", set(cfg.curled_options)),
+        ("womens_options", "option", set(cfg.womens_options)),
+        ("mens_options", "option", set(cfg.mens_options)),
+        ("womens_options", "control", {SEX} if cfg.womens_options or cfg.mens_options else set()),
         ("core_color_regions", "region", set(cfg.core_color_regions)),
     )
     for field_name, kind, names in named:

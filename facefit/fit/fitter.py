@@ -45,7 +45,7 @@ from facefit.fit.hair_texture import curled_photos
 from facefit.fit.intake import align_photos, aligned_targets
 from facefit.fit.networks import FitNetworks, load_networks
 from facefit.fit.options import check_options
-from facefit.fit.outline import choose_outlines
+from facefit.fit.outline import choose_outlines, unworn_options
 from facefit.fit.params import ParamLayout
 from facefit.fit.real_rig import RealRig
 from facefit.fit.recognition import recognised_shapes
@@ -226,7 +226,7 @@ class Fitter:
             return lambda v: choose_outlines(
                 v, targets, rig, spec, cfg.silhouette_groups, evidence=evidence,
                 extents=cfg.silhouette_extents, on_average_face=on_average_face,
-                curled_options=cfg.curled_options, curled=curled,
+                unworn=unworn_options(v, spec, cfg, curled),
             )  # fmt: skip
 
         if cfg.mode == "fast":  # the start (its beard from the chin), then on the average face

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facefit.fit.config import SEX
 from facefit.fit.real_rig import RealRig, with_option
 from facefit.fit.runner_ups import OptionEvidence
 from facefit.fit.search import PhotoTargets
@@ -52,8 +53,7 @@ def choose_outlines(
     evidence: OptionEvidence | None = None,
     extents: tuple[tuple[str, str], ...] = (),
     on_average_face: bool = False,
-    curled_options: tuple[str, ...] = (),
-    curled: list[bool] | None = None,
+    unworn: list[frozenset[str]] | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each (group, label class) of `groups` set to its best outline.
 
@@ -63,7 +63,7 @@ def choose_outlines(
     has each option drawn at the searched value and at `EXTENT_LEVELS`, and keeps the best.
     `on_average_face` (`fast`): the options are drawn once per process on the average face
     instead, at `EXTENT_LEVELS` only; the framing puts every face's outline near its place.
-    `curled_options` are drawn only for the faces whose hair `curled` says is curled.
+    `unworn` (B,): the options each face may not wear (`unworn_options`), never drawn.
     """
     vectors = vectors.clone()
     labels = list(spec.labels)
@@ -81,8 +81,8 @@ def choose_outlines(
                 levels.insert(0, float(vectors[i, column]))
             scores = np.full((stop - start, len(levels)), np.inf)
             for option in range(stop - start):
-                if options[option] in curled_options and not (curled and curled[i]):
-                    continue  # an outline cannot tell coils from hair tied up high
+                if unworn and options[option] in unworn[i]:
+                    continue
                 for j, level in enumerate(levels):
                     if on_average_face:
                         mask = _average_outline(rig, spec, start, stop, option, column, level, k)
@@ -100,6 +100,24 @@ def choose_outlines(
             if column is not None:
                 vectors[i, column] = levels[level]
     return vectors
+
+
+def unworn_options(vectors: torch.Tensor, spec, cfg, curled: list[bool] | None) -> list:
+    """(B,) frozensets: the options each face's outline step may not draw.
+
+    Curled styles only for hair `curled` says is curled, since an outline cannot tell coils
+    from hair tied up high; `cfg.womens_options` only for a woman's character and
+    `cfg.mens_options` only for a man's, by the rig's sex control, since a frontal outline
+    cannot show how long the hair is behind the head.
+    """
+    sex = spec.continuous_index.get(SEX)
+    unworn = []
+    for i in range(vectors.shape[0]):
+        options = set() if curled and curled[i] else set(cfg.curled_options)
+        if sex is not None:
+            options |= set(cfg.mens_options if vectors[i, sex] < 0.5 else cfg.womens_options)
+        unworn.append(frozenset(options))
+    return unworn
 
 
 def _drawn(vector, start, stop, option, column, level) -> torch.Tensor:

@@ -24,10 +24,11 @@ from facefit.fit.config import HUMAN_PARTS, REFERENCE_PARTS, FitConfig, for_rig
 from facefit.fit.evaluate import evaluate_photos, evaluate_synthetic, synthetic_face
 from facefit.fit.fitter import load_fitter
 from facefit.fit.losses import COLOR_REGIONS
-from facefit.fit.outline import choose_outlines
+from facefit.fit.outline import choose_outlines, unworn_options
 from facefit.fit.params import ParamLayout
 from facefit.fit.skin_regions import cheek_lab, chin_minus_cheek_lightness
 from facefit.fit.start import default_unless_confident
+from facefit.rig.human.controls import CUT_SHORT, TIED
 from facefit.rig.human.spec import RIG_ID
 from facefit.settings import RIG_WEIGHTS, CoreSettings
 from tests.tiny_weights import write_tiny_weights
@@ -224,12 +225,32 @@ def test_curled_hairstyles_go_only_to_curled_hair(fitter):
     for curled in (True, False):
         vector = choose_outlines(
             searched, SimpleNamespace(probs=probs), fitter.rig, spec,
-            HUMAN_PARTS.silhouette_groups, curled_options=HUMAN_PARTS.curled_options,
-            curled=[curled],
+            HUMAN_PARTS.silhouette_groups,
+            unworn=unworn_options(searched, spec, fitter.config, [curled]),
         )[0]  # fmt: skip
         chosen[curled] = spec.decode(vector.numpy())["discrete"]["hairstyle"]
     assert chosen[True] == "afro01"
     assert chosen[False] not in HUMAN_PARTS.curled_options
+
+
+@pytest.mark.parametrize("front", ["short04", "ponytail01"])
+def test_the_length_a_front_cannot_show_follows_the_characters_sex(fitter, front):
+    """`short04` and `ponytail01` draw one front: from either outline a woman's character
+    wears her hair tied back and a man's wears his cut short."""
+    spec, labels = fitter.spec, fitter.labels
+    size = fitter.networks.extractor_size
+    drawn = fitter.rig.render(spec.encode({"discrete": {"hairstyle": front}}))
+    one_hot = F.one_hot(torch.as_tensor(drawn.labels, dtype=torch.long), len(labels))
+    probs = F.interpolate(one_hot.permute(2, 0, 1)[None].float(), size=(size, size), mode="area")
+    for sex, worn in ((0.05, TIED), (0.95, CUT_SHORT)):
+        searched = spec.encode({"continuous": {"sex": sex}, "discrete": {"hairstyle": "bob01"}})
+        searched = torch.as_tensor(searched)[None]
+        vector = choose_outlines(
+            searched, SimpleNamespace(probs=probs), fitter.rig, spec,
+            HUMAN_PARTS.silhouette_groups,
+            unworn=unworn_options(searched, spec, fitter.config, [False]),
+        )[0]  # fmt: skip
+        assert spec.decode(vector.numpy())["discrete"]["hairstyle"] in worn, (front, sex)
 
 
 @pytest.mark.parametrize("on_average_face", [False, True])

@@ -37,7 +37,9 @@ def test_ranks_count_ties_against_the_target():
 def test_paired_change_counts_photos_ranked_higher_and_lower():
     change = paired_change(np.array([1, 4, 2, 3]), np.array([1, 2, 4, 1]))
     assert change["higher"] == 2 and change["lower"] == 1 and change["photos"] == 4
-    assert change["mean_log_rank_change"] == pytest.approx(np.log([1, 0.5, 2, 1 / 3]).mean(), abs=1e-3)
+    assert change["mean_log_rank_change"] == pytest.approx(
+        np.log([1, 0.5, 2, 1 / 3]).mean(), abs=1e-3
+    )
 
 
 def test_facenet_a_recogniser_the_fit_never_reads_tells_people_apart():

@@ -231,6 +231,11 @@ HAIRSTYLES = ("bald", "buzz", "short01", "short02", "short03", "short04", "reced
 # own variants: a proxy drawn with a different hairline, or curled
 HAIRSTYLE_PROXY = {"receding": "short02", "long_curly": "long01"}
 CURLED = ("long_curly", "afro01")  # shaded as coils, not strands
+# Hair tied back and hair cut short show one front (`ponytail01` and `short04` draw the same
+# outline): the length behind the head, which no frontal photo shows, follows the sex the
+# attribute reader reads, as most people wear it. Tied styles for women, short cuts for men.
+TIED = ("ponytail01", "braid01")
+CUT_SHORT = ("short01", "short02", "short03", "short04", "receding")
 # how each hairstyle wears the hair, in the words of the London people's by-eye labels
 # (`facefit.data.faces.hair_length_by_eye`), so `facefit eval photos` can tell whether long
 # hair stayed long and a bald head bald
