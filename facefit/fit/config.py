@@ -117,10 +117,11 @@ class FitConfig:
     w_landmarks: float = 4.0  # ... of the 68-landmark term
     w_color: float = 1.0  # ... of the region-colour term
     w_prior: float = 0.01  # ... of the pull toward the average face
-    # ... of dlib's descriptor in the fit's last shape solve (`facefit.fit.recognition`): past
-    # 0.01 the characters' landmarks left the photos' human-placed ones faster than the
-    # recogniser gained (docs/decisions.md); 0 switches the step off
-    w_recognition: float = 0.01
+    # ... of dlib's descriptor in the fit's last shape solve (`facefit.fit.recognition`): on
+    # the training folds both dlib and FaceNet, which the fit never reads, found the most
+    # people at 0.03; past it neither gained and the skin's match suffered (docs/decisions.md);
+    # 0 switches the step off
+    w_recognition: float = 0.03
     default_margin: float = 0.03  # option 0 stays unless another renders this much better
     # The rig parts of the post-search steps (`RigParts`): the reference rig's unless chosen
     # for another rig by `for_rig`.

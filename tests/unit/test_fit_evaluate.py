@@ -213,3 +213,16 @@ def test_the_patents_baseline_runs_its_own_budget_unless_one_is_given(tmp_path, 
     assert iterations("--mode", "patent") == PATENT_MAX_ITERS
     assert iterations("--mode", "patent", "--max-iters", "2") == 2
     assert iterations("--mode", "full") == FitConfig().max_iters
+
+
+def test_the_likeness_eval_takes_the_fit_options_of_the_photos_eval():
+    """`facefit eval likeness` fits with the options `eval photos` takes, the recogniser's
+    weight among them (0: the step off), and passes on only those given."""
+    from facefit.cli import build_parser
+    from facefit.cli.eval_fit import fit_overrides
+
+    for command in ("photos", "likeness"):
+        args = build_parser().parse_args(
+            ["eval", command, "--mode", "fast", "--w-recognition", "0"]
+        )
+        assert fit_overrides(args) == {"mode": "fast", "w_recognition": 0.0}
