@@ -5,7 +5,7 @@ which the fit never reads): the median ranks, the mean change of log-rank with i
 error, how many photos ranked their person higher and lower, and the mean reciprocal ranks.
 
 With `--picture`, also draws photo | character before | character after for twelve people
-(neutral photos, taken in turn from each gender and ethnicity), captioned with dlib's ranks.
+(neutral photos, taken in turn from each gender and ethnicity), captioned with both ranks.
 
 Usage: [FACEFIT_RIG=human] .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
 """
@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+RANKS = ("rank_fit", "facenet_rank_fit")  # the picture's captions: dlib's, then FaceNet's
 
 
 def main() -> None:
@@ -81,7 +83,8 @@ def picture(runs: list[dict], path: Path, size: int = 192) -> None:
         photo = small(align_photo(load_photo(person.record.image.read_bytes())).image)
         x, y = (k % columns) * 3 * size, (k // columns) * (size + CAPTION)
         sheet.paste(Image.fromarray(np.hstack([photo, drawn(before[name]), drawn(after)])), (x, y))
-        caption = f"{name}  rank {before[name]['rank_fit']} -> {after['rank_fit']}"
+        ranks = [f"{before[name].get(k, '-')} -> {after.get(k, '-')}" for k in RANKS]
+        caption = f"{name}  rank {ranks[0]} (FaceNet {ranks[1]})"
         draw.text((x + 6, y + size + 5), caption, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
