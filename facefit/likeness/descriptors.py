@@ -3,20 +3,10 @@ measure's input."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from facefit.align import models
 from facefit.align.detect import FaceBox, detect_faces, predict_landmarks68
-
-
-@dataclass(frozen=True)
-class RenderDescriptor:
-    """A render's descriptor, and whether dlib found the face itself (else the rig placed it)."""
-
-    vector: np.ndarray  # (128,) float64
-    detected: bool
 
 
 def face_descriptor(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
@@ -57,12 +47,6 @@ def render_landmarks(render: np.ndarray, rig_landmarks68: np.ndarray) -> tuple[n
     if not boxes:
         return placed_landmarks(render, rig_landmarks68), False
     return predict_landmarks68(render, boxes[0]), True
-
-
-def render_descriptor(render: np.ndarray, rig_landmarks68: np.ndarray) -> RenderDescriptor:
-    """A rig render's descriptor, its face found as `render_landmarks` finds it."""
-    landmarks, detected = render_landmarks(render, rig_landmarks68)
-    return RenderDescriptor(face_descriptor(render, landmarks), detected)
 
 
 def placed_landmarks(render: np.ndarray, rig_landmarks68: np.ndarray) -> np.ndarray:

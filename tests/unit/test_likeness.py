@@ -13,7 +13,7 @@ from facefit.align import load_photo
 from facefit.data.faces import read_manifest
 from facefit.fit.config import FitConfig
 from facefit.fit.fitter import load_fitter
-from facefit.likeness.descriptors import photo_descriptor, photo_landmarks, render_descriptor
+from facefit.likeness.descriptors import photo_descriptor, photo_landmarks, render_landmarks
 from facefit.likeness.evaluate import evaluate_likeness
 from facefit.likeness.facenet import facenet_descriptor
 from facefit.likeness.ranking import chance, paired_change, rank_summary, target_ranks
@@ -66,8 +66,12 @@ def test_photo_descriptors_tell_people_apart():
 def test_a_render_without_a_detectable_face_is_placed_by_the_rig_landmarks():
     blank = np.full((256, 256, 3), 128, np.uint8)
     landmarks = np.stack(np.meshgrid(np.linspace(80, 176, 17), np.linspace(90, 190, 4)), -1)
-    found = render_descriptor(blank, landmarks.reshape(-1, 2)[:68])
-    assert not found.detected and found.vector.shape == (128,)
+    rig_landmarks = landmarks.reshape(-1, 2)[:68]
+    found, detected = render_landmarks(blank, rig_landmarks)
+    assert not detected and found.shape == (68, 2)
+    # dlib's landmarks are looked for inside the box of the rig's own
+    assert (found.min(axis=0) >= rig_landmarks.min(axis=0) - 20).all()
+    assert (found.max(axis=0) <= rig_landmarks.max(axis=0) + 20).all()
 
 
 @pytest.fixture(scope="module")
