@@ -39,7 +39,7 @@ def likeness_sheet(queries: Sequence, gallery: int, path: Path, columns: int = 4
     for k, q in enumerate(people):
         x, y = (k % columns) * 2 * size, (k // columns) * (size + CAPTION)
         sheet.paste(Image.fromarray(np.hstack(q.thumbs)), (x, y))
-        ranks = f"rank {q.row['rank_fit']} (FaceNet {q.row.get('facenet_rank_fit', '-')})"
+        ranks = f"rank {q.row['rank_fit']} (FaceNet {q.row['facenet_rank_fit']})"
         caption = f"{q.record.name}  {ranks} / {gallery}"
         draw.text((x + 6, y + size + 5), caption, fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -298,9 +298,8 @@ class Renderer:
             return self._render(vec)
 
     def _render(self, vec: np.ndarray) -> RigRender:
-        decoded = self.spec.decode(vec)
         values = {c.name: float(vec[i]) for i, c in enumerate(self.spec.continuous)}
-        choice = decoded["discrete"]
+        choice = self.spec.options(vec)
         ctx = self._ctx
         gap = shapes.LipShape.from_controls(values).gap
 
