@@ -25,14 +25,15 @@ def main() -> None:
     from facefit.align import load_photo
     from facefit.data.faces import fold_identities, read_manifest
     from facefit.likeness.evaluate import (
-        FAR,
         RECOGNISERS,
+        Query,
+        gallery_ranks,
         other_photo,
         paired_people,
         read_photo,
         read_render,
     )
-    from facefit.likeness.ranking import paired_change, rank_summary, target_ranks
+    from facefit.likeness.ranking import paired_change, rank_summary
     from facefit.rig.human.render import HumanRenderer
     from facefit.rig.spec import load_spec
 
@@ -47,7 +48,6 @@ def main() -> None:
     records = read_manifest()
     by_name = {r.name: r for r in records}
     people = paired_people([by_name[name] for name in shared])
-    who = list(people)
     extra = set(args.distractors.split(",")) - {""}
     distractors = [r.name for r in records if r.set in extra and r.expression == "neutral"]
     names = [r.name for photos in people.values() for r in photos.values()] + distractors
@@ -60,21 +60,17 @@ def main() -> None:
     held = np.array([q.identity in fold_identities(0) for q in queries])
     ranks = {name: np.zeros((len(runs), len(queries)), int) for name in RECOGNISERS}
     for k, by_photo in enumerate(rows):
-        for i, query in enumerate(queries):
+        drawn = []
+        for query in queries:
             row = by_photo[query.name]
             vector = spec.encode({"continuous": row["continuous"], "discrete": row["discrete"]})
-            seen = read_render(renderer.render(vector))[0]
-            gallery = [other_photo(people[w][query.expression], people).name for w in who]
-            gallery += distractors
-            for name, rank in ranks.items():
-                far = np.full(len(seen[name]), FAR)
-                stacked = np.stack([far if photos[n] is None else photos[n][name] for n in gallery])
-                target = who.index(query.identity)
-                rank[k, i] = target_ranks(seen[name][None], stacked, [target])[0]
+            drawn.append(Query(query, {"fit": read_render(renderer.render(vector))[0]}))
+        for name, rank in ranks.items():
+            rank[k] = gallery_ranks(drawn, "fit", name, people, photos, distractors)
     report = {
         "runs": [str(path) for path in args.runs],
         "yaw_degrees": args.yaw,
-        "gallery": len(who) + len(distractors),
+        "gallery": len(people) + len(distractors),
     }
     for name, rank in ranks.items():
         report[name] = {}

@@ -98,7 +98,7 @@ def evaluate_likeness(
     ranked = [q for q in queries if "error" not in q.row and _has_gallery(q, people, photos)]
     distractor_names = [r.name for r in distractors if photos[r.name] is not None]
     for recogniser, variant in ((r, v) for r in RECOGNISERS for v in VARIANTS):
-        ranks = _ranks(ranked, variant, recogniser, people, photos, distractor_names)
+        ranks = gallery_ranks(ranked, variant, recogniser, people, photos, distractor_names)
         for q, rank in zip(ranked, ranks, strict=True):
             q.row[rank_key(recogniser, variant)] = int(rank)
     gallery = len(people) + len(distractor_names)
@@ -199,7 +199,7 @@ def _rank_summaries(ranked: list[Query], gallery: int, recogniser: str) -> dict[
     return report
 
 
-def _ranks(
+def gallery_ranks(
     queries: list[Query], variant: str, recogniser: str, people, photos, distractors: list[str]
 ) -> list[int]:
     """Each query's rank against the other-expression photos of everyone plus the distractors."""
