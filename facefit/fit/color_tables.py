@@ -94,12 +94,13 @@ def _table(rig, spec, region, classes, columns, core) -> ColorTable | None:
         axes = [np.linspace(0.0, 1.0, TABLE_STEPS[len(columns)])] * len(columns)
         labs = np.empty([len(a) for a in axes] + [3])
         table: ColorTable | None = None
+        drawer = rig.color_probe(average, spec.continuous[columns[0]].name)
         for at in itertools.product(*[range(len(a)) for a in axes]):
             candidate = average.clone()
             candidate[columns] = torch.tensor(
                 [axes[j][k] for j, k in enumerate(at)], dtype=candidate.dtype
             )
-            drawn = region_lab(rig, region, classes, candidate, core)
+            drawn = region_lab(drawer, region, classes, candidate, core)
             if drawn is None:
                 break
             labs[at] = drawn

@@ -95,13 +95,14 @@ def match_colors(
         tried = REFINED_REGIONS.get(region, steps)
         started = [names.index(c) for c in controls if c in SWEPT_FROM]
         for i in np.flatnonzero(shown):
-            distance = partial(region_distance, rig, region, classes, photo[i], core=core)
             for k in started:
                 vectors[i, k] = SWEPT_FROM[names[k]]
             for _ in range(2 if region in SWEPT_TWICE else 1):
                 for control in controls:
                     k = names.index(control)
                     top = upper_bound(vectors[i], names, control)
+                    drawer = rig.color_probe(vectors[i], control)
+                    distance = partial(region_distance, drawer, region, classes, photo[i], core)
                     vectors[i, k] = _best_value(vectors[i], k, distance, tried, refine, top)
     return vectors
 
@@ -149,13 +150,13 @@ def core_rgb(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
 
 
 def region_lab(
-    rig: RealRig, region: str, classes: list[int], candidate: torch.Tensor, core: bool = False
+    drawer, region: str, classes: list[int], candidate: torch.Tensor, core: bool = False
 ) -> np.ndarray | None:
-    """CIE Lab (3,) of the `region` colour of the rig's probe render of `candidate` (D,): the
-    cheeks' for `CHEEK_REGIONS`, the middle colour of its labels' inside if `core`,
-    else the mean of the render's own region labels; None where the render does not draw
-    the region."""
-    drawn = rig.probe.render(candidate.cpu().numpy())
+    """CIE Lab (3,) of the `region` colour of `drawer`'s render of `candidate` (D,) (the rig's
+    probe, or its colour response: `RealRig.color_probe`): the cheeks' for `CHEEK_REGIONS`,
+    the middle colour of its labels' inside if `core`, else the mean of the render's own
+    region labels; None where the render does not draw the region."""
+    drawn = drawer.render(candidate.cpu().numpy())
     if region in CHEEK_REGIONS:
         return cheek_lab(drawn.image, drawn.landmarks68)
     mask = np.isin(drawn.labels, classes)
@@ -167,17 +168,17 @@ def region_lab(
 
 
 def region_distance(
-    rig: RealRig,
+    drawer,
     region: str,
     classes: list[int],
     photo: np.ndarray,
+    core: bool,
     candidate: torch.Tensor,
-    core: bool = False,
 ) -> float | None:
-    """CIE76 distance of the `region` colour (`region_lab`) of the rig's probe render of
+    """CIE76 distance of the `region` colour (`region_lab`) of `drawer`'s render of
     `candidate` (D,) to the photo's Lab `photo` (3,); None where the render does not draw
     the region."""
-    drawn = region_lab(rig, region, classes, candidate, core)
+    drawn = region_lab(drawer, region, classes, candidate, core)
     return None if drawn is None else float(np.linalg.norm(drawn - photo))
 
 

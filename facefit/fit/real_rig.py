@@ -85,6 +85,7 @@ class RealRig:
                     f"{renderer.spec.rig_id!r}"
                 )
         self._kept: OrderedDict[bytes, object] = OrderedDict()
+        self._response = None  # the probe's last colour response (`color_probe`)
 
     def render(self, vector: torch.Tensor | np.ndarray):
         """The real rig's `Render` of a (D,) vector at the aligned frame's side."""
@@ -96,6 +97,17 @@ class RealRig:
                 self._kept.popitem(last=False)
         self._kept.move_to_end(key)
         return self._kept[key]
+
+    def color_probe(self, vector: torch.Tensor, control: str):
+        """What draws `vector` at the extractor's side while only `control` changes: the
+        probe's colour response where `control` is one of the rig's colours (six draws, then
+        none per colour), else the probe itself."""
+        if control not in self.probe.palette_controls:
+            return self.probe
+        values = vector.cpu().numpy()
+        if self._response is None or not self._response.accepts(values):
+            self._response = self.probe.color_response(values)
+        return self._response
 
     def average_landmarks68(self) -> np.ndarray:
         """(68, 2) landmarks of the rig's average face in the aligned frame: the stored ones
@@ -111,6 +123,7 @@ class RealRig:
     def forget(self) -> None:
         """Drop the kept renders (after a fit: the next photos share none)."""
         self._kept.clear()
+        self._response = None
 
     def loss(self, vectors: torch.Tensor, renders: list, targets: PhotoTargets, cfg: FitConfig):
         """The fit's loss (a float per face) of `renders` of `vectors` (B, D)."""

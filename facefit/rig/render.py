@@ -140,6 +140,9 @@ def hair_offset(values: dict[str, float]) -> float:
 class Renderer:
     """Renders parameter vectors of the reference rig; each instance owns a GL context."""
 
+    # Controls whose renders `color_response` draws without drawing: none on this rig
+    palette_controls: tuple[str, ...] = ()
+
     def __init__(self, size: int = 512, spec: RigSpec | None = None) -> None:
         self.size = int(size)
         self.spec = spec or load_reference_spec()
@@ -360,6 +363,21 @@ class Renderer:
     def _read_color(self) -> np.ndarray:
         raw = self._out_fbo.read(components=3, alignment=1)
         return np.frombuffer(raw, np.uint8).reshape(self.size, self.size, 3)[::-1].copy()
+
+    def color_response(self, vec: np.ndarray):
+        """`vec`'s render at any values of `palette_controls` (see the human rig's)."""
+        raise NotImplementedError(f"{self.spec.rig_id} has no colour response")
+
+    def edge_filtered(self, image: np.ndarray) -> np.ndarray:
+        """An (S, S, 3) uint8 picture through the edge filter that finishes every render."""
+        rgba = np.full((self.size, self.size, 4), 255, np.uint8)
+        rgba[..., :3] = image[::-1]  # GL rows run bottom up
+        with self._context() as ctx:
+            self._scene_color.write(rgba.tobytes())
+            self._out_fbo.use()
+            self._scene_color.use(location=0)
+            self._post_vao.render(mode=ctx.TRIANGLES, vertices=3)
+            return self._read_color()
 
     def _read_labels(self) -> np.ndarray:
         raw = self._scene_fbo.read(components=1, alignment=1, attachment=1, dtype="u1")

@@ -278,3 +278,44 @@ def test_a_yawed_camera_sees_the_head_from_the_side(spec, renderer):
     middle = SIZE / 2
     assert abs(front_columns.mean() - middle) < 0.02 * SIZE
     assert abs(columns.mean() - middle) > 0.02 * SIZE
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"hairstyle": "long01", "facial_hair": "full_beard"},
+        {"hairstyle": "buzz", "facial_hair": "stubble"},
+        {"hairstyle": "bald", "facial_hair": "none"},
+    ],
+)
+def test_a_colour_response_draws_any_colours_as_the_renderer_does(spec, renderer, options):
+    from facefit.fit.skin_regions import cheek_lab, mean_lab
+    from facefit.rig.human.color_response import PALETTE_CONTROLS
+
+    rng = np.random.default_rng(3)
+    drawn = spec.encode({"continuous": {"sex": 0.8, "head_width": 0.3}, "discrete": options})
+    response = renderer.color_response(drawn)
+    for _ in range(3):
+        recoloured = drawn.copy()
+        for name in PALETTE_CONTROLS:
+            recoloured[spec.continuous_index[name]] = rng.uniform()
+        real, emulated = renderer.render(recoloured), response.render(recoloured)
+        assert np.array_equal(real.labels, emulated.labels)
+        assert np.abs(real.image.astype(int) - emulated.image.astype(int)).max() <= 1
+        cheeks = [cheek_lab(r.image, r.landmarks68) for r in (real, emulated)]
+        assert np.linalg.norm(cheeks[0] - cheeks[1]) < 0.1
+        for label in ("hair", "upper_lip", "left_eye", "left_brow"):
+            mask = real.labels == LABEL[label]
+            if mask.sum() > 5:  # the region's mean colour, edges and all
+                colours = [mean_lab(r.image, mask) for r in (real, emulated)]
+                assert np.linalg.norm(colours[0] - colours[1]) < 0.1, label
+
+
+def test_a_colour_response_refuses_a_change_beyond_colour(spec, renderer):
+    drawn = spec.encode({"continuous": {"skin_tone": 0.2}})
+    response = renderer.color_response(drawn)
+    assert response.accepts(spec.encode({"continuous": {"skin_tone": 0.9}}))
+    wider = spec.encode({"continuous": {"skin_tone": 0.2, "head_width": 0.9}})
+    assert not response.accepts(wider)
+    with pytest.raises(ValueError, match="colour"):
+        response.render(wider)

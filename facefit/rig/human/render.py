@@ -19,6 +19,7 @@ from scipy import sparse
 from facefit.rig import camera
 from facefit.rig.human import colors, controls, framing, shaders
 from facefit.rig.human.asset import HumanAsset, Proxy, load_asset
+from facefit.rig.human.color_response import PALETTE_CONTROLS, ColorResponse, color_response
 from facefit.rig.human.morph import MorphModel
 from facefit.rig.human.spec import human_spec
 from facefit.rig.render import BACKGROUND, Renderer, RigRender
@@ -121,6 +122,8 @@ def _brow_coordinates(proxy: Proxy) -> np.ndarray:
 class HumanRenderer(Renderer):
     """Renders parameter vectors of rig 3; each instance owns a GL context."""
 
+    palette_controls = PALETTE_CONTROLS
+
     def __init__(
         self, size: int = 512, spec: RigSpec | None = None, yaw_degrees: float = 0.0
     ) -> None:
@@ -130,6 +133,7 @@ class HumanRenderer(Renderer):
         # and the landmarks stay the frontal ones
         self.yaw_degrees = float(yaw_degrees)
         self._ctx = None
+        self._exact: tuple | None = None  # float colour targets (`render_unfiltered`)
         self.asset: HumanAsset = load_asset()
         self.morph = MorphModel(self.asset)
         # None while `tools/build_human_rig.py --landmarks` builds them: the head unframed
@@ -341,7 +345,34 @@ class HumanRenderer(Renderer):
         self._scene_color.use(location=0)
         self._post_vao.render(mode=self._ctx.TRIANGLES, vertices=3)
 
-    def _render(self, vec: np.ndarray) -> RigRender:
+    def color_response(self, vec: np.ndarray) -> ColorResponse:
+        """`vec`'s render at any colour controls, for six draws (`color_response`)."""
+        return color_response(self, vec)
+
+    def render_unfiltered(self, vec: np.ndarray, colors: dict) -> RigRender:
+        """`vec` drawn with the colour uniforms `colors` (linear RGB by uniform name, replacing
+        the palette's), without the edge filter and unrounded: what `color_response` reads.
+        Its image is float32 in [0, 1], as the programs wrote it."""
+        vec = self.spec.validate_vector(vec)
+        with self._context():
+            return self._render(vec, colors)
+
+    def _exact_targets(self) -> tuple:
+        """(colour and labels, colour alone) framebuffers with a float colour target: the
+        programs' output before it is rounded to 8 bits."""
+        if self._exact is None:
+            ctx, size = self._ctx, (self.size, self.size)
+            color, depth = ctx.texture(size, 4, dtype="f4"), ctx.depth_renderbuffer(size)
+            scene = ctx.framebuffer(
+                color_attachments=[color, self._label_buf], depth_attachment=depth
+            )
+            self._exact = (
+                scene,
+                ctx.framebuffer(color_attachments=[color], depth_attachment=depth),
+            )
+        return self._exact
+
+    def _render(self, vec: np.ndarray, colors: dict | None = None) -> RigRender:
         values = self._values(vec)
         choice = self.spec.options(vec)
         ctx = self._ctx
@@ -349,11 +380,15 @@ class HumanRenderer(Renderer):
         for material in shaders.MATERIALS:  # uniforms go to programs that exist
             self._program(material)
         vp = framing.clip_matrix(frame) @ camera.view_projection(self.yaw_degrees)
-        self._set_program_uniforms({**self._uniforms(values, choice), "u_vp": vp.T.copy()})
+        uniforms = self._uniforms(values, choice) | (colors or {})
+        self._set_program_uniforms({**uniforms, "u_vp": vp.T.copy()})
+        scene, color_only = (
+            (self._scene_fbo, self._color_only) if colors is None else self._exact_targets()
+        )
         self._label_only.clear(0.0, 0.0, 0.0, 0.0)
-        self._color_only.clear(*BACKGROUND, 0.0)
+        color_only.clear(*BACKGROUND, 0.0)
         ctx.enable(ctx.DEPTH_TEST)
-        self._scene_fbo.use()
+        scene.use()
         for mesh, data in drawn:
             vao, dyn = self._vao(mesh)
             dyn.write(data.tobytes())
@@ -362,8 +397,12 @@ class HumanRenderer(Renderer):
             vao.render()
             ctx.disable(ctx.CULL_FACE)
         ctx.disable(ctx.DEPTH_TEST)
-        self._edge_filter()
-        image = self._read_color()
+        if colors is None:
+            self._edge_filter()
+            image = self._read_color()
+        else:
+            raw = scene.read(components=3, alignment=1, attachment=0, dtype="f4")
+            image = np.frombuffer(raw, np.float32).reshape(self.size, self.size, 3)[::-1].copy()
         labels = self._read_labels()
         landmarks68 = (landmarks * self.size).astype(np.float32)
         return RigRender(image=image, labels=labels, landmarks68=landmarks68)
