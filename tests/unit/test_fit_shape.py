@@ -64,3 +64,20 @@ def test_a_rig_faces_landmarks_are_solved_back_to_its_proportions(spec, renderer
         solved_errors.append(shape_error(model.landmarks(values_of(spec, solved)), target))
         average_errors.append(shape_error(model.landmarks(values_of(spec, start)), target))
     assert np.mean(solved_errors) < 0.6 * np.mean(average_errors)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_bounded_solve_agrees_with_scipys_bvls(seed):
+    from scipy.optimize import lsq_linear
+
+    from facefit.fit.shape import box_least_squares
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(120, 40))
+    b = rng.normal(size=120) * 3.0  # far enough out that many bounds hold
+    lower = np.concatenate([np.zeros(36), np.full(4, -np.inf)])
+    upper = np.concatenate([np.ones(36), np.full(4, np.inf)])
+    ours = box_least_squares(a, b, lower, upper)
+    theirs = lsq_linear(a, b, bounds=(lower, upper), method="bvls").x
+    assert np.abs(ours - theirs).max() < 1e-9
+    assert ((ours == 0.0) | (ours == 1.0)).sum() >= 5  # the bounds did bind
