@@ -45,6 +45,13 @@ def beard_chins(
     return out
 
 
+def bare_chin_options(spec, cfg: FitConfig) -> tuple[int, ...]:
+    """Indices in the beard group of `cfg.bare_chin_options`: the beards a bearded chin does
+    not wear, since they leave the chin bare."""
+    beards = next((g.options for g in spec.discrete if g.name == cfg.beard_group), ())
+    return tuple(beards.index(option) for option in cfg.bare_chin_options if option in beards)
+
+
 def shave_clean_chins(vectors: torch.Tensor, chins: list[float | None], spec, cfg: FitConfig):
     """`vectors` (B, D) with the beard group's option 0 ("none") where the photo's chin is
     clean (`chins`, as `beard_chins` gives them: None)."""

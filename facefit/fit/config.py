@@ -57,6 +57,10 @@ class RigParts:
     # sex is the rig's `sex` control, read from the photo at the start
     womens_options: tuple[str, ...] = ()
     mens_options: tuple[str, ...] = ()
+    # beard options that leave the chin bare: never worn where the photo's chin reads as a
+    # beard (the options check compared them there, and gave 5 of 14 bearded photos a
+    # moustache alone)
+    bare_chin_options: tuple[str, ...] = ()
     # colour regions read by the middle colour of their sure inside, in the photo and the
     # render alike (`facefit.fit.colors.core_rgb`): rig 3's hair, whose mean mixed in its
     # sheen and, on hair tied back, the wall beside its thin band (black hair read L* 24-37,
@@ -97,6 +101,7 @@ HUMAN_PARTS = RigParts(
     curled_options=CURLED,
     womens_options=TIED,
     mens_options=CUT_SHORT,
+    bare_chin_options=("moustache",),
     core_color_regions=("hair",),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
@@ -137,6 +142,7 @@ class FitConfig:
     curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
     womens_options: tuple[str, ...] = REFERENCE_PARTS.womens_options
     mens_options: tuple[str, ...] = REFERENCE_PARTS.mens_options
+    bare_chin_options: tuple[str, ...] = REFERENCE_PARTS.bare_chin_options
     core_color_regions: tuple[str, ...] = REFERENCE_PARTS.core_color_regions
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
@@ -199,6 +205,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("curled_options", "option", set(cfg.curled_options)),
         ("womens_options", "option", set(cfg.womens_options)),
         ("mens_options", "option", set(cfg.mens_options)),
+        ("bare_chin_options", "option", set(cfg.bare_chin_options)),
         ("womens_options", "control", {SEX} if cfg.womens_options or cfg.mens_options else set()),
         ("core_color_regions", "region", set(cfg.core_color_regions)),
     )

@@ -32,6 +32,7 @@ import torch
 from facefit.errors import FacefitError
 from facefit.fit.attributes import photo_descriptors, read_photos, reads_macros, with_macros
 from facefit.fit.beard import (
+    bare_chin_options,
     beard_chins,
     match_beard_density,
     shave_clean_chins,
@@ -243,10 +244,12 @@ class Fitter:
         def at_chin_density(i: int, v: torch.Tensor) -> torch.Tensor:  # a beard as the chin
             return with_chin_density(v, chins[i], rig, spec.continuous_index[cfg.beard_density])
 
+        bare_chin = bare_chin_options(spec, cfg)
+
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
                 v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
-                evidence, at_chin_density if cfg.beard_density else None,
+                evidence, at_chin_density if cfg.beard_density else None, bare_chin,
             )  # fmt: skip
 
         if cfg.mode == "patent":

@@ -4,8 +4,9 @@ Per group, the runner-up is drawn where the search's soft choice was close, and 
 beard, the default hairstyle) wherever something else was chosen in a group that holds its
 default: an option the real render does not prefer over the default by
 `FitConfig.default_margin` is not kept. Where the photo's chin reads as a beard
-(`facefit.fit.beard`), option 0 of the beard group is ruled out instead, and every beard is
-drawn as dense as the chin shows it and the best one kept. Where it reads clean, the
+(`facefit.fit.beard`), option 0 of the beard group is ruled out instead, and so is every
+beard that leaves the chin bare (`FitConfig.bare_chin_options`); each other beard is drawn
+as dense as the chin shows it and the best one kept. Where it reads clean, the
 character stays clean-shaven: the beard group is not checked.
 """
 
@@ -37,6 +38,7 @@ def check_options(
     bearded: list[bool] | None = None,
     evidence: OptionEvidence | None = None,
     at_chin_density: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+    bare_chin: tuple[int, ...] = (),
 ) -> torch.Tensor:
     """`vectors` (B, D) with each group's option the real render supports best.
 
@@ -44,7 +46,8 @@ def check_options(
     detail reader's or an outline's) keep their option. `evidence` is told each drawn
     option's loss as it was compared (the default's with its margin, where it challenged).
     `at_chin_density(i, candidate)`: the candidate with its beard as dense as face i's chin
-    shows, which each beard is drawn at where a bearded chin has them all compared.
+    shows, which each beard is drawn at where a bearded chin has them all compared;
+    `bare_chin`: the beard group's options a bearded chin does not wear.
     """
     vectors = vectors.clone()
     renders = [rig.render(v) for v in vectors]
@@ -71,7 +74,8 @@ def check_options(
                 # shows it (at the search's density, often the densest, stubble is a dark
                 # shadow and loses to a moustache; at one light density a full beard looks
                 # sparse and never wins)
-                options, to_beat = list(range(1, stop - start)), math.inf
+                options = [o for o in range(1, stop - start) if o not in bare_chin]
+                to_beat = math.inf
             elif evidence is not None:
                 evidence.drawn(i, group, current, real_loss[i])
             for option in options:

@@ -12,10 +12,13 @@ What is read from the photo itself then replaces the networks' reading (the fitt
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from facefit.errors import ModelError
+from facefit.fit.beard import bare_chin_options
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import color_vector
 from facefit.fit.networks import FitNetworks
@@ -58,8 +61,9 @@ def start_vectors(
         vectors = with_readings(vectors, networks, plan, spec, images)
     if cfg.mode == "fast":
         vectors = default_unless_confident(
-            vectors, ParamLayout.from_spec(spec), cfg, bearded=bearded
-        )
+            vectors, ParamLayout.from_spec(spec), cfg, bearded=bearded,
+            bare_chin=bare_chin_options(spec, cfg),
+        )  # fmt: skip
     return with_group_readings(vectors, networks, plan, spec, images, evidence)
 
 
@@ -113,16 +117,19 @@ def default_unless_confident(
     cfg: FitConfig,
     min_confidence: float = FAST_MIN_CONFIDENCE,
     bearded: list[bool] | None = None,
+    bare_chin: tuple[int, ...] = (),
 ) -> torch.Tensor:
     """`vectors` with option 0 wherever the choice is less sure than `min_confidence`, in the
     groups that hold their default (`fast`'s counterpart of full's real-render margin). Where
     `bearded` is given the chin decides the beard group instead: a clean chin no beard, a
-    bearded one the likeliest beard."""
+    bearded one the likeliest beard that covers the chin (not one of `bare_chin`)."""
     vectors = vectors.clone()
     for group, start, stop in layout.discrete_slices:
         if group == cfg.beard_group and bearded is not None:
             chin = torch.as_tensor(bearded, device=vectors.device)
-            beard = 1 + vectors[:, start + 1 : stop].argmax(dim=1)
+            likelihood = vectors[:, start:stop].clone()
+            likelihood[:, [0, *bare_chin]] = -math.inf
+            beard = likelihood.argmax(dim=1)
             choice = torch.where(chin, beard, torch.zeros_like(beard))
             vectors[:, start:stop] = F.one_hot(choice, stop - start).to(vectors.dtype)
             continue

@@ -293,6 +293,40 @@ def test_rig_3s_beard_density_is_matched_to_the_chin(fitter):
         assert float(matched[0, k]) == pytest.approx(0.75)
 
 
+def test_a_bearded_chin_never_gets_a_moustache_alone(fitter):
+    """A moustache leaves the chin bare: where the chin reads as a beard, the options check
+    compares only beards that cover it, even against a photo of a moustache, and `fast` takes
+    the likeliest of those."""
+    from facefit.fit.beard import bare_chin_options
+    from facefit.fit.options import check_options
+
+    spec, cfg = fitter.spec, replace(fitter.config, mode="full")
+    bare = bare_chin_options(spec, cfg)
+    block = spec.discrete_slices["facial_hair"]
+    beards = next(g.options for g in spec.discrete if g.name == "facial_hair")
+    assert [beards[i] for i in bare] == ["moustache"]
+    truth = spec.encode({"continuous": {"facial_hair_density": 1.0, "sex": 1.0},
+                         "discrete": {"facial_hair": "moustache"}})  # fmt: skip
+    targets = fitter.targets_of([synthetic_face(fitter.rig.render(truth))])[1]
+    start = torch.as_tensor(truth)[None].clone()
+    sure = [torch.as_tensor(start[0, s]).clone()[None] for s in spec.discrete_slices.values()]
+
+    def worn(bare_chin):
+        checked = check_options(
+            start.clone(), sure, targets, fitter.rig, fitter.layout, cfg,
+            decided=("hairstyle", "eyebrow_style"), bearded=[True], bare_chin=bare_chin,
+        )  # fmt: skip
+        return spec.options(checked[0].numpy())["facial_hair"]
+
+    assert worn(()) == "moustache"  # the photo's own beard, where nothing rules it out
+    assert worn(bare) not in ("moustache", "none")
+    likeliest = torch.zeros(spec.vector_size)[None]
+    likeliest[0, block] = torch.tensor([0.1, 0.2, 0.4, 0.3, 0.0])[: block.stop - block.start]
+    layout = ParamLayout.from_spec(spec)
+    fast = default_unless_confident(likeliest, layout, cfg, bearded=[True], bare_chin=bare)
+    assert spec.options(fast[0].numpy())["facial_hair"] == "goatee"
+
+
 def test_fast_keeps_rig_3s_hairstyle_and_holds_only_the_beard_default(fitter):
     """Rig 3's option 0 is bald: `fast` must not fall back to it for an unsure hairstyle, as
     it falls back to no beard for an unsure one."""
