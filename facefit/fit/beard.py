@@ -73,9 +73,11 @@ def match_beard_density(
     spec,
     cfg: FitConfig,
     steps: int = DENSITY_STEPS,
+    on_probe: bool = False,
 ) -> torch.Tensor:
     """`vectors` (B, D) with `cfg.beard_density` set where the chin gave a beard
-    (`chins`, as `beard_chins` gives them) and a beard was kept (`with_chin_density`)."""
+    (`chins`, as `beard_chins` gives them) and a beard was kept (`with_chin_density`);
+    `on_probe`: drawn at the extractor's side (`fast`: a few ms a draw)."""
     if cfg.beard_density is None or cfg.beard_group is None:
         return vectors
     vectors = vectors.clone()
@@ -84,12 +86,17 @@ def match_beard_density(
     for i, photo in enumerate(chins):
         if photo is None or int(vectors[i, block].argmax()) == 0:
             continue
-        vectors[i] = with_chin_density(vectors[i], photo, rig, k, steps)
+        vectors[i] = with_chin_density(vectors[i], photo, rig, k, steps, on_probe)
     return vectors
 
 
 def with_chin_density(
-    vector: torch.Tensor, chin: float, rig: RealRig, k: int, steps: int = DENSITY_STEPS
+    vector: torch.Tensor,
+    chin: float,
+    rig: RealRig,
+    k: int,
+    steps: int = DENSITY_STEPS,
+    on_probe: bool = False,
 ) -> torch.Tensor:
     """`vector` (D,) with its beard density (control `k`) the one whose chin is as much
     darker than its cheeks as the photo's (`chin`, as `beard_chins` gives it).
@@ -101,8 +108,10 @@ def with_chin_density(
     for value in np.linspace(1.0, 0.0, steps):
         candidate = vector.clone()
         candidate[k] = float(value)
-        drawn = rig.render(candidate)
+        drawn = rig.probe.render(candidate.cpu().numpy()) if on_probe else rig.render(candidate)
         distance = abs(chin_minus_cheek_lightness(drawn.image, drawn.landmarks68) - chin)
+        if not math.isfinite(distance):  # a render too small to hold a chin: left as it was
+            return vector
         if distance >= least:
             break
         best, least = float(value), distance

@@ -49,6 +49,9 @@ class RigParts:
     fast_outlines: bool = False
     # `fast` matches the colours too, read off tables of the average face
     fast_colors: bool = False
+    # `fast` matches a kept beard's density to the chin too, on the extractor-side render
+    # (the predictor's gave light stubble a dark patch over the lower face)
+    fast_beard_density: bool = False
     # options of the outlined groups drawn as curls: only for a photo whose hair is curled
     # (facefit.fit.hair_texture), since an outline cannot tell coils from hair tied up high
     curled_options: tuple[str, ...] = ()
@@ -98,6 +101,7 @@ HUMAN_PARTS = RigParts(
     silhouette_extents=(("hairstyle", "hair_volume"),),
     fast_outlines=True,
     fast_colors=True,
+    fast_beard_density=True,
     curled_options=CURLED,
     womens_options=TIED,
     mens_options=CUT_SHORT,
@@ -139,6 +143,7 @@ class FitConfig:
     silhouette_extents: tuple[tuple[str, str], ...] = REFERENCE_PARTS.silhouette_extents
     fast_outlines: bool = REFERENCE_PARTS.fast_outlines
     fast_colors: bool = REFERENCE_PARTS.fast_colors
+    fast_beard_density: bool = REFERENCE_PARTS.fast_beard_density
     curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
     womens_options: tuple[str, ...] = REFERENCE_PARTS.womens_options
     mens_options: tuple[str, ...] = REFERENCE_PARTS.mens_options

@@ -13,8 +13,9 @@
     result    real render, loss and pictures per photo        facefit.fit.result
 
 `fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
-its hairstyle the outline's on the average face and its skin, hair and eye colours read off
-tables of the average face, `color_tables`, then the recogniser's shape step as in `full`);
+its hairstyle the outline's on the average face, its skin, hair and eye colours read off
+tables of the average face, `color_tables`, its beard as dense as the chin shows on small
+renders, then the recogniser's shape step as in `full`);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -234,6 +235,8 @@ class Fitter:
             steps = [outlines(on_average_face=True)] if cfg.fast_outlines else []
             if cfg.fast_colors:  # one table per region, whichever hairstyle was chosen
                 steps.append(lambda v: match_colors_from_tables(v, targets, rig, spec, cfg, cheeks))
+            if cfg.fast_beard_density:  # after the colours: the beard takes the hair's
+                steps.append(lambda v: match_beard_density(v, chins, rig, spec, cfg, on_probe=True))
             return steps
 
         def shave(v):  # no beard where the photo's chin is clean
