@@ -144,6 +144,9 @@ def ibug68_from_frl189(
 # has no such column; women's photos need none (no woman there has facial hair).
 FACIAL_HAIR_LABELS = Path(__file__).parent / "london_facial_hair.csv"
 HAIR_LABELS = Path(__file__).parent / "london_hair.csv"
+# Eyes of every London person by eye from the neutral photo: "dark" (brown), "light" (blue,
+# grey or green) or "hazel" (between, or not clear at the photo's size).
+EYE_LABELS = Path(__file__).parent / "london_eyes.csv"
 
 
 @cache
@@ -164,6 +167,12 @@ def hair_length_by_eye(path: Path = HAIR_LABELS) -> dict[str, str]:
     """Identity ("london:001") -> how the hair is worn: "shaved" (bald or a close crop),
     "short", "tied" (back or up) or "down" (to the chin or past it), for every London person."""
     return _by_eye(path, "hair_length")
+
+
+@cache
+def eyes_by_eye(path: Path = EYE_LABELS) -> dict[str, str]:
+    """Identity ("london:009") -> "dark", "light" or "hazel", for every London person."""
+    return _by_eye(path, "eyes")
 
 
 def _by_eye(path: Path, column: str) -> dict[str, str]:

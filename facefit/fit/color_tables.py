@@ -29,7 +29,7 @@ TABLE_STEPS = {1: 9, 2: 7, 3: 5}
 # Values per control at which the interpolated table is searched.
 SEARCH_STEPS = {1: 201, 2: 51, 3: 26}
 # The regions with tables: each drawn from its own controls only.
-TABLE_REGIONS = ("skin", "hair", "eyes")
+TABLE_REGIONS = ("skin", "hair")
 # The option a region's table is drawn with where the average face does not draw the region
 # (its hairstyle 0 is bald): one table for every style, or each new style's first photo
 # would wait seconds for its own.

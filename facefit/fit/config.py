@@ -60,6 +60,9 @@ class RigParts:
     # sex is the rig's `sex` control, read from the photo at the start
     womens_options: tuple[str, ...] = ()
     mens_options: tuple[str, ...] = ()
+    # the eye colour control, set from the photo's iris against the rig's (facefit.fit.iris)
+    # in `full` and `fast`: the eyes' parse region at 128 px shows too little of the iris
+    iris_color: str | None = None
     # beard options that leave the chin bare: never worn where the photo's chin reads as a
     # beard (the options check compared them there, and gave 5 of 14 bearded photos a
     # moustache alone)
@@ -91,7 +94,6 @@ HUMAN_PARTS = RigParts(
         ("skin", ("skin_tone", "skin_undertone", "skin_saturation")),
         ("hair", ("hair_color", "hair_redness", "hair_grey")),
         ("lips", ("lip_color",)),
-        ("eyes", ("eye_color",)),
         ("brows", ("brow_density", "brow_color")),
     ),
     beard_group="facial_hair",
@@ -106,6 +108,7 @@ HUMAN_PARTS = RigParts(
     womens_options=TIED,
     mens_options=CUT_SHORT,
     bare_chin_options=("moustache",),
+    iris_color="eye_color",
     core_color_regions=("hair",),
 )
 # A rig not named here (a studio's client) gets the reference rig's parts it has (`for_rig`).
@@ -148,6 +151,7 @@ class FitConfig:
     womens_options: tuple[str, ...] = REFERENCE_PARTS.womens_options
     mens_options: tuple[str, ...] = REFERENCE_PARTS.mens_options
     bare_chin_options: tuple[str, ...] = REFERENCE_PARTS.bare_chin_options
+    iris_color: str | None = REFERENCE_PARTS.iris_color
     core_color_regions: tuple[str, ...] = REFERENCE_PARTS.core_color_regions
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
     # the search keeps them (facefit.fit.attributes)
@@ -211,6 +215,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("womens_options", "option", set(cfg.womens_options)),
         ("mens_options", "option", set(cfg.mens_options)),
         ("bare_chin_options", "option", set(cfg.bare_chin_options)),
+        ("iris_color", "control", {cfg.iris_color} - {None}),
         ("womens_options", "control", {SEX} if cfg.womens_options or cfg.mens_options else set()),
         ("core_color_regions", "region", set(cfg.core_color_regions)),
     )

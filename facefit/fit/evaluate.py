@@ -154,6 +154,7 @@ def evaluate_photos(
 ) -> dict[str, Any]:
     """Fit shared photos: landmark NME of the fit vs the human template, and identity tests."""
     from facefit.data.faces import (
+        eyes_by_eye,
         facial_hair_by_eye,
         fold_identities,
         hair_length_by_eye,
@@ -201,6 +202,8 @@ def evaluate_photos(
             row["facial_hair_by_eye"] = facial_hair_by_eye()[record.identity]
         if record.identity in hair_length_by_eye():
             row["hair_length_by_eye"] = hair_length_by_eye()[record.identity]
+        if record.identity in eyes_by_eye():
+            row["eyes_by_eye"] = eyes_by_eye()[record.identity]
         row["discrete"] = result.params["discrete"]
         row["continuous"] = result.params["continuous"]
         rows.append(row)
@@ -267,6 +270,8 @@ def summarise(rows: list[dict], descriptors: dict, fitter: Fitter) -> dict[str, 
                 summary[key] = float(np.mean(picked))
     if kept := hair_length_kept(ok, fitter.spec):
         summary["hair_length_kept"] = kept
+    if kept := eyes_kept(ok, fitter.spec):
+        summary["eyes_kept"] = kept
     summary["identity"] = {
         "shape_controls": identity_scores(descriptors, fitter, shape_only=True),
         "all_controls": identity_scores(descriptors, fitter, shape_only=False),
@@ -287,6 +292,23 @@ def hair_length_kept(rows: list[dict], spec) -> dict[str, str]:
         kind: f"{sum(HAIR_LENGTH[r['discrete'][HAIRSTYLE]] == kind for r in of)}/{len(of)}"
         for kind in sorted({r["hair_length_by_eye"] for r in labelled})
         if (of := [r for r in labelled if r["hair_length_by_eye"] == kind])
+    }
+
+
+def eyes_kept(rows: list[dict], spec) -> dict[str, str]:
+    """Per eye shade by eye ("dark", "light"): how many photos' characters have eyes of that
+    shade (`colors.eye_shade`), as "kept/labelled"; hazel eyes, between the two, are not
+    counted; empty for a rig other than rig 3."""
+    from facefit.rig.human.colors import eye_shade
+    from facefit.rig.human.spec import RIG_ID
+
+    if spec.rig_id != RIG_ID:
+        return {}
+    labelled = [r for r in rows if r.get("eyes_by_eye") in ("dark", "light")]
+    return {
+        shade: f"{sum(eye_shade(r['continuous']['eye_color']) == shade for r in of)}/{len(of)}"
+        for shade in ("dark", "light")
+        if (of := [r for r in labelled if r["eyes_by_eye"] == shade])
     }
 
 

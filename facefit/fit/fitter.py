@@ -13,9 +13,10 @@
     result    real render, loss and pictures per photo        facefit.fit.result
 
 `fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
-its hairstyle the outline's on the average face, its skin, hair and eye colours read off
-tables of the average face, `color_tables`, its beard as dense as the chin shows on small
-renders, then the recogniser's shape step as in `full`);
+its hairstyle the outline's on the average face, its skin and hair colours read off tables
+of the average face, `color_tables`, its beard as dense as the chin shows on small renders,
+its eyes' colour from the iris as in `full`, `iris`, then the recogniser's shape step as in
+`full`);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -45,6 +46,7 @@ from facefit.fit.colors import match_colors, photo_cheeks, within_bounds
 from facefit.fit.config import SERVICE_MODES, FitConfig, check_names, for_rig
 from facefit.fit.hair_texture import curled_photos
 from facefit.fit.intake import align_photos, aligned_targets
+from facefit.fit.iris import match_irises, photo_irises
 from facefit.fit.networks import FitNetworks, load_networks
 from facefit.fit.options import check_options
 from facefit.fit.outline import choose_outlines, unworn_options
@@ -157,8 +159,11 @@ class Fitter:
         )  # fmt: skip
         full = cfg.mode == "full"
         cheeks = photo_cheeks(faces) if full or (cfg.mode == "fast" and cfg.fast_colors) else None
+        irises = photo_irises(faces) if cfg.iris_color and cfg.mode != "patent" else None
         vectors = found.vectors.detach().clone()
         steps = self._steps(cfg, found, targets, chins, decided, evidence, cheeks, curled)
+        if irises is not None:  # after the colours: the eyes' own, read off the iris
+            steps.append(lambda v: match_irises(v, irises, self.rig, self.spec, cfg.iris_color))
         if self._recognises(cfg):  # last: the recogniser reads the final colours and hair too
             steps.append(self._recognition_step(cfg, descriptors, targets))
         for step in steps:

@@ -137,6 +137,26 @@ def test_hair_labels_cover_every_london_person_and_score_rig_3s_styles():
     assert hair_length_kept(rows, load_reference_spec()) == {}  # rig 2.2's styles: unmapped
 
 
+def test_the_photos_report_counts_eyes_kept_as_labelled():
+    """Every London person's eyes are labelled by eye; the report counts how many characters'
+    eyes have the labelled shade (hazel, between, is not counted), on rig 3 only."""
+    from facefit.data.faces import eyes_by_eye
+    from facefit.fit.evaluate import eyes_kept
+    from facefit.rig.human.spec import human_spec
+    from facefit.rig.spec import load_reference_spec
+
+    assert set(eyes_by_eye()) == {r.identity for r in read_manifest() if r.set == "london"}
+    assert set(eyes_by_eye().values()) == {"dark", "light", "hazel"}
+    rows = [
+        {"eyes_by_eye": "light", "continuous": {"eye_color": 0.875}},
+        {"eyes_by_eye": "light", "continuous": {"eye_color": 0.125}},
+        {"eyes_by_eye": "dark", "continuous": {"eye_color": 0.25}},
+        {"eyes_by_eye": "hazel", "continuous": {"eye_color": 0.5}},
+    ]
+    assert eyes_kept(rows, human_spec()) == {"dark": "1/1", "light": "1/2"}
+    assert eyes_kept(rows, load_reference_spec()) == {}
+
+
 def test_cheek_patches_sit_on_skin_and_measure_its_colour():
     from facefit.rig.render import Renderer
     from facefit.rig.spec import load_spec

@@ -136,22 +136,38 @@ def parsed_as_drawn(fitter, drawn, regions) -> SimpleNamespace:
     return SimpleNamespace(colors=colors, probs=probs, images=images)
 
 
-def test_hair_lip_and_eye_colours_are_matched_on_rig_3(fitter):
-    """Photos whose hair, lips and eyes have the colours rig 3 draws for grid values get
-    them back."""
+def test_hair_and_lip_colours_are_matched_on_rig_3(fitter):
+    """Photos whose hair and lips have the colours rig 3 draws for grid values get them back."""
     spec = fitter.spec
-    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:4])
-    values = {"hair_color": 0.875, "hair_redness": 0.25, "hair_grey": 0.0, "lip_color": 0.875,
-              "eye_color": 0.125}  # fmt: skip
+    cfg = replace(fitter.config, color_matches=HUMAN_PARTS.color_matches[1:3])
+    values = {"hair_color": 0.875, "hair_redness": 0.25, "hair_grey": 0.0, "lip_color": 0.875}
     full_lips = {"lower_lip_volume": 1.0, "upper_lip_volume": 1.0}  # a few pixels at this size
     truth = spec.encode({"continuous": values | full_lips, "discrete": {"hairstyle": "short02"}})
-    photo = parsed_as_drawn(fitter, fitter.rig.probe.render(truth), ("hair", "lips", "eyes"))
+    photo = parsed_as_drawn(fitter, fitter.rig.probe.render(truth), ("hair", "lips"))
     start = torch.as_tensor(
         spec.encode({"continuous": full_lips, "discrete": {"hairstyle": "short02"}})
     )[None]
     matched = match_colors(start, photo, fitter.rig, spec, cfg)
     index = [names_of(spec).index(c) for c in values]
     assert matched[0, index].tolist() == pytest.approx(list(values.values()))
+
+
+@pytest.mark.parametrize("eyes", [0.125, 0.5, 0.875])
+def test_the_eyes_colour_is_read_from_the_iris(fitter, eyes):
+    """A face drawn with brown, hazel or blue eyes (and its own skin and hair) gets its eye
+    colour back from its irises, within a step of the rig's table; a face whose eyes cannot be
+    read keeps the colour it had."""
+    from facefit.fit.iris import match_irises, photo_irises
+
+    spec = fitter.spec
+    others = {"skin_tone": 0.7, "hair_color": 0.2, "sex": 1.0}
+    truth = spec.encode({"continuous": others | {"eye_color": eyes}})
+    face = synthetic_face(fitter.rig.render(truth))
+    start = torch.as_tensor(spec.encode({"continuous": others}))[None]
+    matched = match_irises(start, photo_irises([face]), fitter.rig, spec, "eye_color")
+    assert float(matched[0, spec.continuous_index["eye_color"]]) == pytest.approx(eyes, abs=0.125)
+    kept = match_irises(start, [None], fitter.rig, spec, "eye_color")
+    assert torch.equal(kept, start)
 
 
 def test_dark_hair_is_matched_without_grey(fitter):

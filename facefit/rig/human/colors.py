@@ -25,6 +25,12 @@ _GREY = np.array([0.78, 0.77, 0.75])
 _COPPER = np.array([0.62, 0.25, 0.10])
 
 
+def eye_shade(eye_color: float) -> str:
+    """The word a person would use for the irises `eye_color` draws: "dark" (dark brown or
+    brown, up to 0.375), "light" (green or blue, from 0.625) or "hazel" (between)."""
+    return "dark" if eye_color <= 0.375 else "light" if eye_color >= 0.625 else "hazel"
+
+
 def skin_srgb(tone: float, undertone: float, saturation: float) -> np.ndarray:
     """The skin's sRGB colour (3,) in [0, 1] for the three skin controls.
 

@@ -1,0 +1,97 @@
+"""The eyes' colour read from the iris, in `full` and `fast` alike.
+
+The colour match read the eyes by the mean colour of their parse region at the extractor's
+128 px, where sclera, lids and lashes swamp the iris: every London photo with blue or grey
+eyes but four got dark brown. Here the iris is read in the aligned photo at 512 px, inside
+each eye's landmark outline (the pixels between the 20th and 50th percentile of lightness:
+darker than the sclera, lighter than the pupil and the lashes), and the rig's iris the same
+way on its average face drawn at each eye colour, once per process. A photo takes the eye
+colour whose iris is nearest its own.
+
+The rig's irises are more saturated than a photo's read this way (studio light, the lids'
+shade), so the nearest is taken in CIE Lab with lightness at `LIGHTNESS_WEIGHT`: chosen on the
+training folds' labelled eyes (`facefit/data/london_eyes.csv`), it gave dark eyes a brown
+colour and light eyes a green or blue one most often (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+EYES = (slice(36, 42), slice(42, 48))  # iBUG-68 outlines of the two eyes
+DARKEST, MIDDLE = 20, 50  # percentiles of lightness inside an eye kept as its iris
+MIN_PIXELS = 10  # an eye smaller than this (closed, or a tiny face) is not read
+TABLE_STEPS = 9  # eye colours drawn on the average face
+SEARCH_STEPS = 201  # eye colours the interpolated table is searched at
+LIGHTNESS_WEIGHT = 0.5  # weight of L* against a* and b* in the nearest iris
+
+
+def iris_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray | None:
+    """CIE Lab (3,) of the irises of an (S, S, 3) uint8 RGB face with these (68, 2) landmarks:
+    the mean of each eye's pixels between the `DARKEST` and `MIDDLE` percentile of lightness,
+    averaged over the eyes read; None where neither eye is open enough to read."""
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    irises = []
+    for eye in EYES:
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(landmarks68[eye]).astype(np.int32)], 1)
+        inside = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0  # the lid's edge left out
+        if inside.sum() < MIN_PIXELS:
+            continue
+        pixels = lab[inside]
+        low, high = np.percentile(pixels[:, 0], [DARKEST, MIDDLE])
+        irises.append(pixels[(pixels[:, 0] >= low) & (pixels[:, 0] <= high)].mean(axis=0))
+    return np.mean(irises, axis=0) if irises else None
+
+
+def photo_irises(faces: list[Any]) -> list[np.ndarray | None]:
+    """Each aligned face's iris colour (`iris_lab`), None where its eyes cannot be read."""
+    return [iris_lab(face.image, face.aligned_landmarks68) for face in faces]
+
+
+class IrisTable:
+    """The rig's iris colour on its average face over the eye colour control, interpolated."""
+
+    def __init__(self, values: np.ndarray, labs: np.ndarray) -> None:
+        self.values = np.linspace(0.0, 1.0, SEARCH_STEPS)
+        self.labs = np.stack([np.interp(self.values, values, labs[:, k]) for k in range(3)], 1)
+
+    def nearest(self, iris: np.ndarray) -> float:
+        """The eye colour whose iris is nearest `iris` (3,) CIE Lab."""
+        weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
+        distance = (((self.labs - iris) ** 2) * weights).sum(axis=1)
+        return float(self.values[int(np.argmin(distance))])
+
+
+def match_irises(
+    vectors: torch.Tensor, irises: list[np.ndarray | None], rig, spec, control: str
+) -> torch.Tensor:
+    """`vectors` (B, D) with `control` (the eye colour) set to the one whose iris on the rig's
+    average face is nearest each photo's (`photo_irises`); a photo whose eyes could not be
+    read keeps its value."""
+    table = _table(rig, spec, control)
+    vectors = vectors.clone()
+    k = spec.continuous_index[control]
+    for i, iris in enumerate(irises):
+        if iris is not None and table is not None:
+            vectors[i, k] = table.nearest(iris)
+    return vectors
+
+
+def _table(rig, spec, control: str) -> IrisTable | None:
+    """The rig's iris table, drawn once per process at the aligned frame's side; None where
+    the average face's eyes cannot be read."""
+    key = ("iris", control)
+    if key not in rig.color_tables:
+        values = np.linspace(0.0, 1.0, TABLE_STEPS)
+        labs = []
+        for value in values:
+            drawn = rig.render(torch.as_tensor(spec.encode({"continuous": {control: value}})))
+            labs.append(iris_lab(drawn.image, drawn.landmarks68))
+        readable = all(lab is not None for lab in labs)
+        rig.color_tables[key] = IrisTable(values, np.stack(labs)) if readable else None
+    return rig.color_tables[key]
