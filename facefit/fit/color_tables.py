@@ -1,7 +1,7 @@
 """`fast`'s colours: each colour region's controls read off a table of the average face.
 
 `full` sweeps each colour control on renders of the fitted face (`facefit.fit.colors`),
-about 80 colours a face. `fast` has no time for that: its colours came from the predictor,
+about 70 colours a face. `fast` has no time for that: its colours came from the predictor,
 which reads photos' colours poorly (grey skin on dark-skinned women, every dark head of hair
 black). Here each region's colour is drawn once per process on the average face over a grid
 of its controls, and a photo takes the values whose interpolated colour is nearest its own.

@@ -2,7 +2,7 @@
 
 The predictor reads hair colour poorly and a few updates of the search barely move it (dark
 brown hair came out copper, blond grey). Matched, the hair colour's distance to the photos'
-falls by a third, for 18 renders a face at the extractor's side. On rig 3, ~80 colours a face
+falls by a third, for 18 renders a face at the extractor's side. On rig 3, ~70 colours a face
 are tried, drawn from six draws of the face (`RealRig.color_probe`).
 
 The skin is read on the cheeks (`facefit.fit.skin_regions`), in the photo and in the render

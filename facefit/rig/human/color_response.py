@@ -7,7 +7,7 @@ moves: the geometry, the labels, the discards and the landmarks are the same. So
 with every colour black and one per colour at `PROBE` give `base` and each gain, and the
 picture at any colour controls is then arithmetic, exact up to float rounding: those draws
 are read back unrounded (`HumanRenderer.render_unfiltered`). The colour match
-(`facefit.fit.colors`) tries ~80 colours a face: this replaces ~70 of its draws with six.
+(`facefit.fit.colors`) tries ~70 colours a face: this replaces ~60 of its draws with six.
 
 The six draws skip the edge filter (it is not affine: it follows the edges' contrast); each
 colour's picture goes through it on its own, as a render does.
