@@ -45,10 +45,16 @@ class ColorTable:
         self.points = np.array(list(itertools.product(*fine)))  # (N, k) control values
         self.labs = interpolate(self.points)  # (N, 3)
 
-    def nearest(self, target: np.ndarray, top: np.ndarray) -> np.ndarray:
-        """The control values (k,), each at most `top` (k,), whose colour is nearest `target`."""
+    def nearest(
+        self, target: np.ndarray, top: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The control values (k,), each at most `top` (k,), whose colour is nearest `target`;
+        `weights` (3,): each of L*, a* and b*'s weight in the squared distance (else 1)."""
         allowed = np.all(self.points <= top + 1e-9, axis=1)
-        distance = np.linalg.norm(self.labs - target, axis=1)
+        difference = self.labs - target
+        if weights is not None:
+            difference = difference * np.sqrt(weights)
+        distance = np.linalg.norm(difference, axis=1)
         distance[~allowed] = np.inf
         return self.points[int(np.argmin(distance))]
 

@@ -9,8 +9,8 @@ way on its average face drawn at each eye colour, once per process. A photo take
 colour whose iris is nearest its own.
 
 The rig's irises are more saturated than a photo's read this way (studio light, the lids'
-shade), so the nearest is taken in CIE Lab with lightness at `LIGHTNESS_WEIGHT`: chosen on the
-training folds' labelled eyes (`facefit/data/london_eyes.csv`), it gave dark eyes a brown
+shade), so the nearest is taken in CIE Lab with lightness at half weight (`WEIGHTS`): chosen on
+the training folds' labelled eyes (`facefit/data/london_eyes.csv`), it gave dark eyes a brown
 colour and light eyes a green or blue one most often (docs/decisions.md).
 """
 
@@ -22,12 +22,12 @@ import cv2
 import numpy as np
 import torch
 
+from facefit.fit.color_tables import TABLE_STEPS, ColorTable
+
 EYES = (slice(36, 42), slice(42, 48))  # iBUG-68 outlines of the two eyes
 DARKEST, MIDDLE = 20, 50  # percentiles of lightness inside an eye kept as its iris
 MIN_PIXELS = 10  # an eye smaller than this (closed, or a tiny face) is not read
-TABLE_STEPS = 9  # eye colours drawn on the average face
-SEARCH_STEPS = 201  # eye colours the interpolated table is searched at
-LIGHTNESS_WEIGHT = 0.5  # weight of L* against a* and b* in the nearest iris
+WEIGHTS = np.array([0.5, 1.0, 1.0])  # of L*, a* and b* in the nearest iris (lightness at half)
 
 
 def iris_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray | None:
@@ -53,20 +53,6 @@ def photo_irises(faces: list[Any]) -> list[np.ndarray | None]:
     return [iris_lab(face.image, face.aligned_landmarks68) for face in faces]
 
 
-class IrisTable:
-    """The rig's iris colour on its average face over the eye colour control, interpolated."""
-
-    def __init__(self, values: np.ndarray, labs: np.ndarray) -> None:
-        self.values = np.linspace(0.0, 1.0, SEARCH_STEPS)
-        self.labs = np.stack([np.interp(self.values, values, labs[:, k]) for k in range(3)], 1)
-
-    def nearest(self, iris: np.ndarray) -> float:
-        """The eye colour whose iris is nearest `iris` (3,) CIE Lab."""
-        weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
-        distance = (((self.labs - iris) ** 2) * weights).sum(axis=1)
-        return float(self.values[int(np.argmin(distance))])
-
-
 def match_irises(
     vectors: torch.Tensor, irises: list[np.ndarray | None], rig, spec, control: str
 ) -> torch.Tensor:
@@ -78,20 +64,21 @@ def match_irises(
     k = spec.continuous_index[control]
     for i, iris in enumerate(irises):
         if iris is not None and table is not None:
-            vectors[i, k] = table.nearest(iris)
+            vectors[i, k] = float(table.nearest(iris, np.ones(1), WEIGHTS)[0])
     return vectors
 
 
-def _table(rig, spec, control: str) -> IrisTable | None:
-    """The rig's iris table, drawn once per process at the aligned frame's side; None where
-    the average face's eyes cannot be read."""
+def _table(rig, spec, control: str) -> ColorTable | None:
+    """The rig's iris colour on its average face over `control` (a `ColorTable` of one
+    control), drawn once per process at the aligned frame's side; None where the average
+    face's eyes cannot be read."""
     key = ("iris", control)
     if key not in rig.color_tables:
-        values = np.linspace(0.0, 1.0, TABLE_STEPS)
+        values = np.linspace(0.0, 1.0, TABLE_STEPS[1])
         labs = []
         for value in values:
             drawn = rig.render(torch.as_tensor(spec.encode({"continuous": {control: value}})))
             labs.append(iris_lab(drawn.image, drawn.landmarks68))
         readable = all(lab is not None for lab in labs)
-        rig.color_tables[key] = IrisTable(values, np.stack(labs)) if readable else None
+        rig.color_tables[key] = ColorTable([values], np.stack(labs)) if readable else None
     return rig.color_tables[key]

@@ -76,7 +76,8 @@ class RealRig:
         self.probe = make_renderer(extractor.cfg.size)
         # class masks of the average face by option, drawn once (`fast`'s outlines)
         self.average_outlines: dict[tuple, np.ndarray] = {}
-        # colour tables of the average face by region, drawn once (`fast`'s colours)
+        # colour tables of the average face, drawn once: by region (`fast`'s colours) and
+        # the irises' (both modes' eye colour, `facefit.fit.iris`)
         self.color_tables: dict[tuple, object] = {}
         for renderer in (self._renderer, self.probe):
             if renderer.spec.rig_id != spec.rig_id:  # FACEFIT_RIG changed under a loaded spec

@@ -355,10 +355,14 @@ class Renderer:
         x0, y0 = max(int(cols[0]) - 2, 0), max(int(rows[0]) - 2, 0)  # GL rows: bottom up
         x1, y1 = min(int(cols[-1]) + 3, self.size), min(int(rows[-1]) + 3, self.size)
         self._out_fbo.scissor = (x0, y0, x1 - x0, y1 - y0)
+        self._filter_pass()
+        self._out_fbo.scissor = None
+
+    def _filter_pass(self) -> None:
+        """The edge filter's one draw: scene colour -> output framebuffer (its scissor)."""
         self._out_fbo.use()
         self._scene_color.use(location=0)
-        self._post_vao.render(mode=ctx.TRIANGLES, vertices=3)
-        self._out_fbo.scissor = None
+        self._post_vao.render(mode=self._ctx.TRIANGLES, vertices=3)
 
     def _read_color(self) -> np.ndarray:
         raw = self._out_fbo.read(components=3, alignment=1)
@@ -372,11 +376,9 @@ class Renderer:
         """An (S, S, 3) uint8 picture through the edge filter that finishes every render."""
         rgba = np.full((self.size, self.size, 4), 255, np.uint8)
         rgba[..., :3] = image[::-1]  # GL rows run bottom up
-        with self._context() as ctx:
+        with self._context():
             self._scene_color.write(rgba.tobytes())
-            self._out_fbo.use()
-            self._scene_color.use(location=0)
-            self._post_vao.render(mode=ctx.TRIANGLES, vertices=3)
+            self._filter_pass()
             return self._read_color()
 
     def _read_labels(self) -> np.ndarray:

@@ -341,9 +341,7 @@ class HumanRenderer(Renderer):
         """The base filter over the whole frame, with no read-back: rig 3's head and
         shoulders span the frame's width, so finding the drawn box would cost more than
         filtering the margin does (the filter leaves a pixel inside plain background as it is)."""
-        self._out_fbo.use()
-        self._scene_color.use(location=0)
-        self._post_vao.render(mode=self._ctx.TRIANGLES, vertices=3)
+        self._filter_pass()
 
     def color_response(self, vec: np.ndarray) -> ColorResponse:
         """`vec`'s render at any colour controls, for six draws (`color_response`)."""
