@@ -88,9 +88,10 @@ def cnn_detector():
 
 @cache
 def face_recogniser():
-    """dlib's ResNet face recogniser (128-d descriptors; same person: distance under 0.6)."""
-    import dlib
+    """dlib's ResNet face recogniser (128-d descriptors; same person: distance under 0.6), run
+    by torch from dlib's model file (`facefit.likeness.dlib_resnet`), loaded once per process."""
+    from facefit.likeness.dlib_resnet import DlibResNet, read_model_file
 
     path = verified_model_path(FACE_RECOGNISER)
     log.debug("loading %s", path)
-    return dlib.face_recognition_model_v1(str(path))
+    return DlibResNet(read_model_file(path.read_bytes())).eval()

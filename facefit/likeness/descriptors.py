@@ -7,6 +7,7 @@ import numpy as np
 
 from facefit.align import models
 from facefit.align.detect import FaceBox, detect_faces, predict_landmarks68
+from facefit.likeness.dlib_resnet import CHIP_PADDING, CHIP_SIZE
 
 
 def face_descriptor(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
@@ -21,8 +22,8 @@ def face_descriptor(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
     shape = dlib.full_object_detection(
         rect, [dlib.point(round(x), round(y)) for x, y in landmarks68]
     )
-    vector = models.face_recogniser().compute_face_descriptor(np.ascontiguousarray(image), shape)
-    return np.asarray(vector, dtype=np.float64)
+    chip = dlib.get_face_chip(np.ascontiguousarray(image), shape, CHIP_SIZE, CHIP_PADDING)
+    return models.face_recogniser().describe(chip[None])[0]
 
 
 def photo_landmarks(photo: np.ndarray) -> np.ndarray | None:

@@ -63,6 +63,29 @@ def test_photo_descriptors_tell_people_apart():
     assert min(np.linalg.norm(vectors[i] - vectors[j]) for i, j in ((0, 1), (0, 2), (1, 2))) > 0.6
 
 
+def test_the_torch_network_gives_dlibs_own_descriptors_on_photos_and_renders(
+    human_renderer, human_rig_spec
+):
+    import dlib
+
+    from facefit.align.models import FACE_RECOGNISER, verified_model_path
+    from facefit.likeness.descriptors import face_descriptor
+
+    dlibs = dlib.face_recognition_model_v1(str(verified_model_path(FACE_RECOGNISER)))
+    faces = [load_photo(r.image.read_bytes()) for r in read_manifest(FIXTURES)]
+    faces = [(p, photo_landmarks(p)) for p in faces]
+    render = human_renderer(512).render(human_rig_spec.encode({}))
+    faces.append((render.image, render_landmarks(render.image, render.landmarks68)[0]))
+    for image, landmarks in faces:
+        (left, top), (right, bottom) = landmarks.min(axis=0), landmarks.max(axis=0)
+        rect = dlib.rectangle(round(left), round(top), round(right), round(bottom))
+        shape = dlib.full_object_detection(
+            rect, [dlib.point(round(x), round(y)) for x, y in landmarks]
+        )
+        expected = np.asarray(dlibs.compute_face_descriptor(image, shape))
+        assert np.abs(face_descriptor(image, landmarks) - expected).max() < 1e-5
+
+
 def test_a_render_without_a_detectable_face_is_placed_by_the_rig_landmarks():
     blank = np.full((256, 256, 3), 128, np.uint8)
     landmarks = np.stack(np.meshgrid(np.linspace(80, 176, 17), np.linspace(90, 190, 4)), -1)
