@@ -5,9 +5,10 @@ which the fit never reads): the median ranks, the mean change of log-rank with i
 error, how many photos ranked their person higher and lower, and the mean reciprocal ranks.
 
 With `--picture`, also draws photo | character before | character after for twelve people
-(neutral photos, taken in turn from each gender and ethnicity), captioned with both ranks.
+(neutral photos, taken in turn from each gender and ethnicity; with `--changed`, only people
+whose character the change redrew), captioned with both ranks.
 
-Usage: [FACEFIT_RIG=human] .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png]
+Usage: [FACEFIT_RIG=human] .venv/bin/python bench/likeness_paired.py BEFORE.json AFTER.json [--picture P.png [--changed]]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--picture", type=Path, default=None, help="write the sheet PNG here")
+    parser.add_argument("--changed", action="store_true", help="show only redrawn characters")
     args = parser.parse_args()
     runs = [json.loads(Path(path).read_text()) for path in (args.before, args.after)]
     result = {}
@@ -41,10 +43,18 @@ def main() -> None:
             result[recogniser] = paired_change(before, after)
     print(json.dumps(result))
     if args.picture:
-        picture(runs, args.picture)
+        picture(runs, args.picture, changed=args.changed)
 
 
-def picture(runs: list[dict], path: Path, size: int = 192) -> None:
+def redrawn(before: dict, after: dict) -> bool:
+    """Whether two rows' characters differ: another option, or a control moved."""
+    return before["discrete"] != after["discrete"] or any(
+        abs(value - before["continuous"][name]) > 1e-3
+        for name, value in after["continuous"].items()
+    )
+
+
+def picture(runs: list[dict], path: Path, size: int = 192, changed: bool = False) -> None:
     """Photo | before | after for twelve people, each pair of characters drawn on the rig."""
     from types import SimpleNamespace
 
@@ -62,7 +72,7 @@ def picture(runs: list[dict], path: Path, size: int = 192) -> None:
     shown = [
         SimpleNamespace(record=by_name[row["photo"]], thumbs=True, row=row)
         for row in runs[1]["rows"]
-        if row["photo"] in before
+        if row["photo"] in before and (not changed or redrawn(before[row["photo"]], row))
     ]
     people = pick_people(shown)
     spec, renderer = load_spec(), make_renderer(512)

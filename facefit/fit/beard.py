@@ -45,11 +45,12 @@ def beard_chins(
     return out
 
 
-def bare_chin_options(spec, cfg: FitConfig) -> tuple[int, ...]:
-    """Indices in the beard group of `cfg.bare_chin_options`: the beards a bearded chin does
-    not wear, since they leave the chin bare."""
+def chin_beard_options(spec, cfg: FitConfig) -> tuple[int, ...]:
+    """Indices in the beard group of the beards a bearded chin may wear (`cfg.chin_beards`;
+    every option but 0, none, where it names none)."""
     beards = next((g.options for g in spec.discrete if g.name == cfg.beard_group), ())
-    return tuple(beards.index(option) for option in cfg.bare_chin_options if option in beards)
+    allowed = cfg.chin_beards or beards[1:]
+    return tuple(i for i, option in enumerate(beards) if i > 0 and option in allowed)
 
 
 def shave_clean_chins(vectors: torch.Tensor, chins: list[float | None], spec, cfg: FitConfig):
@@ -76,7 +77,7 @@ def match_beard_density(
     on_probe: bool = False,
 ) -> torch.Tensor:
     """`vectors` (B, D) with `cfg.beard_density` set where the chin gave a beard
-    (`chins`, as `beard_chins` gives them) and a beard was kept (`with_chin_density`);
+    (`chins`, as `beard_chins` gives them) and a beard was kept (`at_chin_density`);
     `on_probe`: drawn at the extractor's side (`fast`: a few ms a draw)."""
     if cfg.beard_density is None or cfg.beard_group is None:
         return vectors
@@ -86,8 +87,27 @@ def match_beard_density(
     for i, photo in enumerate(chins):
         if photo is None or int(vectors[i, block].argmax()) == 0:
             continue
-        vectors[i] = with_chin_density(vectors[i], photo, rig, k, steps, on_probe)
+        vectors[i] = at_chin_density(vectors[i], photo, rig, cfg, k, steps, on_probe)
     return vectors
+
+
+def at_chin_density(
+    vector: torch.Tensor,
+    chin: float,
+    rig: RealRig,
+    cfg: FitConfig,
+    k: int,
+    steps: int = DENSITY_STEPS,
+    on_probe: bool = False,
+) -> torch.Tensor:
+    """`vector` (D,) with its beard (control `k`) at the density a bearded chin draws it at:
+    `cfg.chin_beard_density` where the rig sets one, else as dense as the chin shows it
+    (`with_chin_density`)."""
+    if cfg.chin_beard_density is None:
+        return with_chin_density(vector, chin, rig, k, steps, on_probe)
+    vector = vector.clone()
+    vector[k] = cfg.chin_beard_density
+    return vector
 
 
 def with_chin_density(

@@ -63,10 +63,13 @@ class RigParts:
     # the eye colour control, set from the photo's iris against the rig's (facefit.fit.iris)
     # in `full` and `fast`: the eyes' parse region at 128 px shows too little of the iris
     iris_color: str | None = None
-    # beard options that leave the chin bare: never worn where the photo's chin reads as a
-    # beard (the options check compared them there, and gave 5 of 14 bearded photos a
-    # moustache alone)
-    bare_chin_options: tuple[str, ...] = ()
+    # the beards a chin that reads as a beard may wear (empty: any but none), and the density
+    # they are drawn at there (None: as dense as the chin shows, matched on renders). Rig 3's
+    # drawn beards are flat patches: on the same fitted faces both recognisers found the
+    # person more often under its lightest stubble than under any other beard, a denser
+    # stubble or none (docs/decisions.md)
+    chin_beards: tuple[str, ...] = ()
+    chin_beard_density: float | None = None
     # colour regions read by the middle colour of their sure inside, in the photo and the
     # render alike (`facefit.fit.colors.core_rgb`): rig 3's hair, whose mean mixed in its
     # sheen and, on hair tied back, the wall beside its thin band (black hair read L* 24-37,
@@ -107,7 +110,8 @@ HUMAN_PARTS = RigParts(
     curled_options=CURLED,
     womens_options=TIED,
     mens_options=CUT_SHORT,
-    bare_chin_options=("moustache",),
+    chin_beards=("stubble",),
+    chin_beard_density=0.0,
     iris_color="eye_color",
     core_color_regions=("hair",),
 )
@@ -150,7 +154,8 @@ class FitConfig:
     curled_options: tuple[str, ...] = REFERENCE_PARTS.curled_options
     womens_options: tuple[str, ...] = REFERENCE_PARTS.womens_options
     mens_options: tuple[str, ...] = REFERENCE_PARTS.mens_options
-    bare_chin_options: tuple[str, ...] = REFERENCE_PARTS.bare_chin_options
+    chin_beards: tuple[str, ...] = REFERENCE_PARTS.chin_beards
+    chin_beard_density: float | None = REFERENCE_PARTS.chin_beard_density
     iris_color: str | None = REFERENCE_PARTS.iris_color
     core_color_regions: tuple[str, ...] = REFERENCE_PARTS.core_color_regions
     # a rig with sex/age/ethnic-form controls starts them from the attribute reader, and
@@ -214,7 +219,7 @@ def check_names(cfg: FitConfig, spec) -> FitConfig:
         ("curled_options", "option", set(cfg.curled_options)),
         ("womens_options", "option", set(cfg.womens_options)),
         ("mens_options", "option", set(cfg.mens_options)),
-        ("bare_chin_options", "option", set(cfg.bare_chin_options)),
+        ("chin_beards", "option", set(cfg.chin_beards)),
         ("iris_color", "control", {cfg.iris_color} - {None}),
         ("womens_options", "control", {SEX} if cfg.womens_options or cfg.mens_options else set()),
         ("core_color_regions", "region", set(cfg.core_color_regions)),

@@ -34,11 +34,11 @@ import torch
 from facefit.errors import FacefitError
 from facefit.fit.attributes import photo_descriptors, read_photos, reads_macros, with_macros
 from facefit.fit.beard import (
-    bare_chin_options,
+    at_chin_density,
     beard_chins,
+    chin_beard_options,
     match_beard_density,
     shave_clean_chins,
-    with_chin_density,
 )
 from facefit.fit.calibration import Calibration, calibration_for, summary
 from facefit.fit.color_tables import match_colors_from_tables
@@ -249,15 +249,15 @@ class Fitter:
 
         bearded = [chin is not None for chin in chins] if cfg.mode == "full" else None
 
-        def at_chin_density(i: int, v: torch.Tensor) -> torch.Tensor:  # a beard as the chin
-            return with_chin_density(v, chins[i], rig, spec.continuous_index[cfg.beard_density])
+        def at_chin(i: int, v: torch.Tensor) -> torch.Tensor:  # a beard as the chin has it
+            return at_chin_density(v, chins[i], rig, cfg, spec.continuous_index[cfg.beard_density])
 
-        bare_chin = bare_chin_options(spec, cfg)
+        chin_beards = chin_beard_options(spec, cfg)
 
         def options(decided: tuple[str, ...]):
             return lambda v: check_options(
                 v, found.discrete_probabilities, targets, rig, self.layout, cfg, decided, bearded,
-                evidence, at_chin_density if cfg.beard_density else None, bare_chin,
+                evidence, at_chin if cfg.beard_density else None, chin_beards,
             )  # fmt: skip
 
         if cfg.mode == "patent":

@@ -4,10 +4,10 @@ Per group, the runner-up is drawn where the search's soft choice was close, and 
 beard, the default hairstyle) wherever something else was chosen in a group that holds its
 default: an option the real render does not prefer over the default by
 `FitConfig.default_margin` is not kept. Where the photo's chin reads as a beard
-(`facefit.fit.beard`), option 0 of the beard group is ruled out instead, and so is every
-beard that leaves the chin bare (`FitConfig.bare_chin_options`); each other beard is drawn
-as dense as the chin shows it and the best one kept. Where it reads clean, the
-character stays clean-shaven: the beard group is not checked.
+(`facefit.fit.beard`), option 0 of the beard group is ruled out instead: each beard a bearded
+chin may wear (`FitConfig.chin_beards`) is drawn at the density the chin gives it and the
+best one kept. Where it reads clean, the character stays clean-shaven: the beard group is
+not checked.
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ def check_options(
     bearded: list[bool] | None = None,
     evidence: OptionEvidence | None = None,
     at_chin_density: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
-    bare_chin: tuple[int, ...] = (),
+    chin_beards: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with each group's option the real render supports best.
 
     `probabilities`: the search's soft choice per group (B, K). The groups in `decided` (a
     detail reader's or an outline's) keep their option. `evidence` is told each drawn
     option's loss as it was compared (the default's with its margin, where it challenged).
-    `at_chin_density(i, candidate)`: the candidate with its beard as dense as face i's chin
-    shows, which each beard is drawn at where a bearded chin has them all compared;
-    `bare_chin`: the beard group's options a bearded chin does not wear.
+    `at_chin_density(i, candidate)`: the candidate with its beard at the density face i's
+    chin gives it, which each beard is drawn at where a bearded chin has them compared;
+    `chin_beards`: the beard group's options a bearded chin may wear (None: all but none).
     """
     vectors = vectors.clone()
     renders = [rig.render(v) for v in vectors]
@@ -70,11 +70,10 @@ def check_options(
             to_beat = real_loss[i]
             none_ruled_out = bearded is not None and bearded[i] and group == cfg.beard_group
             if none_ruled_out:
-                # the chin rules out "none": every beard is drawn, each as dense as the chin
-                # shows it (at the search's density, often the densest, stubble is a dark
-                # shadow and loses to a moustache; at one light density a full beard looks
-                # sparse and never wins)
-                options = [o for o in range(1, stop - start) if o not in bare_chin]
+                # the chin rules out "none": each beard it may wear is drawn at the density
+                # the chin gives it (at the search's density, often the densest, stubble is
+                # a dark shadow and loses to a moustache)
+                options = list(chin_beards or range(1, stop - start))
                 to_beat = math.inf
             elif evidence is not None:
                 evidence.drawn(i, group, current, real_loss[i])

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from facefit.errors import ModelError
-from facefit.fit.beard import bare_chin_options
+from facefit.fit.beard import chin_beard_options
 from facefit.fit.config import FitConfig
 from facefit.fit.losses import color_vector
 from facefit.fit.networks import FitNetworks
@@ -62,7 +62,7 @@ def start_vectors(
     if cfg.mode == "fast":
         vectors = default_unless_confident(
             vectors, ParamLayout.from_spec(spec), cfg, bearded=bearded,
-            bare_chin=bare_chin_options(spec, cfg),
+            chin_beards=chin_beard_options(spec, cfg),
         )  # fmt: skip
     return with_group_readings(vectors, networks, plan, spec, images, evidence)
 
@@ -117,18 +117,19 @@ def default_unless_confident(
     cfg: FitConfig,
     min_confidence: float = FAST_MIN_CONFIDENCE,
     bearded: list[bool] | None = None,
-    bare_chin: tuple[int, ...] = (),
+    chin_beards: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """`vectors` with option 0 wherever the choice is less sure than `min_confidence`, in the
     groups that hold their default (`fast`'s counterpart of full's real-render margin). Where
     `bearded` is given the chin decides the beard group instead: a clean chin no beard, a
-    bearded one the likeliest beard that covers the chin (not one of `bare_chin`)."""
+    bearded one the likeliest of the beards it may wear (`chin_beards`; None: all but none)."""
     vectors = vectors.clone()
     for group, start, stop in layout.discrete_slices:
         if group == cfg.beard_group and bearded is not None:
             chin = torch.as_tensor(bearded, device=vectors.device)
-            likelihood = vectors[:, start:stop].clone()
-            likelihood[:, [0, *bare_chin]] = -math.inf
+            worn = list(chin_beards or range(1, stop - start))
+            likelihood = torch.full_like(vectors[:, start:stop], -math.inf)
+            likelihood[:, worn] = vectors[:, start:stop][:, worn]
             beard = likelihood.argmax(dim=1)
             choice = torch.where(chin, beard, torch.zeros_like(beard))
             vectors[:, start:stop] = F.one_hot(choice, stop - start).to(vectors.dtype)

@@ -297,9 +297,10 @@ def test_rig_3s_hair_volume_is_chosen_with_the_outline(fitter, on_average_face):
 
 @pytest.mark.parametrize("on_probe", [False, True], ids=["full", "fast"])
 def test_rig_3s_beard_density_is_matched_to_the_chin(fitter, on_probe, monkeypatch):
-    """`full` draws each density at the aligned frame's side and finds the drawn one; `fast`
-    draws at the extractor's (the shipped extractor's 128 px: the test networks' 32 px hold no
-    chin), where the chin reads within half a L* of the large render's: a grid step at most."""
+    """Where the rig sets no density for a bearded chin's beard, `full` draws each density at
+    the aligned frame's side and finds the drawn one; `fast` draws at the extractor's (the
+    shipped extractor's 128 px: the test networks' 32 px hold no chin), where the chin reads
+    within half a L* of the large render's: a grid step at most. Rig 3 sets its lightest."""
     from facefit.rig.choice import make_renderer
 
     monkeypatch.setattr(fitter.rig, "probe", make_renderer(128))
@@ -312,44 +313,52 @@ def test_rig_3s_beard_density_is_matched_to_the_chin(fitter, on_probe, monkeypat
         chin = chin_minus_cheek_lightness(face.image, face.aligned_landmarks68)
         start = torch.as_tensor(truth).clone()
         start[k] = 0.1
-        matched = match_beard_density(
-            start[None], [chin], fitter.rig, spec, fitter.config, on_probe=on_probe
-        )
+        cfg = replace(fitter.config, chin_beard_density=None)
+        matched = match_beard_density(start[None], [chin], fitter.rig, spec, cfg, on_probe=on_probe)
         assert float(matched[0, k]) == pytest.approx(0.75, abs=0.125 if on_probe else 1e-6)
+        shipped = match_beard_density(start[None], [chin], fitter.rig, spec, fitter.config)
+        assert float(shipped[0, k]) == 0.0 == fitter.config.chin_beard_density
 
 
-def test_a_bearded_chin_never_gets_a_moustache_alone(fitter):
-    """A moustache leaves the chin bare: where the chin reads as a beard, the options check
-    compares only beards that cover it, even against a photo of a moustache, and `fast` takes
-    the likeliest of those."""
-    from facefit.fit.beard import bare_chin_options
+def test_a_bearded_chin_wears_rig_3s_light_stubble(fitter):
+    """Rig 3's drawn beards are flat patches, which both recognisers take the person for less
+    often than its lightest stubble: where the chin reads as a beard, the options check draws
+    only the stubble, at its lightest, even against a photo of a dense moustache, and `fast`
+    takes it too; with every beard allowed, the photo's own wins."""
+    from facefit.fit.beard import at_chin_density, chin_beard_options
     from facefit.fit.options import check_options
 
     spec, cfg = fitter.spec, replace(fitter.config, mode="full")
-    bare = bare_chin_options(spec, cfg)
+    allowed = chin_beard_options(spec, cfg)
     block = spec.discrete_slices["facial_hair"]
+    k = spec.continuous_index["facial_hair_density"]
     beards = next(g.options for g in spec.discrete if g.name == "facial_hair")
-    assert [beards[i] for i in bare] == ["moustache"]
+    assert [beards[i] for i in allowed] == ["stubble"]
     truth = spec.encode({"continuous": {"facial_hair_density": 1.0, "sex": 1.0},
                          "discrete": {"facial_hair": "moustache"}})  # fmt: skip
     targets = fitter.targets_of([synthetic_face(fitter.rig.render(truth))])[1]
     start = torch.as_tensor(truth)[None].clone()
     sure = [torch.as_tensor(start[0, s]).clone()[None] for s in spec.discrete_slices.values()]
 
-    def worn(bare_chin):
+    def worn(chin_beards):
         checked = check_options(
             start.clone(), sure, targets, fitter.rig, fitter.layout, cfg,
-            decided=("hairstyle", "eyebrow_style"), bearded=[True], bare_chin=bare_chin,
+            decided=("hairstyle", "eyebrow_style"), bearded=[True],
+            at_chin_density=lambda i, v: at_chin_density(v, -30.0, fitter.rig, cfg, k),
+            chin_beards=chin_beards,
         )  # fmt: skip
-        return spec.options(checked[0].numpy())["facial_hair"]
+        return spec.options(checked[0].numpy())["facial_hair"], float(checked[0, k])
 
-    assert worn(()) == "moustache"  # the photo's own beard, where nothing rules it out
-    assert worn(bare) not in ("moustache", "none")
+    assert worn(None)[0] == "moustache"  # the photo's own beard, where every beard may be worn
+    assert worn(allowed) == ("stubble", 0.0)
     likeliest = torch.zeros(spec.vector_size)[None]
     likeliest[0, block] = torch.tensor([0.1, 0.2, 0.4, 0.3, 0.0])[: block.stop - block.start]
     layout = ParamLayout.from_spec(spec)
-    fast = default_unless_confident(likeliest, layout, cfg, bearded=[True], bare_chin=bare)
-    assert spec.options(fast[0].numpy())["facial_hair"] == "goatee"
+    for chin_beards, expected in ((None, "moustache"), (allowed, "stubble")):
+        fast = default_unless_confident(
+            likeliest, layout, cfg, bearded=[True], chin_beards=chin_beards
+        )
+        assert spec.options(fast[0].numpy())["facial_hair"] == expected
 
 
 def test_fast_keeps_rig_3s_hairstyle_and_holds_only_the_beard_default(fitter):
