@@ -14,7 +14,7 @@
 
 `fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
 its hairstyle the outline's on the average face, its skin and hair colours read off tables
-of the average face, `color_tables`, its beard as dense as the chin shows on small renders,
+of the average face, `color_tables`, its beard at the chin's density as in `full`,
 its eyes' colour from the iris as in `full`, `iris`, then the recogniser's shape step as in
 `full`);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
