@@ -110,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, help="weights folder (default: settings)"
     )
     recognition.add_argument(
-        "--faces", type=int, default=None, help="rig faces measured (default: 24, ~12 min)"
+        "--faces", type=int, default=None, help="rig faces measured (default: 72, ~12 min)"
     )
     recognition.set_defaults(func=run_recognition)
 

@@ -24,7 +24,9 @@ import torch
 from facefit.nets.recognition import CONFIG_NAME, NETWORK, RecognitionResponse
 
 logger = logging.getLogger(__name__)
-FACES = 24  # the other faces explain about half of one face's response: the mean needs many
+# the other faces explain about half of one face's response: the mean needs many (72 over 24:
+# both recognisers found more people, docs/decisions.md)
+FACES = 72
 PUSH = 0.5  # of a pole: the control moved from 0.5 to 0.25 and to 0.75
 SEED = 11
 
