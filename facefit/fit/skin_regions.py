@@ -22,17 +22,21 @@ MOUTH = slice(48, 60)
 def cheek_mask(shape: tuple[int, int], landmarks68: np.ndarray) -> np.ndarray:
     """(H, W) bool: two discs on the cheeks, radius 7 % of the outer-eye-corner distance."""
     radius = 0.07 * np.linalg.norm(landmarks68[LEFT_EYE_OUTER] - landmarks68[RIGHT_EYE_OUTER])
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
     mask = np.zeros(shape, bool)
     for points in CHEEKS:
         cx, cy = landmarks68[list(points)].mean(axis=0)
-        mask |= (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+        # only the disc's box is tested: a whole frame's grid costs more than the rest
+        y0, x0 = max(int(np.floor(cy - radius)), 0), max(int(np.floor(cx - radius)), 0)
+        y1, x1 = int(np.ceil(cy + radius)) + 1, int(np.ceil(cx + radius)) + 1
+        yy, xx = np.mgrid[y0 : min(y1, shape[0]), x0 : min(x1, shape[1])]
+        mask[yy, xx] |= (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
     return mask
 
 
 def mean_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Mean CIE Lab (L in 0-100) of the `mask` pixels of an (S, S, 3) uint8 RGB image."""
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask].mean(axis=0)
+    pixels = image[mask][None].astype(np.float32) / 255.0  # converted alone: Lab is per pixel
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB)[0].mean(axis=0)
 
 
 def cheek_lab(image: np.ndarray, landmarks68: np.ndarray) -> np.ndarray:
@@ -62,7 +66,7 @@ def chin_minus_cheek_lightness(image: np.ndarray, landmarks68: np.ndarray) -> fl
     less (docs/decisions.md).
     """
     chin = chin_mask(image.shape[:2], landmarks68)
-    return float(_lightness(image)[chin].mean() - cheek_lab(image, landmarks68)[0])
+    return float(_lightness(image[chin][None]).mean() - cheek_lab(image, landmarks68)[0])
 
 
 def chin_minus_cheek_texture(image: np.ndarray, landmarks68: np.ndarray) -> float:
@@ -75,11 +79,22 @@ def chin_minus_cheek_texture(image: np.ndarray, landmarks68: np.ndarray) -> floa
     and JPEG blocks show on the cheeks as much as on the chin, so they cancel.
     """
     scale = image.shape[0] / 512
-    lightness = _lightness(image)
-    fine = np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), scale))
     rim = 2 * round(7 * scale) + 1
     chin = chin_mask(image.shape[:2], landmarks68).astype(np.uint8)
     chin = cv2.erode(chin, np.ones((rim, rim), np.uint8)) > 0
     if not chin.any():  # a chin too small to read: no evidence
         return 0.0
-    return float(fine[chin].mean() - fine[cheek_mask(image.shape[:2], landmarks68)].mean())
+    cheeks = cheek_mask(image.shape[:2], landmarks68)
+    # L* and its blur on the patches' box alone, with a margin wider than the blur's kernel
+    # (radius 4 sigma), so every pixel read is the one the whole frame would give
+    rows, cols = (
+        np.flatnonzero((chin | cheeks).any(axis=1)),
+        np.flatnonzero((chin | cheeks).any(axis=0)),
+    )
+    margin = int(np.ceil(4 * scale)) + 2
+    y0, y1 = max(rows[0] - margin, 0), rows[-1] + margin + 1
+    x0, x1 = max(cols[0] - margin, 0), cols[-1] + margin + 1
+    lightness = _lightness(image[y0:y1, x0:x1])
+    fine = np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), scale))
+    box = (slice(y0, y1), slice(x0, x1))
+    return float(fine[chin[box]].mean() - fine[cheeks[box]].mean())
