@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         (out / "params.json").write_text(json.dumps(result.to_json(), indent=2))
         (out / "preview.png").write_bytes(result.preview_png())
         (out / "loss.png").write_bytes(result.loss_png())
+        similarity = result.fit["similarity"]  # None: `fast` does not judge its answer
         logger.info(
-            "%s: similarity %.3f after %d iterations -> %s",
-            path.name, result.fit["similarity"], result.fit["iterations"], out,
+            "%s: similarity %s after %d iterations -> %s", path.name,
+            "not judged" if similarity is None else f"{similarity:.3f}", result.fit["iterations"], out,
         )  # fmt: skip
     return EXIT_USAGE if failed else 0

@@ -114,6 +114,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     recognition.set_defaults(func=run_recognition)
 
+    descriptor = networks.add_parser(
+        "descriptor", help="parameters -> dlib's descriptor of the real render, for `fast`"
+    )
+    descriptor.add_argument(
+        "--out", type=Path, default=None, help="weights folder (default: settings)"
+    )
+    descriptor.add_argument(
+        "--work", type=Path, default=Path("runs/descriptor"),
+        help="seeds and samples, kept: a run resumes where the last stopped (default: runs/descriptor)",
+    )  # fmt: skip
+    descriptor.add_argument(
+        "--samples", type=int, default=None, help="renders read (default: 12000, ~10 min)"
+    )
+    descriptor.add_argument(
+        "--part", default="0/1",
+        help="K/N: draw every Nth chunk from the Kth, so N processes share the samples; "
+        "whichever finds every chunk drawn trains",
+    )  # fmt: skip
+    descriptor.set_defaults(func=run_descriptor)
+
 
 def _common(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config, help="model config name")
@@ -313,6 +333,20 @@ def run_recognition(args: argparse.Namespace) -> int:
 
     out = args.out or CoreSettings.from_env().weights_dir
     print(json.dumps(train_recognition(out, args.faces or FACES), indent=2))
+    return 0
+
+
+def run_descriptor(args: argparse.Namespace) -> int:
+    """Minutes: seeds fitted from the shared photos, then real renders read by dlib."""
+    from facefit.settings import CoreSettings
+    from facefit.train.descriptor import SAMPLES, train_descriptor
+
+    k, _, n = args.part.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise SystemExit(f"--part must be K/N with K < N, got {args.part!r}")
+    out = args.out or CoreSettings.from_env().weights_dir
+    report = train_descriptor(out, args.work, args.samples or SAMPLES, (int(k), int(n)))
+    print(json.dumps(report, indent=2))
     return 0
 
 

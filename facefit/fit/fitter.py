@@ -9,14 +9,16 @@
     steps     post-search steps on real renders, each a       facefit.fit.outline, options,
               function from vectors to vectors; on rig 3        beard, colors, recognition
               the last solves the shape again with what
-              a face recogniser reads of the render
-    result    real render, loss and pictures per photo        facefit.fit.result
+              a face recogniser reads of the character
+              (predicted: facefit.nets.descriptor)
+    result    real render and its loss per photo (`fast`:     facefit.fit.result
+              none; pictures are drawn when asked for)
 
-`fast` stops after the start (a search of 0 iterations; its beard is the chin's, and on rig 3
+`fast` stops after the start (no search; its beard is the chin's, and on rig 3
 its hairstyle the outline's on the average face, its skin and hair colours read off tables
 of the average face, `color_tables`, its beard at the chin's density as in `full`,
 its eyes' colour from the iris as in `full`, `iris`, then the recogniser's shape step as in
-`full`);
+`full`; it neither searches nor judges its answer, and draws no 512 px render);
 `patent`, the baseline of `facefit eval`, starts from the average face and checks the options
 only.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,11 +54,11 @@ from facefit.fit.networks import FitNetworks, load_networks
 from facefit.fit.options import check_options
 from facefit.fit.outline import choose_outlines, unworn_options
 from facefit.fit.params import ParamLayout
-from facefit.fit.real_rig import RealRig
-from facefit.fit.recognition import recognised_shapes
+from facefit.fit.real_rig import RealRig, tensor_to_image
+from facefit.fit.recognition import recognised_shapes, rendered_descriptors
 from facefit.fit.result import FitResult, fit_block, fit_result
 from facefit.fit.runner_ups import OptionEvidence, runner_ups
-from facefit.fit.search import OnStep, PhotoTargets, SearchResult, search
+from facefit.fit.search import OnStep, PhotoTargets, SearchResult, search, unjudged
 from facefit.fit.shape import shape_controls, shape_from_landmarks
 from facefit.fit.start import start_vectors
 from facefit.settings import CoreSettings
@@ -151,12 +154,15 @@ class Fitter:
                 step_scale = torch.ones(self.spec.continuous_size, device=self.device)
             step_scale = step_scale.clone()
             step_scale[kept] = 0.0
-        found = search(
-            self.networks.imitator, self.networks.extractor, targets, start, self.layout,
-            self.labels, replace(cfg, max_iters=budget), self.networks.extractor_size,
-            self.calibration.loss_scale, on_step=on_step, fixed_groups=decided,
-            step_scale=step_scale,
-        )  # fmt: skip
+        if cfg.mode == "fast":  # one pass: no search and no judge
+            found = unjudged(start, self.layout)
+        else:
+            found = search(
+                self.networks.imitator, self.networks.extractor, targets, start, self.layout,
+                self.labels, replace(cfg, max_iters=budget), self.networks.extractor_size,
+                self.calibration.loss_scale, on_step=on_step, fixed_groups=decided,
+                step_scale=step_scale,
+            )  # fmt: skip
         full = cfg.mode == "full"
         cheeks = photo_cheeks(faces) if full or (cfg.mode == "fast" and cfg.fast_colors) else None
         irises = photo_irises(faces) if cfg.iris_color and cfg.mode != "patent" else None
@@ -185,10 +191,16 @@ class Fitter:
         """The shape solved again with dlib's reading of the render (`recognition`), as a
         step: vectors (B, D) -> vectors; `descriptors` (B, 128): the photos'."""
         response, expressions = self.networks.recognition.matrix(), self._expression_columns()
-        return lambda v: recognised_shapes(
-            v, descriptors, targets.landmarks, self.rig, self.spec, response, cfg.w_recognition,
-            expressions,
-        )  # fmt: skip
+        imitator = self.networks.descriptor
+
+        def step(v: torch.Tensor) -> torch.Tensor:
+            seen = imitator.describe(v) if imitator else rendered_descriptors(v, self.rig)
+            return recognised_shapes(
+                v, descriptors, seen, targets.landmarks, self.spec, response, cfg.w_recognition,
+                expressions,
+            )  # fmt: skip
+
+        return step
 
     def _expression_columns(self):
         basis = self.networks.expressions
@@ -275,18 +287,19 @@ class Fitter:
         ]
 
     def _results(self, photos_faces, vectors, found, targets, cfg, budget, chins, evidence):
-        """One `FitResult` per face: the real render of `vectors` and its loss, the pictures,
-        and each group's options in the order the `evidence` ranks them."""
-        renders = [self.rig.render(v) for v in vectors]
-        real_loss = self.rig.loss(vectors, renders, targets, cfg)
-        if found.images is not None and torch.equal(vectors, found.vectors):
-            imitated = found.images  # fast: the imitator already drew exactly these
-        else:
-            with torch.no_grad():
-                imitated, _ = self.networks.imitator(vectors)
+        """One `FitResult` per face, with each group's options in the order the `evidence`
+        ranks them. `full` and `patent` judge the answer on its real render; `fast` returns
+        it unjudged and draws nothing until a picture is asked for."""
+        judged = cfg.mode != "fast"
+        renders = [self.rig.render(v) for v in vectors] if judged else None
+        real_loss = (
+            self.rig.loss(vectors, renders, targets, cfg) if judged else [None] * len(vectors)
+        )
         return [
             fit_result(
-                self.spec, self.networks.models, photo_face, vectors[i], renders[i], imitated[i],
+                self.spec, self.networks.models, photo_face, vectors[i],
+                (lambda r=renders[i]: r) if judged else partial(self.rig.render, vectors[i]),
+                partial(self._imitated, vectors[i]),
                 fit_block(
                     cfg.mode, found, i, real_loss[i], budget, cfg.threshold, self.calibration,
                     beard_from_chin=chins[i] is not None,
@@ -298,6 +311,12 @@ class Fitter:
             )
             for i, photo_face in enumerate(photos_faces)
         ]  # fmt: skip
+
+    def _imitated(self, vector: torch.Tensor) -> np.ndarray:
+        """The imitator's (s, s, 3) uint8 picture of one (D,) vector."""
+        with torch.no_grad():
+            image, _ = self.networks.imitator(vector[None])
+        return tensor_to_image(image[0])
 
     def targets_of(self, faces: list[Any]) -> tuple[torch.Tensor, PhotoTargets]:
         """Aligned faces -> their images (B, 3, S, S) and what the loss compares renders to."""

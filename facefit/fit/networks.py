@@ -41,6 +41,8 @@ class FitNetworks:
     expressions: torch.nn.Module | None = None
     # how dlib's descriptor of a render moves with each shape pole: the fit's last shape solve
     recognition: torch.nn.Module | None = None
+    # parameters -> dlib's descriptor of their real render: `fast`'s reading of the character
+    descriptor: torch.nn.Module | None = None
 
     @property
     def extractor_size(self) -> int:
@@ -142,6 +144,13 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
 
         recognition = load_recognition_response(path, load_spec().rig_id)
         paths["recognition"] = path
+    descriptor = None
+    path = weights_dir / weights_name("descriptor", "mlp")
+    if path.exists():  # without it `fast` reads its character's real render, as `full` does
+        from facefit.nets.descriptor import load_descriptor_imitator
+
+        descriptor = load_descriptor_imitator(path, load_spec().rig_id, device)
+        paths["descriptor"] = path
     return FitNetworks(
         imitator=imitator,
         extractor=extractor,
@@ -153,4 +162,5 @@ def load_networks(weights_dir: Path, device: torch.device) -> FitNetworks:
         attributes=attributes,
         expressions=expressions,
         recognition=recognition,
+        descriptor=descriptor,
     )

@@ -9,6 +9,9 @@ response to each shape pole (`facefit.nets.recognition`, averaged over many rig 
 
     min  landmarks' term (facefit.fit.shape)  +  weight |R (x - x0) - (d_photo - d_render)|^2
 
+d_render is predicted from x0 by the descriptor imitator (`facefit.nets.descriptor`) without
+drawing; a rig without one reads it off the character's real render (`rendered_descriptors`).
+
 Only the face's shape moves, through the rig's own morphs (no colour, hair or texture),
 and the response is one matrix for every face, not a gradient of this render: the step can
 change the face a person sees, not craft pixels a recogniser alone would read.
@@ -25,17 +28,17 @@ from facefit.fit.shape import shape_from_landmarks
 def recognised_shapes(
     vectors: torch.Tensor,
     photo_descriptors: np.ndarray,
+    seen: np.ndarray,
     landmarks: torch.Tensor,
-    rig,
     spec,
     response: np.ndarray,
     weight: float,
     expressions: np.ndarray | None = None,
 ) -> torch.Tensor:
     """`vectors` (B, D) with the shape controls solved again with the recogniser's term;
-    `photo_descriptors` (B, 128) dlib's reading of each photo, `response` (128, P) its
-    reading's derivative along each shape pole (`landmark_model().poles`)."""
-    from facefit.likeness.descriptors import placed_descriptor
+    `photo_descriptors` (B, 128) dlib's reading of each photo, `seen` (B, 128) its reading of
+    each character as `vectors` draw it, `response` (128, P) its reading's derivative along
+    each shape pole (`landmark_model().poles`)."""
     from facefit.rig.human.landmark_model import landmark_model, pole_amounts
 
     poles = landmark_model().poles
@@ -43,9 +46,15 @@ def recognised_shapes(
     root = np.sqrt(weight)
     rows = []
     for i, vector in enumerate(vectors):
-        render = rig.render(vector)
-        seen = placed_descriptor(render.image, render.landmarks68)
         values = dict(zip(names, vector[: len(names)].tolist(), strict=True))
         now = pole_amounts(poles, values)
-        rows.append((root * response, root * (photo_descriptors[i] - seen + response @ now)))
+        rows.append((root * response, root * (photo_descriptors[i] - seen[i] + response @ now)))
     return shape_from_landmarks(vectors, landmarks, spec, expressions=expressions, extra_rows=rows)
+
+
+def rendered_descriptors(vectors: torch.Tensor, rig) -> np.ndarray:
+    """(B, 128) dlib's reading of each vector's real render, at the rig's landmarks' box."""
+    from facefit.likeness.descriptors import placed_descriptor
+
+    renders = [rig.render(vector) for vector in vectors]
+    return np.stack([placed_descriptor(r.image, r.landmarks68) for r in renders])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,10 @@ PREVIEW_HEIGHT = 256
 
 @dataclass(frozen=True)
 class FitResult:
-    """One photo's fit: the game parameters, how the search went, and the pictures."""
+    """One photo's fit: the game parameters, how the search went, and the pictures.
+
+    The pictures of the character are drawn when first asked for: the game client draws
+    its own, and `fast` returns the parameters without drawing any."""
 
     rig: str
     params: dict[str, Any]  # {"continuous": {name: value}, "discrete": {group: option}}
@@ -22,13 +27,35 @@ class FitResult:
     models: dict[str, str]  # network file name -> sha256
     photo: np.ndarray  # (H, W, 3) uint8, the upload after intake
     aligned: np.ndarray  # (S, S, 3) uint8, the photo in the reference framing
-    imitator_image: np.ndarray  # (s, s, 3) uint8, the imitator's render of the final params
-    real_render: np.ndarray  # (S, S, 3) uint8, the real rig's render of the final params
-    real_landmarks68: np.ndarray  # (68, 2) rig landmarks in aligned-frame pixels
-    real_labels: np.ndarray  # (S, S) uint8 class ids of the real render (the rig's labels)
     photo_landmarks68: np.ndarray  # (68, 2) dlib landmarks in photo pixels
     transform: np.ndarray  # (2, 3) photo -> aligned
+    draw: Callable[[], Any] = field(repr=False, compare=False)  # -> the real rig's `Render`
+    imitate: Callable[[], np.ndarray] = field(repr=False, compare=False)  # -> (s, s, 3) uint8
     loss_curve: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @cached_property
+    def _render(self):
+        return self.draw()
+
+    @property
+    def real_render(self) -> np.ndarray:
+        """(S, S, 3) uint8, the real rig's render of the final params."""
+        return self._render.image
+
+    @property
+    def real_landmarks68(self) -> np.ndarray:
+        """(68, 2) rig landmarks of the real render in aligned-frame pixels."""
+        return self._render.landmarks68
+
+    @property
+    def real_labels(self) -> np.ndarray:
+        """(S, S) uint8 class ids of the real render (the rig's labels)."""
+        return self._render.labels
+
+    @cached_property
+    def imitator_image(self) -> np.ndarray:
+        """(s, s, 3) uint8, the imitator's render of the final params."""
+        return self.imitate()
 
     def to_json(self) -> dict[str, Any]:
         """The `params.json` document a game server stores (and `facefit rig render` reads)."""
@@ -56,7 +83,7 @@ def fit_block(
     mode: str,
     found,
     i: int,
-    real_loss: float,
+    real_loss: float | None,
     max_iters: int,
     threshold: float,
     calibration,
@@ -67,18 +94,25 @@ def fit_block(
 
     `found` is the search's `SearchResult`; `max_iters` the budget the search ran with (0 in
     `fast`, whose answer is the start); `calibration` the `Calibration` the fit loaded;
-    `runner_ups` each group's options, the chosen first (`facefit.fit.runner_ups`).
+    `runner_ups` each group's options, the chosen first (`facefit.fit.runner_ups`). A loss
+    that was not judged (`fast`'s) is None, and so is its similarity.
     """
     from facefit.fit.losses import similarity_from_loss
 
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 6)
+
+    real_similarity = (
+        None if real_loss is None else similarity_from_loss(real_loss, calibration.loss_scale)
+    )
     return {
         "mode": mode,
         "iterations": found.iterations[i],
         "stopped_early": found.stopped_early[i],
-        "loss": round(found.losses[i], 6),
-        "similarity": round(found.similarities[i], 6),
-        "real_render_loss": round(real_loss, 6),
-        "real_render_similarity": round(similarity_from_loss(real_loss, calibration.loss_scale), 6),
+        "loss": rounded(found.losses[i]),
+        "similarity": rounded(found.similarities[i]),
+        "real_render_loss": rounded(real_loss),
+        "real_render_similarity": rounded(real_similarity),
         "threshold": threshold,
         "max_iters": max_iters,
         "calibration": calibration.name,
@@ -88,11 +122,10 @@ def fit_block(
     }
 
 
-def fit_result(spec, models: dict[str, str], photo_face, vector, render, imitated, fit, curve):
-    """One photo's `FitResult`: its (D,) parameter `vector` decoded, the real rig's `render`
-    of it, the imitator's (3, s, s) `imitated`, the `fit` block and the search's loss curve."""
-    from facefit.fit.real_rig import tensor_to_image
-
+def fit_result(spec, models: dict[str, str], photo_face, vector, draw, imitate, fit, curve):
+    """One photo's `FitResult`: its (D,) parameter `vector` decoded, what draws the real
+    rig's render of it and the imitator's picture of it, the `fit` block and the search's loss
+    curve."""
     photo, face = photo_face
     return FitResult(
         rig=spec.rig_id,
@@ -101,12 +134,10 @@ def fit_result(spec, models: dict[str, str], photo_face, vector, render, imitate
         models=dict(models),
         photo=photo,
         aligned=face.image,
-        imitator_image=tensor_to_image(imitated),
-        real_render=render.image,
-        real_landmarks68=render.landmarks68,
-        real_labels=render.labels,
         photo_landmarks68=face.photo_landmarks68,
         transform=face.transform,
+        draw=draw,
+        imitate=imitate,
         loss_curve=curve,
     )
 

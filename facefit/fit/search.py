@@ -41,16 +41,13 @@ class SearchResult:
     """Per face of the batch: final vector, loss, similarity and the path that led there."""
 
     vectors: torch.Tensor  # (B, D) projected: one option per discrete group
-    losses: list[float]
-    similarities: list[float]
+    losses: list[float | None]  # None: not judged (`unjudged`)
+    similarities: list[float | None]
     iterations: list[int]
     stopped_early: list[bool]
     discrete_probabilities: list[torch.Tensor]  # per group (B, K)
     history: list[list[tuple[int, float, float]]] = field(default_factory=list)
     terms: list[dict[str, float]] = field(default_factory=list)
-    # The imitator's render of `vectors` (B, 3, S, S) when that is what was judged last (a
-    # search of no iterations), so the caller need not render it again; else None.
-    images: torch.Tensor | None = None
 
 
 def lr_at(step: int, cfg: FitConfig) -> float:
@@ -177,7 +174,7 @@ def search(
     final_loss = [math.inf] * batch
     final_terms: list[dict[str, float]] = [{} for _ in range(batch)]
 
-    def judge(step: int, vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def judge(step: int, vector: torch.Tensor) -> torch.Tensor:
         image, landmarks = imitator(vector)
         terms = loss_terms(
             extractor,
@@ -210,14 +207,14 @@ def search(
                 on_step(
                     step, sum(d[1] for d in done) / len(done), sum(d[2] for d in done) / len(done)
                 )
-        return loss, image
+        return loss
 
     # With no update to make, the answer is the projected start (one option per group):
     # judge exactly that, so the reported loss is the answer's.
     if cfg.max_iters == 0:
-        loss, first_image = judge(0, state.projected())
+        loss = judge(0, state.projected())
     else:
-        loss, first_image = judge(0, state.vector(temperature_at(0, cfg)))
+        loss = judge(0, state.vector(temperature_at(0, cfg)))
     for step in range(1, cfg.max_iters + 1):
         if not bool(active.any()):
             break
@@ -234,7 +231,7 @@ def search(
             # Adam's momentum would keep moving faces that already stopped: put them back.
             for p, old in zip(trainable, before, strict=True):
                 p[~active] = old[~active]
-        loss, _ = judge(step, state.vector(temperature_at(step, cfg)))
+        loss = judge(step, state.vector(temperature_at(step, cfg)))
     sims = [float(losses.similarity_from_loss(v, loss_scale)) for v in final_loss]
     return SearchResult(
         vectors=state.projected(),
@@ -245,5 +242,21 @@ def search(
         discrete_probabilities=state.discrete_probabilities(),
         history=history,
         terms=final_terms,
-        images=first_image.detach() if cfg.max_iters == 0 else None,
+    )
+
+
+def unjudged(init: torch.Tensor, layout: ParamLayout) -> SearchResult:
+    """`fast`'s answer without a search or a judge: the projected start (one option per
+    group), with no loss or similarity, for the patent's fast mode predicts in one pass."""
+    state = ParamState(layout, init.detach().float()).to(init.device)
+    batch = init.shape[0]
+    return SearchResult(
+        vectors=state.projected(),
+        losses=[None] * batch,
+        similarities=[None] * batch,
+        iterations=[0] * batch,
+        stopped_early=[False] * batch,
+        discrete_probabilities=state.discrete_probabilities(),
+        history=[[] for _ in range(batch)],
+        terms=[{} for _ in range(batch)],
     )

@@ -24,9 +24,13 @@ step solves it once more with rows of a face recogniser's reading added (`extra`
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+from facefit.rig.human import controls
 
 # Per landmark weight: the jaw line (0-16) at half (dlib places it on the visible contour,
 # the rig on fixed vertices); the outer lips (48-59) at 0.3 and the inner ones (60-67) not at
@@ -37,6 +41,10 @@ LANDMARK_WEIGHTS = np.array([0.5] * 17 + [1.0] * 31 + [0.3] * 12 + [0.0] * 8)
 # a pole that moves the landmarks less than this (times the prior's root) stays at 0: the
 # prior would hold it there anyway, and the solve runs on the poles the landmarks can see
 VISIBLE = 0.1
+# what the rig's morph reads of a face (`facefit.rig.human.morph`): a problem's key
+MORPH_CONTROLS = frozenset(
+    [name for name, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
+)
 PRIOR = 1e-4  # where the landmark error stops falling (docs/decisions.md)
 # an amount of 1 is a typical smile; this holds a neutral face's expression near 0 without
 # stopping a smile (chosen by cross-validation over the training folds, docs/decisions.md)
@@ -175,22 +183,50 @@ def shape_from_landmarks(
 
     model = landmark_model()
     names = [c.name for c in spec.continuous]
+    morphs = [name for name in names if name in MORPH_CONTROLS]
     out = vectors.clone()
     for i in range(len(vectors)):
         values = dict(zip(names, vectors[i, : len(names)].tolist(), strict=True))
-        directions = model.pole_directions(values)
-        average = values | {pole.control: 0.5 for pole in model.poles}
-        points, J = model.jacobian(average, directions)
-        residual = landmarks[i].detach().cpu().numpy().astype(np.float64).ravel() - points
-        shape = points.reshape(-1, 2)
-        if expressions is not None:  # the expression's landmark moves are not the face's
-            residual = residual - expressions @ shown_expression(
-                J, residual, shape, prior, expressions
-            )
+        J, residual, shape = _landmark_problem(
+            tuple(values[name] for name in morphs),
+            tuple(morphs),
+            landmarks[i].detach().cpu().numpy().astype(np.float64).tobytes(),
+            prior,
+            None if expressions is None else (expressions.tobytes(), expressions.shape),
+        )
         x = _one_pole_each(J, residual, shape, prior, extra_rows[i] if extra_rows else None)
         for name, value in control_values(model.poles, x).items():
             out[i, names.index(name)] = float(np.clip(value, 0.0, 1.0))
     return out
+
+
+@lru_cache(maxsize=8)
+def _landmark_problem(
+    morph_values: tuple[float, ...],
+    morph_names: tuple[str, ...],
+    landmarks: bytes,
+    prior: float,
+    expressions: tuple[bytes, tuple[int, int]] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One face's problem: the landmarks' derivative J (136, P) at the average face of its
+    macros, the residual (136,) of its (68, 2) `landmarks` in [0, 1] with the expression's
+    part taken out, and the average face's (68, 2) points. Cached (read-only arrays): the
+    fit's last step solves the same face's landmarks again, a third of the solve's time."""
+    from facefit.rig.human.landmark_model import landmark_model
+
+    model = landmark_model()
+    values = dict(zip(morph_names, morph_values, strict=True))  # all the morph reads
+    directions = model.pole_directions(values)
+    average = values | {pole.control: 0.5 for pole in model.poles}
+    points, J = model.jacobian(average, directions)
+    residual = np.frombuffer(landmarks, np.float64) - points
+    shape = points.reshape(-1, 2)
+    if expressions is not None:  # the expression's landmark moves are not the face's
+        basis = np.frombuffer(expressions[0], np.float64).reshape(expressions[1])
+        residual = residual - basis @ shown_expression(J, residual, shape, prior, basis)
+    for array in (J, residual, shape):
+        array.flags.writeable = False
+    return J, residual, shape
 
 
 def shape_controls(spec) -> list[int]:

@@ -414,6 +414,39 @@ def test_rig_3s_shipped_networks_fit_the_fixture_photos():
 
 
 @pytest.mark.skipif(
+    not (SHIPPED / "descriptor-mlp.pt").exists(),
+    reason=f"rig 3's descriptor imitator is not committed ({SHIPPED})",
+)
+def test_fast_reads_its_character_from_the_descriptor_imitator_and_draws_nothing(monkeypatch):
+    """With the shipped networks `fast` draws no real render once the average face's tables
+    are drawn, its recognition step still moves the shape, and the imitator's reading of
+    the character the step starts from is nearer dlib's reading of its render than faces are
+    to one another."""
+    from facefit.likeness.descriptors import placed_descriptor
+    from facefit.nets.weights import read_manifest as read_weights_manifest
+
+    settings = replace(CoreSettings.from_env({"FACEFIT_RIG": "human"}), device="cpu")
+    fitter = load_fitter(settings)
+    photos = [record.image.read_bytes() for record in read_manifest(FIXTURES)]
+    for photo in photos:  # the average face's tables and outlines: drawn once a process
+        fitter.fit_photo(photo, mode="fast")
+    drawn = []
+    real_render = fitter.rig.render
+    monkeypatch.setattr(fitter.rig, "render", lambda v: drawn.append(v) or real_render(v))
+    result = fitter.fit_photo(photos[0], mode="fast")
+    assert drawn == [] and result.fit["similarity"] is None
+    plain = fitter.fit_photo(photos[0], mode="fast", w_recognition=0.0)
+    moved = fitter.spec.encode(result.params) - fitter.spec.encode(plain.params)
+    assert np.abs(moved).max() > 0.05
+    vector = torch.as_tensor(fitter.spec.encode(plain.params))  # what the step reads
+    predicted = fitter.networks.descriptor.describe(vector[None])[0]
+    seen = placed_descriptor(plain.real_render, plain.real_landmarks68)
+    entry = read_weights_manifest(SHIPPED)["weights"]["descriptor-mlp.pt"]
+    apart = entry["validation"]["heldout_photos"]["median_distance_between_faces"]
+    assert np.linalg.norm(predicted - seen) < 0.6 * apart
+
+
+@pytest.mark.skipif(
     not (SHIPPED / "recognition-response.pt").exists(),
     reason=f"rig 3's recogniser response is not committed ({SHIPPED})",
 )

@@ -91,7 +91,7 @@ def test_search_stops_each_face_at_the_threshold_and_freezes_it():
     assert torch.allclose(result.vectors[:, :6], init[:, :6], atol=1e-3)
 
 
-def test_a_search_of_no_iterations_judges_and_draws_the_answer_it_returns():
+def test_a_search_of_no_iterations_judges_the_answer_it_returns():
     from facefit.fit.search import loss_terms, total_loss
 
     imitator, extractor, targets, init = _setup()
@@ -103,11 +103,22 @@ def test_a_search_of_no_iterations_judges_and_draws_the_answer_it_returns():
             extractor, image, landmarks, result.vectors, targets, LABELS, 32, LAYOUT.continuous_size
         )
         expected = total_loss(terms, cfg)
-    # the one-hot answer, not the softened start, is what the loss and the image are of
+    # the one-hot answer, not the softened start, is what the loss is of
     assert torch.allclose(torch.tensor(result.losses), expected, atol=1e-5)
-    assert result.images is not None and torch.allclose(result.images, image, atol=1e-6)
-    # with iterations the last judged image is of a relaxed vector: none is handed back
-    assert run(imitator, extractor, targets, init, FitConfig(max_iters=2)).images is None
+
+
+def test_fasts_unjudged_answer_is_the_projected_start_with_no_loss():
+    from facefit.fit.search import unjudged
+
+    imitator, extractor, targets, init = _setup()
+    judged = run(imitator, extractor, targets, init, FitConfig(max_iters=0))
+    result = unjudged(init, LAYOUT)
+    assert torch.equal(result.vectors, judged.vectors)
+    assert result.losses == [None, None] and result.similarities == [None, None]
+    assert result.iterations == [0, 0] and result.history == [[], []]
+    pairs = zip(result.discrete_probabilities, judged.discrete_probabilities, strict=True)
+    for ours, theirs in pairs:
+        assert torch.equal(ours, theirs)
 
 
 def test_a_fixed_group_keeps_its_start_while_the_others_move():

@@ -214,7 +214,11 @@ def test_fast_mode_fits_with_the_predictor_alone(trained):
     assert fast.fit["iterations"] == 0 and fast.fit["mode"] == "fast"
     assert fast.fit["max_iters"] == 0  # its search ran no update: it says so
     assert "predictor-lite.pt" in fast.models
-    # one real render: to score the answer and show it
-    assert np.isfinite(fast.fit["real_render_loss"]) and fast.real_render.shape == (512, 512, 3)
+    # one pass, unjudged: no loss, and the real render is drawn only when asked for
+    assert fast.fit["loss"] is None and fast.fit["similarity"] is None
+    assert fast.fit["real_render_loss"] is None and "_render" not in vars(fast)
+    assert fast.real_render.shape == (512, 512, 3)
+    drawn = fitter.rig.render(fitter.spec.encode(fast.params)).image  # the params' own picture
+    assert np.abs(fast.real_render.astype(np.int16) - drawn).mean() < 0.5
     full = fitter.fit_photo(PHOTO.read_bytes(), mode="full", threshold=1.0)
     assert full.fit["iterations"] == 5 and full.fit["max_iters"] == 5

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from facefit.errors import ModelError
-from facefit.fit.recognition import recognised_shapes
+from facefit.fit.recognition import recognised_shapes, rendered_descriptors
 from facefit.fit.shape import shape_controls, shape_from_landmarks, solve_poles
 from facefit.likeness.descriptors import placed_descriptor
 from facefit.nets.recognition import load_recognition_response
@@ -110,7 +110,8 @@ def test_the_recognisers_term_brings_a_rig_faces_character_closer_to_it():
     landmarks = torch.as_tensor(drawn.landmarks68 / 512.0, dtype=torch.float32)[None]
     start = torch.as_tensor(spec.mean_vector())[None]
     by_landmarks = shape_from_landmarks(start, landmarks, spec)
-    recognised = recognised_shapes(by_landmarks, seen[None], landmarks, rig, spec, response, 0.01)
+    now = rendered_descriptors(by_landmarks, rig)
+    recognised = recognised_shapes(by_landmarks, seen[None], now, landmarks, spec, response, 0.01)
 
     def distance(vectors: torch.Tensor) -> float:
         render = rig.render(vectors[0])
