@@ -160,11 +160,15 @@ for pid in "${pids[@]}"; do wait "$pid"; done  # a failed run stops the script (
 # (about a minute), for a rig with MakeHuman's macro controls.
 # The expression basis: how a smile moves the aligned landmarks (seconds), for a rig whose
 # shape is solved from them; and the recogniser's response to that shape, measured on real
-# renders (about 12 minutes on one core).
+# renders (about 12 minutes on one core); last the descriptor imitator, which predicts dlib's
+# reading of a character from its parameters (the shared photos fitted by the networks above,
+# then 12,000 real renders read by dlib: about 15 minutes on one core).
 if [[ -n "${ATTRIBUTES:-}" ]]; then
   $FACEFIT train attributes --out "$OUT" 2> var/train/attributes.log
   $FACEFIT train expressions --out "$OUT" 2> var/train/expressions.log
   $FACEFIT train recognition --out "$OUT" 2> var/train/recognition.log
+  rm -rf var/train/descriptor  # its samples belong to the networks they were fitted with
+  $FACEFIT train descriptor --out "$OUT" --work var/train/descriptor 2> var/train/descriptor.log
 fi
 
 echo "trained; now calibrate the fit for these networks:" >&2

@@ -373,7 +373,8 @@ SCHEMAS = {
             "fit": {
                 **NULLABLE_OBJECT,
                 "description": "how the fit went: mode, iterations, stopped_early, loss, "
-                "similarity, real_render_loss, seconds, runner_ups",
+                "similarity, real_render_loss, seconds, runner_ups (mode fast judges nothing: "
+                "its loss, similarity and real_render_loss are null)",
                 "properties": {
                     "runner_ups": {
                         "type": "object",

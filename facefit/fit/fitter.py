@@ -191,7 +191,7 @@ class Fitter:
         """The shape solved again with dlib's reading of the render (`recognition`), as a
         step: vectors (B, D) -> vectors; `descriptors` (B, 128): the photos'."""
         response, expressions = self.networks.recognition.matrix(), self._expression_columns()
-        imitator = self.networks.descriptor
+        imitator = self.networks.descriptor  # the character read without drawing it
 
         def step(v: torch.Tensor) -> torch.Tensor:
             seen = imitator.describe(v) if imitator else rendered_descriptors(v, self.rig)

@@ -41,7 +41,7 @@ class FitNetworks:
     expressions: torch.nn.Module | None = None
     # how dlib's descriptor of a render moves with each shape pole: the fit's last shape solve
     recognition: torch.nn.Module | None = None
-    # parameters -> dlib's descriptor of their real render: `fast`'s reading of the character
+    # parameters -> dlib's descriptor of their real render: the recogniser's step's reading
     descriptor: torch.nn.Module | None = None
 
     @property

@@ -41,7 +41,10 @@ LANDMARK_WEIGHTS = np.array([0.5] * 17 + [1.0] * 31 + [0.3] * 12 + [0.0] * 8)
 # a pole that moves the landmarks less than this (times the prior's root) stays at 0: the
 # prior would hold it there anyway, and the solve runs on the poles the landmarks can see
 VISIBLE = 0.1
-# what the rig's morph reads of a face (`facefit.rig.human.morph`): a problem's key
+# the problem is solved at the macros rounded to this: the search's projection moves them by
+# up to 1e-4 (its bounds, float32), and a cached problem then serves the recogniser's solve
+KEY_DECIMALS = 3
+# what the rig's morph reads of a face (`facefit.rig.human.morph`)
 MORPH_CONTROLS = frozenset(
     [name for name, _, _ in controls.MACROS] + [m.name for m in controls.MORPHS]
 )
@@ -183,13 +186,16 @@ def shape_from_landmarks(
 
     model = landmark_model()
     names = [c.name for c in spec.continuous]
-    morphs = [name for name in names if name in MORPH_CONTROLS]
+    solved = {pole.control for pole in model.poles}
+    # what the problem reads: the controls the rig's morph reads, but the solved ones, which
+    # it takes at 0.5 (the poles' directions and the Jacobian are taken at the average face)
+    read = [n for n in names if n in MORPH_CONTROLS and n not in solved]
     out = vectors.clone()
     for i in range(len(vectors)):
         values = dict(zip(names, vectors[i, : len(names)].tolist(), strict=True))
         J, residual, shape = _landmark_problem(
-            tuple(values[name] for name in morphs),
-            tuple(morphs),
+            tuple(round(values[name], KEY_DECIMALS) for name in read),
+            tuple(read),
             landmarks[i].detach().cpu().numpy().astype(np.float64).tobytes(),
             prior,
             None if expressions is None else (expressions.tobytes(), expressions.shape),
@@ -215,7 +221,7 @@ def _landmark_problem(
     from facefit.rig.human.landmark_model import landmark_model
 
     model = landmark_model()
-    values = dict(zip(morph_names, morph_values, strict=True))  # all the morph reads
+    values = dict(zip(morph_names, morph_values, strict=True))
     directions = model.pole_directions(values)
     average = values | {pole.control: 0.5 for pole in model.poles}
     points, J = model.jacobian(average, directions)

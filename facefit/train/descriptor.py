@@ -13,6 +13,7 @@ reading against the median distance between faces.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from facefit.errors import ModelError
 from facefit.nets.descriptor import (
     DEFAULT_CONFIG,
     NETWORK,
@@ -47,18 +49,32 @@ COLOR_CONTROLS = (
 )  # fmt: skip
 
 
-def fitted_seeds(work: Path) -> dict[str, np.ndarray]:
-    """The shared photos fitted without the recognition step (cached in `work/seeds.npz`):
-    vectors (N, D), whether each photo's person is in the held-out fold (N,), and, for the
-    held-out ones, dlib's reading of their renders."""
+def fitted_seeds(work: Path, weights: Path) -> dict[str, np.ndarray]:
+    """The shared photos fitted by the networks in `weights` without the recognition step
+    (cached in `work/seeds.npz`): vectors (N, D), whether each photo's person is in the
+    held-out fold (N,), and, for the held-out ones, dlib's reading of their renders."""
+    from dataclasses import replace
+
+    from facefit.fit.fitter import load_fitter
+    from facefit.settings import CoreSettings
+
+    fitter = load_fitter(replace(CoreSettings.from_env(), weights_dir=Path(weights)))
+    # the seeds and every sample drawn near them belong to these networks and this rig
+    models = {k: v for k, v in sorted(fitter.networks.models.items()) if NETWORK not in k}
+    made_by = json.dumps({"rig": fitter.spec.rig_id, "models": models})
     path = work / "seeds.npz"
     if path.exists():
-        return dict(np.load(path))
+        seeds = dict(np.load(path))
+        if str(seeds.pop("made_by", None)) != made_by:
+            raise ModelError(
+                f"{work} holds samples of other networks or another rig: remove it, or pass "
+                "another --work folder"
+            )
+        return seeds
     from facefit.data.faces import fold_identities, read_manifest
     from facefit.errors import FacefitError
-    from facefit.fit.fitter import load_fitter
 
-    fitter, held = load_fitter(), fold_identities(0)
+    held = fold_identities(0)
     vectors, heldout = [], []
     for record in read_manifest():
         data = record.image.read_bytes()
@@ -73,7 +89,7 @@ def fitted_seeds(work: Path) -> dict[str, np.ndarray]:
     seeds = {"vectors": np.array(vectors, np.float32), "heldout": np.array(heldout)}
     seeds["heldout_descriptors"] = read_renders(seeds["vectors"][seeds["heldout"]])
     work.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **seeds)
+    np.savez(path, made_by=np.array(made_by), **seeds)
     logger.info("%d seeds, %d of them held out", len(vectors), int(seeds["heldout"].sum()))
     return seeds
 
@@ -173,7 +189,7 @@ def train_descriptor(
 
     t0 = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
-    seeds = fitted_seeds(work)
+    seeds = fitted_seeds(work, out)
     training_seeds = seeds["vectors"][~seeds["heldout"]]
     draw_chunks(work, training_seeds, samples, part)
     paths = [work / f"chunk-{k:04d}.npz" for k in range(-(-samples // CHUNK))]

@@ -108,3 +108,16 @@ def test_another_rigs_imitator_is_refused():
         pytest.skip(f"{SHIPPED} is not committed")
     with pytest.raises(ModelError, match="trained for rig"):
         load_descriptor_imitator(SHIPPED, "facefit-reference/2.2")
+
+
+def test_samples_of_other_networks_are_refused(tmp_path):
+    """A work folder's seeds were fitted by some networks: other networks must not train on
+    them (a studio's retrained ones, say)."""
+    from tests.tiny_weights import write_tiny_weights
+
+    weights = write_tiny_weights(tmp_path / "weights")
+    work = tmp_path / "work"
+    work.mkdir()
+    np.savez(work / "seeds.npz", made_by=np.array('{"rig": "another"}'), vectors=np.zeros((1, 3)))
+    with pytest.raises(ModelError, match="other networks"):
+        training.fitted_seeds(work, weights)
