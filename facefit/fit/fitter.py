@@ -188,8 +188,9 @@ class Fitter:
         )
 
     def _recognition_step(self, cfg: FitConfig, descriptors, targets: PhotoTargets):
-        """The shape solved again with dlib's reading of the render (`recognition`), as a
-        step: vectors (B, D) -> vectors; `descriptors` (B, 128): the photos'."""
+        """The shape solved again with dlib's reading of the character (`recognition`): the
+        descriptor imitator's, or without one its real render's; as a step: vectors (B, D) ->
+        vectors; `descriptors` (B, 128): the photos'."""
         response, expressions = self.networks.recognition.matrix(), self._expression_columns()
         imitator = self.networks.descriptor  # the character read without drawing it
 
