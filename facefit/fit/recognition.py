@@ -52,9 +52,10 @@ def recognised_shapes(
     return shape_from_landmarks(vectors, landmarks, spec, expressions=expressions, extra_rows=rows)
 
 
-def rendered_descriptors(vectors: torch.Tensor, rig) -> np.ndarray:
-    """(B, 128) dlib's reading of each vector's real render, at the rig's landmarks' box."""
+def rendered_descriptors(vectors: torch.Tensor | np.ndarray, rig) -> np.ndarray:
+    """(B, 128) dlib's reading of each vector's real render, at the rig's landmarks' box;
+    `rig`: anything that renders one vector (the fit's `RealRig`, or a renderer). Each render
+    is read as it is drawn, so a long batch holds one render at a time."""
     from facefit.likeness.descriptors import placed_descriptor
 
-    renders = [rig.render(vector) for vector in vectors]
-    return np.stack([placed_descriptor(r.image, r.landmarks68) for r in renders])
+    return np.stack([placed_descriptor(r.image, r.landmarks68) for r in map(rig.render, vectors)])

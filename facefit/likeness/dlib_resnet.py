@@ -2,7 +2,7 @@
 
 dlib runs the network on one core in 75 to 110 ms a face on this machine's build (no BLAS,
 and it holds Python's lock); torch runs the same arithmetic in about 20 ms and lets other
-threads run. The descriptors are dlib's to 1e-6 (tests/test_dlib_resnet.py compares them with
+threads run. The descriptors are dlib's to 1e-6 (tests/unit/test_likeness.py compares them with
 `dlib.face_recognition_model_v1` on photos and renders), so every number measured with dlib
 stands. The network (dlib's `dnn_face_recognition_ex.cpp`): a 7x7 convolution and a max
 pool, then residual blocks of 32, 64, 128, 256 and 256 filters, an average over the grid and

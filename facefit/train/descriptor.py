@@ -2,7 +2,8 @@
 
 Seeds: the training folds' photos fitted by `fast` and by `full` without the recognition step,
 so each seed is a vector as the step receives it. Samples: a seed with half of its continuous
-controls moved (normal, sd `SPREAD`), half the time another seed's colours, and each option
+controls moved (normal, sd `SPREAD`), half the time another seed's colours (every control
+`facefit.fit.identity.is_shape_control` calls appearance), and each option
 group redrawn one time in five; each is drawn at the aligned frame's side and read by dlib
 exactly as the step reads a render (`placed_descriptor`). Samples are drawn in chunks saved as
 they finish, so an interrupted run resumes, and `--part K/N` lets N processes share them.
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from facefit.errors import ModelError
+from facefit.fit.identity import is_shape_control
 from facefit.nets.descriptor import (
     DEFAULT_CONFIG,
     NETWORK,
@@ -41,12 +43,6 @@ STEPS = 4000
 BATCH = 256
 LR = 2e-3
 SEED_MODES = ("fast", "full")
-# the controls that colour rather than shape (a sample takes another seed's, all together)
-COLOR_CONTROLS = (
-    "skin_tone", "skin_undertone", "skin_saturation", "eye_color", "brow_color",
-    "brow_density", "lip_color", "hair_color", "hair_redness", "hair_grey", "hair_volume",
-    "facial_hair_density",
-)  # fmt: skip
 
 
 def fitted_seeds(work: Path, weights: Path) -> dict[str, np.ndarray]:
@@ -96,16 +92,11 @@ def fitted_seeds(work: Path, weights: Path) -> dict[str, np.ndarray]:
 
 def read_renders(vectors: np.ndarray) -> np.ndarray:
     """(N, 128) dlib's descriptor of each vector's real render, read as the fit reads it."""
-    from facefit.likeness.descriptors import placed_descriptor
+    from facefit.fit.recognition import rendered_descriptors
     from facefit.rig.choice import make_renderer
     from facefit.rig.reference import REFERENCE_SIZE
 
-    renderer = make_renderer(REFERENCE_SIZE)
-    out = np.zeros((len(vectors), 128))
-    for i, vector in enumerate(vectors):
-        render = renderer.render(vector)
-        out[i] = placed_descriptor(render.image, render.landmarks68)
-    return out
+    return rendered_descriptors(vectors, make_renderer(REFERENCE_SIZE))
 
 
 def perturbed(seeds: np.ndarray, spec, rng: np.random.Generator) -> np.ndarray:
@@ -115,7 +106,7 @@ def perturbed(seeds: np.ndarray, spec, rng: np.random.Generator) -> np.ndarray:
     moved = rng.random(c) < 0.5
     vector[:c] = np.clip(vector[:c] + moved * rng.normal(0.0, SPREAD, c), 0.0, 1.0)
     if rng.random() < 0.5:
-        colors = [spec.continuous_index[name] for name in COLOR_CONTROLS]
+        colors = [i for i, control in enumerate(spec.continuous) if not is_shape_control(control)]
         vector[colors] = seeds[rng.integers(len(seeds))][colors]
     for block in spec.discrete_slices.values():
         if rng.random() < 0.2:
